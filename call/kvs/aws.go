@@ -1,0 +1,132 @@
+package kvs
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Role is the part a client plays on a signaling channel.
+type Role string
+
+// The two roles of a SINGLE_MASTER signaling channel.
+const (
+	RoleViewer Role = "VIEWER"
+	RoleMaster Role = "MASTER"
+)
+
+// AWSOptions selects the AWS account, region, endpoint and trust used for KVS.
+// Empty fields fall back to the standard AWS environment (AWS_REGION, AWS_PROFILE,
+// the credential chain, AWS_ENDPOINT_URL_KINESIS_VIDEO, AWS_CA_BUNDLE).
+type AWSOptions struct {
+	// Region overrides AWS_REGION and the profile's region.
+	Region string
+	// Profile selects a shared config profile (like AWS_PROFILE).
+	Profile string
+	// EndpointURL overrides the KVS control plane endpoint
+	// (AWS_ENDPOINT_URL_KINESIS_VIDEO works without it: the SDK honours it itself).
+	EndpointURL string
+	// CAFile is a PEM bundle trusted, instead of the system roots, by the SDK's
+	// HTTP client for KVS and by the WebSocket dialer.
+	CAFile string
+	// RootCAs is a programmatic trust pool (in-process emulator); it wins over CAFile.
+	RootCAs *x509.CertPool
+	// Credentials replaces the default credential chain when set.
+	Credentials aws.CredentialsProvider
+}
+
+// Config is a loaded AWS configuration plus the TLS settings of the signaling dialer.
+type Config struct {
+	// AWS is the SDK configuration; its HTTPClient trusts the custom CA when one was given.
+	AWS aws.Config
+	// TLS is the client TLS configuration of the WebSocket dialer
+	// (nil RootCAs means the system pool, which honours SSL_CERT_FILE).
+	TLS *tls.Config
+	// EndpointURL is the control plane endpoint override, empty for the SDK's own resolution.
+	EndpointURL string
+}
+
+// LoadAWSConfig loads the AWS configuration the standard way (config.LoadDefaultConfig)
+// and applies o on top of it.
+//
+// Trust: o.RootCAs, else o.CAFile, else the defaults (the SDK honours AWS_CA_BUNDLE,
+// the dialer the system pool). A custom trust replaces the HTTP client of the
+// loaded configuration after loading, so it wins over AWS_CA_BUNDLE for KVS calls,
+// while credential providers created during loading (SSO, STS) keep the standard trust.
+func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(o.Credentials))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return Config{}, errors.New("no AWS region: set --region, AWS_REGION or a profile region")
+	}
+
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case o.RootCAs != nil:
+		tlsCfg.RootCAs = o.RootCAs
+	case o.CAFile != "":
+		pool, err := loadCAFile(o.CAFile)
+		if err != nil {
+			return Config{}, err
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if tlsCfg.RootCAs != nil {
+		awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSClientConfig = tlsCfg.Clone()
+		})
+	}
+	return Config{AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL}, nil
+}
+
+func loadCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// httpClient returns the SDK's HTTP client of cfg (a default one when unset).
+func (cfg Config) httpClient() aws.HTTPClient {
+	if cfg.AWS.HTTPClient != nil {
+		return cfg.AWS.HTTPClient
+	}
+	return awshttp.NewBuildableClient()
+}
+
+// credentials retrieves the current credentials of cfg.
+func (cfg Config) credentials(ctx context.Context) (aws.Credentials, error) {
+	if cfg.AWS.Credentials == nil {
+		return aws.Credentials{}, errors.New("no AWS credentials configured")
+	}
+	creds, err := cfg.AWS.Credentials.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("get AWS credentials: %w", err)
+	}
+	return creds, nil
+}

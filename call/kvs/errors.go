@@ -1,0 +1,212 @@
+package kvs
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// Sentinel errors the call controller uses to classify failures (errors.Is).
+var (
+	// ErrAccessDenied: the service refused the credentials or their permissions.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrClockSkew: the local clock differs too much from the service's (also ErrAccessDenied).
+	ErrClockSkew = errors.New("clock skew")
+	// ErrURLExpired: the presigned signaling URL was no longer valid (also ErrAccessDenied).
+	ErrURLExpired = errors.New("signaling URL expired")
+	// ErrChannelNotFound: the signaling channel does not exist in the region.
+	ErrChannelNotFound = errors.New("channel not found")
+	// ErrSignalingClosed: the signaling connection ended without our Close.
+	ErrSignalingClosed = errors.New("signaling connection closed")
+	// ErrNotConnected: a send on a connection that has ended.
+	ErrNotConnected = errors.New("signaling not connected")
+	// ErrWrongRole: a message that the connection's role must not send.
+	ErrWrongRole = errors.New("message not allowed for this role")
+)
+
+// ServiceError is a refusal by the KVS service (control plane, ICE config, or the
+// signaling handshake). It matches the sentinels in Kinds through errors.Is. Its text
+// says what to fix and never holds secrets or signatures.
+type ServiceError struct {
+	// Op is what was attempted, e.g. "describe signaling channel".
+	Op string
+	// StatusCode is the HTTP status (0 when unknown).
+	StatusCode int
+	// Code is the AWS error code, e.g. "ResourceNotFoundException".
+	Code string
+	// Message is the service's message, shortened and redacted.
+	Message string
+	// Hint says what the user should fix.
+	Hint string
+	// ClockOffset is the service clock minus the local clock, when the response told it.
+	ClockOffset time.Duration
+	// Kinds are the sentinel errors this error matches.
+	Kinds []error
+}
+
+// Error implements error.
+func (e *ServiceError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	b.WriteString(": ")
+	if e.Hint != "" {
+		b.WriteString(e.Hint)
+	} else {
+		b.WriteString("request failed")
+	}
+	var detail []string
+	if e.StatusCode != 0 {
+		detail = append(detail, fmt.Sprintf("HTTP %d", e.StatusCode))
+	}
+	if e.Code != "" {
+		detail = append(detail, e.Code)
+	}
+	if e.Message != "" {
+		detail = append(detail, fmt.Sprintf("%q", e.Message))
+	}
+	if len(detail) > 0 {
+		b.WriteString(" (")
+		b.WriteString(strings.Join(detail, ": "))
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel kinds for errors.Is.
+func (e *ServiceError) Unwrap() []error { return e.Kinds }
+
+// maxSkew is how far the clocks may differ before SigV4 requests are refused.
+const maxSkew = 5 * time.Minute
+
+var (
+	secretQuery = regexp.MustCompile(`(?i)(X-Amz-(Signature|Security-Token|Credential)=)[^&\s"']*`)
+	hexRun      = regexp.MustCompile(`[0-9a-fA-F]{64}`)
+)
+
+// redact shortens a service message and removes anything that could be a secret:
+// presigned query values, 64-hex-digit runs (signatures), and the given strings.
+func redact(msg string, secrets ...string) string {
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	msg = secretQuery.ReplaceAllString(msg, "${1}[redacted]")
+	msg = hexRun.ReplaceAllString(msg, "[redacted]")
+	msg = strings.Join(strings.Fields(msg), " ")
+	return truncate(msg, 200)
+}
+
+// clockOffset compares the response's Date header with local time.
+func clockOffset(h http.Header, local time.Time) (time.Duration, bool) {
+	if h == nil {
+		return 0, false
+	}
+	d := h.Get("Date")
+	if d == "" {
+		return 0, false
+	}
+	t, err := http.ParseTime(d)
+	if err != nil {
+		return 0, false
+	}
+	return t.Sub(local).Round(time.Second), true
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+func skewText(off time.Duration) string {
+	if off > 0 {
+		return fmt.Sprintf("the local clock is %s behind the service's: fix the system time", off)
+	}
+	return fmt.Sprintf("the local clock is %s ahead of the service's: fix the system time", -off)
+}
+
+func mentionsSkew(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "signature expired") || strings.Contains(m, "not yet current") ||
+		strings.Contains(m, "skew") || strings.Contains(m, "time too")
+}
+
+// classifyAWSError turns an SDK error of a control plane call into a ServiceError
+// when the service refused the request; other errors are wrapped with op.
+// channel and region name the channel in "not found" texts.
+func classifyAWSError(err error, op, channel, region string, now time.Time) error {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	se := &ServiceError{Op: op, Code: apiErr.ErrorCode(), Message: redact(apiErr.ErrorMessage())}
+	var respErr *smithyhttp.ResponseError
+	if errors.As(err, &respErr) && respErr.Response != nil {
+		se.StatusCode = respErr.HTTPStatusCode()
+		if off, ok := clockOffset(respErr.Response.Header, now); ok {
+			se.ClockOffset = off
+		}
+	}
+	classify(se, channel, region)
+	return se
+}
+
+// classify fills Kinds and Hint of se from its code, status and message.
+func classify(se *ServiceError, channel, region string) {
+	skewed := absDuration(se.ClockOffset) > maxSkew
+	switch se.Code {
+	case "ResourceNotFoundException":
+		se.Kinds = append(se.Kinds, ErrChannelNotFound)
+		se.Hint = fmt.Sprintf("channel %q not found in %s: check the channel name and region", channel, region)
+		return
+	case "UnrecognizedClientException", "InvalidClientTokenId":
+		se.Kinds = append(se.Kinds, ErrAccessDenied)
+		se.Hint = "the AWS access key id is not recognized: check the credentials or profile"
+		return
+	case "ExpiredTokenException", "ExpiredToken":
+		se.Kinds = append(se.Kinds, ErrAccessDenied)
+		se.Hint = "the AWS session token has expired: refresh the credentials (e.g. aws sso login)"
+		return
+	case "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignatureException":
+		se.Kinds = append(se.Kinds, ErrAccessDenied)
+		switch {
+		case skewed:
+			se.Kinds = append(se.Kinds, ErrClockSkew)
+			se.Hint = skewText(se.ClockOffset)
+		case mentionsSkew(se.Message):
+			se.Kinds = append(se.Kinds, ErrClockSkew)
+			se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
+		default:
+			se.Hint = "the AWS secret key is wrong (signature mismatch): check the credentials"
+		}
+		return
+	case "AccessDeniedException", "AccessDenied":
+		se.Kinds = append(se.Kinds, ErrAccessDenied)
+		se.Hint = fmt.Sprintf("the credentials are not allowed to use channel %q: check the IAM policy", channel)
+		return
+	}
+	switch se.StatusCode {
+	case http.StatusNotFound:
+		se.Kinds = append(se.Kinds, ErrChannelNotFound)
+		se.Hint = fmt.Sprintf("channel %q not found in %s: check the channel name and region", channel, region)
+	case http.StatusForbidden, http.StatusUnauthorized:
+		se.Kinds = append(se.Kinds, ErrAccessDenied)
+		if skewed || mentionsSkew(se.Message) {
+			se.Kinds = append(se.Kinds, ErrClockSkew)
+			se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
+			if skewed {
+				se.Hint = skewText(se.ClockOffset)
+			}
+		} else {
+			se.Hint = "access denied: check the credentials and their IAM policy"
+		}
+	}
+}
