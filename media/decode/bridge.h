@@ -1,0 +1,149 @@
+// C side of the FFmpeg / libopus binding used by package decode.
+// Every function is defensive: NULL handles and bad sizes return an error code.
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libavcodec/avcodec.h>
+#include <libavutil/error.h>
+#include <libavutil/frame.h>
+#include <libavutil/log.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+#include <opus.h>
+
+// kv_vdec is one video decoder: codec context, packet, frame and the cached
+// YUV->RGBA converter. Width/height of the last received picture are kept
+// here so Go reads them without passing Go pointers (which would allocate).
+typedef struct kv_vdec {
+	AVCodecContext *ctx;
+	AVPacket *pkt;
+	AVFrame *frame;
+	AVFrame *tmp;
+	struct SwsContext *sws;
+	int sws_cs, sws_full, sws_w, sws_h, sws_fmt; // what sws was set up for
+	int width, height;
+	int err;
+	char errbuf[AV_ERROR_MAX_STRING_SIZE];
+} kv_vdec;
+
+static void kv_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
+
+static kv_vdec *kv_vdec_new(int codec_id) {
+	const AVCodec *codec = avcodec_find_decoder((enum AVCodecID)codec_id);
+	if (!codec) return NULL;
+	kv_vdec *d = calloc(1, sizeof(kv_vdec));
+	if (!d) return NULL;
+	d->ctx = avcodec_alloc_context3(codec);
+	d->pkt = av_packet_alloc();
+	d->frame = av_frame_alloc();
+	d->tmp = av_frame_alloc();
+	if (!d->ctx || !d->pkt || !d->frame || !d->tmp) goto fail;
+	d->ctx->thread_count = 1;            // one core per decoder; no frame-threading latency
+	d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY; // output each picture as soon as it is decoded
+	if (avcodec_open2(d->ctx, codec, NULL) < 0) goto fail;
+	return d;
+fail:
+	avcodec_free_context(&d->ctx);
+	av_packet_free(&d->pkt);
+	av_frame_free(&d->frame);
+	av_frame_free(&d->tmp);
+	free(d);
+	return NULL;
+}
+
+static void kv_vdec_free(kv_vdec *d) {
+	if (!d) return;
+	avcodec_free_context(&d->ctx);
+	av_packet_free(&d->pkt);
+	av_frame_free(&d->frame);
+	av_frame_free(&d->tmp);
+	sws_freeContext(d->sws);
+	free(d);
+}
+
+static void kv_vdec_flush(kv_vdec *d) {
+	if (d && d->ctx) avcodec_flush_buffers(d->ctx);
+}
+
+static const char *kv_errstr(kv_vdec *d) {
+	av_strerror(d->err, d->errbuf, sizeof d->errbuf);
+	return d->errbuf;
+}
+
+// kv_vdec_decode feeds one access unit and keeps the newest picture in d->frame.
+// Returns 1 when a picture is ready, 0 when the decoder needs more data,
+// a negative AVERROR on failure (also stored in d->err).
+static int kv_vdec_decode(kv_vdec *d, const uint8_t *data, int size) {
+	if (!d || !data || size <= 0) return AVERROR(EINVAL);
+	// FFmpeg copies non-refcounted packet data into its own padded buffer.
+	d->pkt->data = (uint8_t *)data;
+	d->pkt->size = size;
+	int rc = avcodec_send_packet(d->ctx, d->pkt);
+	d->pkt->data = NULL;
+	d->pkt->size = 0;
+	if (rc < 0 && rc != AVERROR(EAGAIN)) { d->err = rc; return rc; }
+	int got = 0;
+	for (;;) { // drain: the newest picture wins
+		rc = avcodec_receive_frame(d->ctx, d->tmp);
+		if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) break;
+		if (rc < 0) { d->err = rc; return rc; }
+		av_frame_unref(d->frame);
+		av_frame_move_ref(d->frame, d->tmp);
+		if (d->frame->width <= 0 || d->frame->height <= 0 ||
+		    d->frame->width > 16384 || d->frame->height > 16384 || !d->frame->data[0]) {
+			av_frame_unref(d->frame);
+			d->err = AVERROR_INVALIDDATA;
+			return d->err;
+		}
+		d->width = d->frame->width;
+		d->height = d->frame->height;
+		got = 1;
+	}
+	return got;
+}
+
+// kv_vdec_rgba converts d->frame into dst (RGBA, stride bytes per row), which
+// must hold stride*height bytes for the current width/height.
+static int kv_vdec_rgba(kv_vdec *d, uint8_t *dst, int stride) {
+	AVFrame *f = d->frame;
+	enum AVPixelFormat src = (enum AVPixelFormat)f->format;
+	int full = 0;
+	switch (src) { // deprecated J formats: plain YUV with full range
+	case AV_PIX_FMT_YUVJ420P: src = AV_PIX_FMT_YUV420P; full = 1; break;
+	case AV_PIX_FMT_YUVJ422P: src = AV_PIX_FMT_YUV422P; full = 1; break;
+	case AV_PIX_FMT_YUVJ444P: src = AV_PIX_FMT_YUV444P; full = 1; break;
+	default: full = f->color_range == AVCOL_RANGE_JPEG; break;
+	}
+	// Same size: swscale takes its unscaled (SIMD yuv2rgb) path; SWS_POINT is the cheapest flag.
+	int changed = !d->sws || f->width != d->sws_w || f->height != d->sws_h || src != d->sws_fmt;
+	d->sws = sws_getCachedContext(d->sws, f->width, f->height, src,
+		f->width, f->height, AV_PIX_FMT_RGBA, SWS_POINT, NULL, NULL, NULL);
+	if (!d->sws) { d->err = AVERROR(EINVAL); return d->err; }
+	int cs = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+	if (changed || cs != d->sws_cs || full != d->sws_full) {
+		// Re-initialising the tables is not free: only when something changed.
+		sws_setColorspaceDetails(d->sws, sws_getCoefficients(cs), full,
+			sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+		d->sws_cs = cs;
+		d->sws_full = full;
+		d->sws_w = f->width;
+		d->sws_h = f->height;
+		d->sws_fmt = src;
+	}
+	uint8_t *dstp[4] = {dst, NULL, NULL, NULL};
+	int dsts[4] = {stride, 0, 0, 0};
+	int h = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dstp, dsts);
+	if (h != f->height) { d->err = AVERROR_UNKNOWN; return d->err; }
+	return 0;
+}
+
+// Opus via libopus.
+static OpusDecoder *kv_opus_new(int rate, int channels, int *err) {
+	return opus_decoder_create(rate, channels, err);
+}
+
+// kv_opus_decode decodes one packet (or conceals a lost one when data is NULL).
+static int kv_opus_decode(OpusDecoder *d, const uint8_t *data, int len, int16_t *pcm, int frame_size) {
+	if (!d || !pcm || frame_size <= 0) return OPUS_BAD_ARG;
+	return opus_decode(d, data, len, pcm, frame_size, 0);
+}

@@ -1,0 +1,215 @@
+// Package decode is a small cgo binding to the system FFmpeg (libavcodec,
+// libswscale, libavutil; Debian 12 ships FFmpeg 5.1) for H.264, H.265, VP8
+// and VP9 video, and to libopus for Opus audio. It is decode-only.
+//
+// A VideoDecoder turns one encoded frame (an Annex-B access unit for
+// H.264/H.265, one whole frame for VP8/VP9) into an *image.RGBA. Decoders are
+// not safe for concurrent use: one goroutine owns each decoder.
+package decode
+
+// #cgo pkg-config: libavcodec libavutil libswscale opus
+// #include "bridge.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Codec names a video codec as the MIME subtype pion uses ("H264", "VP8", ...).
+type Codec string
+
+// Supported video codecs.
+const (
+	H264 Codec = "H264"
+	H265 Codec = "H265"
+	VP8  Codec = "VP8"
+	VP9  Codec = "VP9"
+)
+
+var (
+	// ErrNeedKeyframe is returned while the decoder waits for a keyframe: at the
+	// start, after Reset and after a decode error. The caller should ask the
+	// sender for one (RTCP PLI) and keep feeding frames.
+	ErrNeedKeyframe = errors.New("decode: waiting for a keyframe")
+	// ErrDecode wraps every failure reported by the codec library.
+	ErrDecode = errors.New("decode: codec error")
+	// ErrClosed is returned by Decode after Close.
+	ErrClosed = errors.New("decode: decoder closed")
+	// ErrUnsupportedCodec is returned for codecs this package cannot decode.
+	ErrUnsupportedCodec = errors.New("decode: unsupported codec")
+)
+
+var quietOnce sync.Once
+
+func quiet() { quietOnce.Do(func() { C.kv_quiet() }) }
+
+// CodecFromMime maps a MIME type such as webrtc.MimeTypeH264 ("video/H264")
+// or a bare subtype ("h264") to a Codec, case-insensitively.
+func CodecFromMime(mime string) (Codec, error) {
+	sub := mime
+	if i := strings.IndexByte(mime, '/'); i >= 0 {
+		if !strings.EqualFold(mime[:i], "video") {
+			return "", fmt.Errorf("%w: %q is not video", ErrUnsupportedCodec, mime)
+		}
+		sub = mime[i+1:]
+	}
+	for _, c := range []Codec{H264, H265, VP8, VP9} {
+		if strings.EqualFold(sub, string(c)) {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %q", ErrUnsupportedCodec, mime)
+}
+
+func (c Codec) avID() (C.int, bool) {
+	switch c {
+	case H264:
+		return C.AV_CODEC_ID_H264, true
+	case H265:
+		return C.AV_CODEC_ID_HEVC, true
+	case VP8:
+		return C.AV_CODEC_ID_VP8, true
+	case VP9:
+		return C.AV_CODEC_ID_VP9, true
+	}
+	return 0, false
+}
+
+// VideoDecoder decodes one video stream to RGBA. Create it with NewVideoDecoder.
+type VideoDecoder struct {
+	codec   Codec
+	c       *C.kv_vdec
+	img     *image.RGBA
+	needKey bool
+}
+
+// NewVideoDecoder opens a libavcodec decoder for c. It decodes on one thread.
+func NewVideoDecoder(c Codec) (*VideoDecoder, error) {
+	id, ok := c.avID()
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, string(c))
+	}
+	quiet()
+	d := C.kv_vdec_new(id)
+	if d == nil {
+		return nil, fmt.Errorf("decode: open %s decoder: libavcodec has no usable decoder", c)
+	}
+	return &VideoDecoder{codec: c, c: d, needKey: true}, nil
+}
+
+// Codec reports the codec the decoder was opened for.
+func (d *VideoDecoder) Codec() Codec { return d.codec }
+
+// Reset makes the decoder drop frames until the next keyframe, e.g. after the
+// caller lost a frame that later frames reference. Decode then returns
+// ErrNeedKeyframe for delta frames instead of pictures with artefacts.
+func (d *VideoDecoder) Reset() { d.needKey = true }
+
+// Decode decodes one encoded frame. It returns (nil, nil) when the decoder
+// produced no picture for this input. The returned image is owned by the
+// decoder and valid until the next Decode or Close; it is reallocated only
+// when the picture size changes. Before the first keyframe (and after an
+// error, until the next keyframe) it returns ErrNeedKeyframe; codec failures
+// wrap ErrDecode.
+func (d *VideoDecoder) Decode(frame []byte) (*image.RGBA, error) {
+	if d.c == nil {
+		return nil, ErrClosed
+	}
+	if len(frame) == 0 {
+		return nil, fmt.Errorf("%w: %s: empty frame", ErrDecode, d.codec)
+	}
+	if len(frame) > 1<<28 {
+		return nil, fmt.Errorf("%w: %s: frame of %d bytes is too large", ErrDecode, d.codec, len(frame))
+	}
+	if d.needKey {
+		if !IsKeyframe(d.codec, frame) {
+			return nil, ErrNeedKeyframe
+		}
+		C.kv_vdec_flush(d.c)
+	}
+	rc := C.kv_vdec_decode(d.c, (*C.uint8_t)(unsafe.Pointer(&frame[0])), C.int(len(frame)))
+	if rc < 0 {
+		d.needKey = true
+		return nil, fmt.Errorf("%w: %s: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
+	}
+	if rc == 0 {
+		return nil, nil
+	}
+	d.needKey = false
+	w, h := int(d.c.width), int(d.c.height)
+	if d.img == nil || d.img.Rect.Dx() != w || d.img.Rect.Dy() != h {
+		d.img = image.NewRGBA(image.Rect(0, 0, w, h))
+	}
+	if C.kv_vdec_rgba(d.c, (*C.uint8_t)(unsafe.Pointer(&d.img.Pix[0])), C.int(d.img.Stride)) < 0 {
+		d.needKey = true
+		return nil, fmt.Errorf("%w: %s: convert to RGBA: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
+	}
+	return d.img, nil
+}
+
+// Close frees the decoder's C memory. It is idempotent.
+func (d *VideoDecoder) Close() {
+	if d.c != nil {
+		C.kv_vdec_free(d.c)
+		d.c = nil
+	}
+	d.img = nil
+}
+
+// IsKeyframe reports whether frame starts a picture that decodes on its own:
+// an IDR for H.264, an IRAP picture for H.265, a key frame for VP8/VP9.
+// Input is as for VideoDecoder.Decode; garbage yields false.
+func IsKeyframe(c Codec, frame []byte) bool {
+	switch c {
+	case H264:
+		return annexBHas(frame, func(hdr byte) bool { return hdr&0x1f == 5 })
+	case H265:
+		return annexBHas(frame, func(hdr byte) bool { t := (hdr >> 1) & 0x3f; return t >= 16 && t <= 21 })
+	case VP8:
+		// RFC 6386 9.1: frame tag bit 0 is 0 for key frames, followed at byte 3 by the start code.
+		return len(frame) >= 10 && frame[0]&1 == 0 && frame[3] == 0x9d && frame[4] == 0x01 && frame[5] == 0x2a
+	case VP9:
+		return vp9Keyframe(frame)
+	}
+	return false
+}
+
+// annexBHas reports whether any NAL unit after a 00 00 01 start code has a
+// first header byte accepted by match.
+func annexBHas(b []byte, match func(byte) bool) bool {
+	for i := 0; i+3 < len(b); i++ {
+		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
+			if match(b[i+3]) {
+				return true
+			}
+			i += 2
+		}
+	}
+	return false
+}
+
+// vp9Keyframe reads the start of the VP9 uncompressed header (VP9 spec 6.2).
+func vp9Keyframe(b []byte) bool {
+	if len(b) < 1 {
+		return false
+	}
+	bits := b[0]
+	if bits>>6 != 2 { // frame_marker
+		return false
+	}
+	profile := (bits>>5)&1 | ((bits>>4)&1)<<1
+	pos := 4 // next bit index counted from the MSB
+	if profile == 3 {
+		pos++ // reserved_zero
+	}
+	bit := func(p int) byte { return (bits >> (7 - p)) & 1 }
+	if bit(pos) == 1 { // show_existing_frame
+		return false
+	}
+	return bit(pos+1) == 0 // frame_type: 0 = KEY_FRAME
+}
