@@ -1,0 +1,311 @@
+// Package pattern generates the synthetic media a call sends when there is no camera or
+// microphone, and that the demo master sends: a moving video test pattern with a frame counter
+// (as digits and as a machine-readable block code), a wall clock, and a sine tone.
+//
+// Both Generator and Tone are paced in real time and satisfy mediadevices.VideoSource and
+// mediadevices.AudioSource, so they plug into mediadevices.NewVideoTrack / NewAudioTrack.
+package pattern
+
+import (
+	"image"
+	"image/color"
+	"io"
+	"sync"
+	"time"
+)
+
+// Style selects the look of the pattern, so the two ends of a call can be told apart.
+type Style int
+
+const (
+	// StyleMaster is the master's look: 75% colour bars, a white box on dark grey.
+	StyleMaster Style = iota
+	// StyleViewer is the viewer's look: other bar colours, a black box on light grey.
+	StyleViewer
+)
+
+// String returns the label drawn on the pattern.
+func (s Style) String() string {
+	if s == StyleViewer {
+		return "VIEWER"
+	}
+	return "MASTER"
+}
+
+// Size limits; New clamps to them.
+const (
+	MinWidth  = 64
+	MinHeight = 48
+	MaxWidth  = 3840
+	MaxHeight = 2160
+	// DefaultFPS is used when New is given a non-positive frame rate.
+	DefaultFPS = 30
+	// maxFPS bounds the ticker period.
+	maxFPS = 120
+)
+
+// numBars is the number of vertical colour bars.
+const numBars = 8
+
+var barColors = [2][numBars]color.RGBA{
+	StyleMaster: {
+		{191, 191, 191, 255}, {191, 191, 0, 255}, {0, 191, 191, 255}, {0, 191, 0, 255},
+		{191, 0, 191, 255}, {191, 0, 0, 255}, {0, 0, 191, 255}, {0, 0, 0, 255},
+	},
+	StyleViewer: {
+		{230, 120, 20, 255}, {120, 40, 160, 255}, {0, 128, 128, 255}, {240, 120, 180, 255},
+		{150, 220, 40, 255}, {20, 30, 110, 255}, {128, 128, 128, 255}, {120, 70, 30, 255},
+	},
+}
+
+func (s Style) index() int {
+	if s == StyleViewer {
+		return int(StyleViewer)
+	}
+	return int(StyleMaster)
+}
+
+// BarColor returns the colour of the bar drawn at column x of a frame width pixels wide (or of a
+// decoded copy scaled to that width). The bars fill BarRegion; x outside [0, width) is clamped.
+func BarColor(style Style, x, width int) color.RGBA {
+	if width <= 0 {
+		width = 1
+	}
+	x = min(max(x, 0), width-1)
+	return barColors[style.index()][x*numBars/width]
+}
+
+// BarRegion returns the part of a width x height frame (or of a decoded copy of that size)
+// that holds nothing but the colour bars.
+func BarRegion(width, height int) image.Rectangle {
+	l := newLayout(width, height)
+	return image.Rect(0, l.barsTop, width, l.barsBottom)
+}
+
+// layout holds the vertical bands of the frame, top to bottom:
+// the code strip, the text band, the colour bars, and the band with the moving box.
+type layout struct {
+	w, h       int
+	codeBottom int // code strip: [0, codeBottom)
+	barsTop    int // text band: [codeBottom, barsTop)
+	barsBottom int // bars: [barsTop, barsBottom); box band: [barsBottom, h)
+	textScale  int
+	textX      int
+	textY      int
+	boxSize    int
+}
+
+// textLen is the number of characters on the text line: "MASTER #1234567 12:34:56.789".
+const textLen = 28
+
+func newLayout(w, h int) layout {
+	l := layout{w: w, h: h}
+	l.codeBottom = h * codeStripNum / codeStripDen
+	l.barsTop = l.codeBottom + h/8
+	l.barsBottom = h * 3 / 4
+	textCols := textLen*(glyphW+1) - 1
+	l.textScale = max(1, min(w*9/10/textCols, (l.barsTop-l.codeBottom)*3/4/glyphH))
+	l.textX = max(0, (w-textCols*l.textScale)/2)
+	l.textY = l.codeBottom + max(0, (l.barsTop-l.codeBottom-glyphH*l.textScale)/2)
+	l.boxSize = max(2, (h-l.barsBottom)*3/4) &^ 1
+	return l
+}
+
+// numBuffers is how many frames the generator cycles through. mediadevices' broadcaster hands
+// the same frame to every reader of a track and ignores the release function, so a frame must
+// stay intact while a slower reader still uses it: a frame is redrawn numBuffers-1 frame
+// periods after it was returned.
+const numBuffers = 4
+
+// Generator is a real-time test pattern source. It is a mediadevices.VideoSource.
+// Read is meant to be called from one goroutine at a time (mediadevices does so); Close may be
+// called from any goroutine.
+type Generator struct {
+	style   Style
+	fps     int
+	lay     layout
+	frames  [numBuffers]*image.YCbCr
+	next    int
+	counter uint32
+	started bool
+	start   time.Time
+	release func()
+	text    [textLen]byte
+
+	ticker    *time.Ticker
+	done      chan struct{}
+	closeOnce sync.Once
+
+	// ink and background of the box band, per style.
+	boxBG, boxInk byte
+}
+
+// New returns a generator of width x height frames at fps frames per second. The width and
+// height are clamped to [MinWidth, MaxWidth] x [MinHeight, MaxHeight] and rounded down to even
+// numbers (I420 needs even sizes); a non-positive fps means DefaultFPS.
+func New(width, height, fps int, style Style) *Generator {
+	width = min(max(width, MinWidth), MaxWidth) &^ 1
+	height = min(max(height, MinHeight), MaxHeight) &^ 1
+	if fps <= 0 {
+		fps = DefaultFPS
+	}
+	fps = min(fps, maxFPS)
+	if style != StyleViewer {
+		style = StyleMaster
+	}
+	g := &Generator{
+		style:   style,
+		fps:     fps,
+		lay:     newLayout(width, height),
+		release: func() {},
+		ticker:  time.NewTicker(time.Second / time.Duration(fps)),
+		done:    make(chan struct{}),
+		boxBG:   40,
+		boxInk:  235,
+	}
+	if style == StyleViewer {
+		g.boxBG, g.boxInk = 200, 16
+	}
+	for i := range g.frames {
+		g.frames[i] = image.NewYCbCr(image.Rect(0, 0, width, height), image.YCbCrSubsampleRatio420)
+		g.drawStatic(g.frames[i])
+	}
+	return g
+}
+
+// ID identifies the source to mediadevices.
+func (g *Generator) ID() string { return "pattern-" + g.style.String() }
+
+// Size returns the frame size actually produced.
+func (g *Generator) Size() (width, height int) { return g.lay.w, g.lay.h }
+
+// FPS returns the frame rate the generator is paced at.
+func (g *Generator) FPS() int { return g.fps }
+
+// Read waits for the next frame time and returns the next frame, an I420 *image.YCbCr in limited
+// range BT.601. The first frame is returned at once. The frame stays valid for numBuffers-1
+// further reads; the release function does nothing. After Close, Read returns io.EOF.
+func (g *Generator) Read() (image.Image, func(), error) {
+	select {
+	case <-g.done:
+		return nil, nil, io.EOF
+	default:
+	}
+	now := time.Now()
+	if !g.started {
+		g.started = true
+		g.start = now
+	} else {
+		select {
+		case <-g.done:
+			return nil, nil, io.EOF
+		case now = <-g.ticker.C:
+		}
+	}
+	img := g.frames[g.next]
+	g.next = (g.next + 1) % numBuffers
+	g.drawDynamic(img, g.counter, now)
+	g.counter++
+	return img, g.release, nil
+}
+
+// Close stops the pacing; Read returns io.EOF afterwards, also a Read blocked waiting for the
+// next frame. Close is idempotent and never fails.
+func (g *Generator) Close() error {
+	g.closeOnce.Do(func() {
+		close(g.done)
+		g.ticker.Stop()
+	})
+	return nil
+}
+
+// Frame draws frame number counter at wall-clock time t into a new image, without pacing. It is
+// meant for tests and previews.
+func (g *Generator) Frame(counter uint32, t time.Time) *image.YCbCr {
+	img := image.NewYCbCr(image.Rect(0, 0, g.lay.w, g.lay.h), image.YCbCrSubsampleRatio420)
+	g.drawStatic(img)
+	g.drawDynamic(img, counter, t)
+	return img
+}
+
+// drawStatic draws what never changes: the colour bars, and the chroma of the other bands.
+func (g *Generator) drawStatic(img *image.YCbCr) {
+	l := g.lay
+	for i := range img.Cb {
+		img.Cb[i], img.Cr[i] = 128, 128
+	}
+	bars := barColors[g.style.index()]
+	var ys, cbs, crs [numBars]uint8
+	for i, c := range bars {
+		ys[i], cbs[i], crs[i] = rgbToYCbCr601(c)
+	}
+	for y := l.barsTop; y < l.barsBottom; y++ {
+		row := img.Y[y*img.YStride : y*img.YStride+l.w]
+		for x := range row {
+			row[x] = ys[x*numBars/l.w]
+		}
+	}
+	// Chroma rows covering bar rows only; a chroma row shared with another band stays neutral.
+	for cy := (l.barsTop + 1) / 2; cy < l.barsBottom/2; cy++ {
+		for cx := 0; cx < l.w/2; cx++ {
+			bar := (2 * cx) * numBars / l.w
+			img.Cb[cy*img.CStride+cx] = cbs[bar]
+			img.Cr[cy*img.CStride+cx] = crs[bar]
+		}
+	}
+}
+
+// drawDynamic draws what changes per frame: code strip, text line and moving box.
+func (g *Generator) drawDynamic(img *image.YCbCr, counter uint32, t time.Time) {
+	l := g.lay
+	drawCode(img.Y, img.YStride, l.w, l.codeBottom, counter)
+
+	fillLuma(img.Y, img.YStride, l.w, l.h, 0, l.codeBottom, l.w, l.barsTop-l.codeBottom, lumaBlack)
+	text := g.formatText(counter, t)
+	drawText(img.Y, img.YStride, l.w, l.barsTop, l.textX, l.textY, l.textScale, text, lumaWhite)
+
+	fillLuma(img.Y, img.YStride, l.w, l.h, 0, l.barsBottom, l.w, l.h-l.barsBottom, g.boxBG)
+	span := l.w - l.boxSize
+	elapsed := t.Sub(g.start)
+	if g.start.IsZero() || elapsed < 0 {
+		elapsed = 0
+	}
+	// Triangle wave: left to right in sweep, back in sweep.
+	const sweep = 2 * time.Second
+	phase := elapsed % (2 * sweep)
+	if phase > sweep {
+		phase = 2*sweep - phase
+	}
+	x := (int(int64(span)*int64(phase)/int64(sweep)) &^ 1)
+	y := l.barsBottom + (l.h-l.barsBottom-l.boxSize)/2
+	fillLuma(img.Y, img.YStride, l.w, l.h, x, y, l.boxSize, l.boxSize, g.boxInk)
+}
+
+// formatText writes "MASTER #1234567 12:34:56.789" into g.text without allocating and returns it.
+func (g *Generator) formatText(counter uint32, t time.Time) []byte {
+	b := g.text[:0]
+	b = append(b, g.style.String()...)
+	b = append(b, ' ', '#')
+	b = appendDigits(b, int(counter%10_000_000), 7)
+	b = append(b, ' ')
+	hh, mm, ss := t.Clock()
+	b = appendDigits(b, hh, 2)
+	b = append(b, ':')
+	b = appendDigits(b, mm, 2)
+	b = append(b, ':')
+	b = appendDigits(b, ss, 2)
+	b = append(b, '.')
+	return appendDigits(b, t.Nanosecond()/int(time.Millisecond), 3)
+}
+
+// appendDigits appends v as exactly n decimal digits (the low n digits, zero padded).
+func appendDigits(b []byte, v, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		d := v
+		for range i {
+			d /= 10
+		}
+		b = append(b, byte('0'+d%10))
+	}
+	return b
+}

@@ -1,0 +1,362 @@
+package pattern
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/image/draw"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var sizes = [][2]int{{1280, 720}, {640, 480}, {320, 240}, {176, 144}}
+
+var counters = []uint32{0, 1, 2, 0x5A5A5A, 0xA5A5A5, 1<<24 - 1, 12345678}
+
+// lossy imitates what the network path does to a frame: decode to RGBA (limited range BT.601,
+// as sws_scale does), scale to another size, add noise, and compress with JPEG at quality q.
+func lossy(t testing.TB, src *image.YCbCr, w, h, q int, seed uint64) image.Image {
+	t.Helper()
+	rgba := ToRGBA(nil, src)
+	scaled := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.BiLinear.Scale(scaled, scaled.Rect, rgba, rgba.Rect, draw.Src, nil)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for i := range scaled.Pix {
+		if i%4 == 3 {
+			continue
+		}
+		v := int(scaled.Pix[i]) + rng.IntN(25) - 12
+		scaled.Pix[i] = uint8(min(max(v, 0), 255))
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, scaled, &jpeg.Options{Quality: q}); err != nil {
+		t.Fatalf("jpeg encode: %v", err)
+	}
+	img, err := jpeg.Decode(&buf)
+	if err != nil {
+		t.Fatalf("jpeg decode: %v", err)
+	}
+	return img
+}
+
+func TestCounterRoundTrip(t *testing.T) {
+	clock := time.Date(2024, 5, 6, 12, 34, 56, 789e6, time.Local)
+	for _, style := range []Style{StyleMaster, StyleViewer} {
+		for _, sz := range sizes {
+			g := New(sz[0], sz[1], 30, style)
+			for _, c := range counters {
+				frame := g.Frame(c, clock)
+				want := c & (1<<CounterBits - 1)
+				if got, ok := ReadCounter(frame); !ok || got != want {
+					t.Errorf("%v %dx%d raw: ReadCounter = %d, %v; want %d", style, sz[0], sz[1], got, ok, want)
+				}
+				if got, ok := ReadCounter(ToRGBA(nil, frame)); !ok || got != want {
+					t.Errorf("%v %dx%d RGBA: ReadCounter = %d, %v; want %d", style, sz[0], sz[1], got, ok, want)
+				}
+				if c != 0 && c != 0x5A5A5A && c != 1<<24-1 {
+					continue // the lossy path is slow: try it on a few values
+				}
+				// Downscaled by a non-integer factor, noisy, JPEG quality 30.
+				for _, f := range []float64{1, 0.73} {
+					w, h := int(float64(sz[0])*f), int(float64(sz[1])*f)
+					img := lossy(t, frame, w, h, 30, uint64(c))
+					if got, ok := ReadCounter(img); !ok || got != want {
+						t.Errorf("%v %dx%d scaled to %dx%d, jpeg: ReadCounter = %d, %v; want %d",
+							style, sz[0], sz[1], w, h, got, ok, want)
+					}
+				}
+			}
+			g.Close()
+		}
+	}
+}
+
+// TestCounterRejectsGarbage checks that frames without the code, or with any one cell of it
+// flipped, are rejected rather than misread.
+func TestCounterRejectsGarbage(t *testing.T) {
+	grey := image.NewGray(image.Rect(0, 0, 640, 480))
+	for i := range grey.Pix {
+		grey.Pix[i] = 128
+	}
+	noise := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range noise.Pix {
+		noise.Pix[i] = uint8(rng.IntN(256))
+	}
+	tiny := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for name, img := range map[string]image.Image{"grey": grey, "noise": noise, "tiny": tiny} {
+		if c, ok := ReadCounter(img); ok {
+			t.Errorf("%s: ReadCounter = %d, true; want false", name, c)
+		}
+	}
+
+	g := New(640, 480, 30, StyleMaster)
+	defer g.Close()
+	const counter = 0x3C3C3C
+	w, stripH := 640, 480*codeStripNum/codeStripDen
+	for cell := range codeCells {
+		frame := g.Frame(counter, time.Now())
+		x0, x1 := cell*w/codeCells, (cell+1)*w/codeCells
+		v := frame.Y[stripH/2*frame.YStride+(x0+x1)/2]
+		flipped := byte(lumaWhite)
+		if v > 128 {
+			flipped = lumaBlack
+		}
+		fillLuma(frame.Y, frame.YStride, w, stripH, x0, 0, x1-x0, stripH, flipped)
+		if c, ok := ReadCounter(frame); ok {
+			t.Errorf("cell %d flipped: ReadCounter = %#x, true; want false", cell, c)
+		}
+	}
+}
+
+func TestBarColours(t *testing.T) {
+	if BarColor(StyleMaster, 0, 640) == BarColor(StyleViewer, 0, 640) {
+		t.Fatal("master and viewer bars have the same first colour")
+	}
+	for _, style := range []Style{StyleMaster, StyleViewer} {
+		for _, sz := range sizes {
+			g := New(sz[0], sz[1], 30, style)
+			frame := g.Frame(99, time.Now())
+			g.Close()
+			// The decoded copy is 0.75x the size: check bar centres with the scaled geometry.
+			w, h := sz[0]*3/4, sz[1]*3/4
+			img := lossy(t, frame, w, h, 60, 3)
+			r := BarRegion(w, h)
+			for bar := range numBars {
+				x := (2*bar + 1) * w / (2 * numBars)
+				want := BarColor(style, x, w)
+				got := meanRGB(img, x-w/(8*numBars), (r.Min.Y+r.Max.Y)/2-r.Dy()/4, x+w/(8*numBars), (r.Min.Y+r.Max.Y)/2+r.Dy()/4)
+				if !near(got, want, 14) {
+					t.Errorf("%v %dx%d bar %d: got %v, want %v", style, sz[0], sz[1], bar, got, want)
+				}
+			}
+		}
+	}
+}
+
+func meanRGB(img image.Image, x0, y0, x1, y1 int) color.RGBA {
+	var r, g, b, n int
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			r, g, b, n = r+int(c.R), g+int(c.G), b+int(c.B), n+1
+		}
+	}
+	return color.RGBA{uint8(r / n), uint8(g / n), uint8(b / n), 255}
+}
+
+func near(a, b color.RGBA, tol int) bool {
+	d := func(x, y uint8) int { return max(int(x)-int(y), int(y)-int(x)) }
+	return d(a.R, b.R) <= tol && d(a.G, b.G) <= tol && d(a.B, b.B) <= tol
+}
+
+// readText reads the text line back by matching each character cell against the font.
+func readText(t *testing.T, g *Generator, img *image.YCbCr) string {
+	t.Helper()
+	l := g.lay
+	out := make([]byte, 0, textLen)
+	for i := range textLen {
+		cx := l.textX + i*(glyphW+1)*l.textScale
+		var rows [glyphH]uint8
+		for row := range glyphH {
+			for col := range glyphW {
+				x := cx + col*l.textScale + l.textScale/2
+				y := l.textY + row*l.textScale + l.textScale/2
+				if img.Y[y*img.YStride+x] > 128 {
+					rows[row] |= 1 << (glyphW - 1 - col)
+				}
+			}
+		}
+		c := byte('?')
+		if rows == ([glyphH]uint8{}) {
+			c = ' '
+		} else {
+			for ch := range font {
+				if font[ch] == rows {
+					c = byte(ch)
+					break
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+func TestTextLine(t *testing.T) {
+	clock := time.Date(2024, 5, 6, 7, 8, 9, 42e6, time.Local)
+	for _, tc := range []struct {
+		style   Style
+		counter uint32
+		want    string
+	}{
+		{StyleMaster, 1234, "MASTER #0001234 07:08:09.042"},
+		{StyleViewer, 98765432, "VIEWER #8765432 07:08:09.042"},
+	} {
+		for _, sz := range sizes {
+			g := New(sz[0], sz[1], 30, tc.style)
+			if got := readText(t, g, g.Frame(tc.counter, clock)); got != tc.want {
+				t.Errorf("%dx%d: text line %q, want %q", sz[0], sz[1], got, tc.want)
+			}
+			g.Close()
+		}
+	}
+}
+
+func TestBoxMoves(t *testing.T) {
+	g := New(640, 480, 30, StyleMaster)
+	defer g.Close()
+	g.start = time.Now()
+	boxX := func(img *image.YCbCr) int {
+		l := g.lay
+		y := l.barsBottom + (l.h-l.barsBottom)/2
+		for x := range l.w {
+			if img.Y[y*img.YStride+x] == g.boxInk {
+				return x
+			}
+		}
+		return -1
+	}
+	x0 := boxX(g.Frame(0, g.start))
+	x1 := boxX(g.Frame(1, g.start.Add(500*time.Millisecond)))
+	x2 := boxX(g.Frame(2, g.start.Add(2*time.Second)))
+	x3 := boxX(g.Frame(3, g.start.Add(3*time.Second)))
+	if x0 != 0 || !(x1 > x0 && x2 > x1) || !(x3 < x2) || x2+g.lay.boxSize != g.lay.w&^1 {
+		t.Errorf("box positions %d %d %d %d (width %d, box %d): want moving right then back", x0, x1, x2, x3, g.lay.w, g.lay.boxSize)
+	}
+}
+
+func TestGeneratorReadAndClose(t *testing.T) {
+	g := New(321, 241, 60, StyleViewer)
+	if w, h := g.Size(); w != 320 || h != 240 {
+		t.Fatalf("Size = %dx%d, want 320x240", w, h)
+	}
+	for want := range uint32(5) {
+		img, release, err := g.Read()
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		y, ok := img.(*image.YCbCr)
+		if !ok || y.SubsampleRatio != image.YCbCrSubsampleRatio420 || y.Rect != image.Rect(0, 0, 320, 240) {
+			t.Fatalf("frame %T %v: want 320x240 I420 *image.YCbCr", img, img.Bounds())
+		}
+		if got, ok := ReadCounter(img); !ok || got != want {
+			t.Errorf("frame %d: ReadCounter = %d, %v", want, got, ok)
+		}
+		release()
+	}
+	// A Read blocked waiting for the next frame returns io.EOF when the generator is closed.
+	done := make(chan error)
+	go func() {
+		// Drain frames until Close ends the stream.
+		for {
+			if _, _, err := g.Read(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	if err := g.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; !errors.Is(err, io.EOF) {
+		t.Errorf("Read after Close: %v, want io.EOF", err)
+	}
+	if err := g.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, _, err := g.Read(); !errors.Is(err, io.EOF) {
+		t.Errorf("Read after Close: %v, want io.EOF", err)
+	}
+}
+
+func TestGeneratorClampsArguments(t *testing.T) {
+	for _, tc := range []struct{ w, h, fps, ww, wh, wfps int }{
+		{0, 0, 0, MinWidth, MinHeight, DefaultFPS},
+		{-5, 100000, -1, MinWidth, MaxHeight, DefaultFPS},
+		{1e6, 481, 1000, MaxWidth, 480, maxFPS},
+	} {
+		g := New(tc.w, tc.h, tc.fps, Style(42))
+		w, h := g.Size()
+		if w != tc.ww || h != tc.wh || g.FPS() != tc.wfps || g.style != StyleMaster {
+			t.Errorf("New(%d, %d, %d): %dx%d@%d %v", tc.w, tc.h, tc.fps, w, h, g.FPS(), g.style)
+		}
+		if _, ok := ReadCounter(g.Frame(5, time.Now())); !ok {
+			t.Errorf("New(%d, %d, %d): counter unreadable", tc.w, tc.h, tc.fps)
+		}
+		g.Close()
+	}
+}
+
+func TestReadDoesNotAllocate(t *testing.T) {
+	g := New(1280, 720, maxFPS, StyleMaster)
+	defer g.Close()
+	for range numBuffers {
+		if _, _, err := g.Read(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, _, err := g.Read(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Read allocates %v times per frame, want 0", allocs)
+	}
+}
+
+func FuzzReadCounter(f *testing.F) {
+	g := New(64, 48, 30, StyleMaster)
+	frame := g.Frame(777, time.Now())
+	g.Close()
+	f.Add(uint8(64), uint8(48), frame.Y)
+	f.Add(uint8(0), uint8(0), []byte{})
+	f.Add(uint8(40), uint8(30), []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, w, h uint8, pix []byte) {
+		img := image.NewGray(image.Rect(0, 0, int(w), int(h)))
+		copy(img.Pix, pix)
+		c, ok := ReadCounter(img)
+		if ok && c >= 1<<CounterBits {
+			t.Fatalf("counter %d out of range", c)
+		}
+		if int(w)*int(h) == len(frame.Y) && bytes.Equal(pix, frame.Y) && (!ok || c != 777) {
+			t.Fatalf("the seed frame reads as %d, %v", c, ok)
+		}
+	})
+}
+
+func BenchmarkRead720p(b *testing.B) {
+	g := New(1280, 720, maxFPS, StyleMaster)
+	defer g.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := g.Read(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDraw720p measures the per-frame drawing cost without the pacing.
+func BenchmarkDraw720p(b *testing.B) {
+	g := New(1280, 720, 30, StyleMaster)
+	defer g.Close()
+	img := g.frames[0]
+	now := time.Now()
+	b.ReportAllocs()
+	var i uint32
+	for b.Loop() {
+		g.drawDynamic(img, i, now)
+		i++
+	}
+}
