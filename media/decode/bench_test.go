@@ -1,0 +1,61 @@
+package decode_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/kvsviewer/kvsviewer/media/decode"
+	"github.com/kvsviewer/kvsviewer/media/decode/decodetest"
+)
+
+var (
+	clipMu    sync.Mutex
+	clipCache = map[string][][]byte{}
+)
+
+// benchClip encodes (once per process) 90 frames of the moving pattern with a
+// keyframe every 90 frames: one GOP the benchmark loops over.
+func benchClip(b *testing.B, c decode.Codec, w, h, bitrate int) [][]byte {
+	clipMu.Lock()
+	defer clipMu.Unlock()
+	key := fmt.Sprint(c, w, h, bitrate)
+	if clip, ok := clipCache[key]; ok {
+		return clip
+	}
+	clip, err := decodetest.Clip(c, w, h, 90, bitrate, 90)
+	if err != nil {
+		b.Fatal(err)
+	}
+	clipCache[key] = clip
+	return clip
+}
+
+func benchDecode(b *testing.B, c decode.Codec, w, h, bitrate int) {
+	clip := benchClip(b, c, w, h, bitrate)
+	d, err := decode.NewVideoDecoder(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	bytes := 0
+	for _, f := range clip {
+		bytes += len(f)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		img, err := d.Decode(clip[i%len(clip)]) // the clip is one GOP: it loops from its keyframe
+		if err != nil || img == nil {
+			b.Fatalf("frame %d: %v (picture %v)", i%len(clip), err, img != nil)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+	b.ReportMetric(float64(bytes*8)/float64(len(clip))*30/1e6, "Mbit/s@30fps")
+}
+
+func BenchmarkDecodeH264_1080p(b *testing.B) { benchDecode(b, decode.H264, 1920, 1080, 4_000_000) }
+func BenchmarkDecodeH264_720p(b *testing.B)  { benchDecode(b, decode.H264, 1280, 720, 2_500_000) }
+func BenchmarkDecodeVP8_1080p(b *testing.B)  { benchDecode(b, decode.VP8, 1920, 1080, 4_000_000) }
+func BenchmarkDecodeVP8_720p(b *testing.B)   { benchDecode(b, decode.VP8, 1280, 720, 2_500_000) }

@@ -1,0 +1,209 @@
+// Package sink holds the decoded-video frame sink shared by the UI and the
+// headless modes: the decoder goroutine puts frames in, readers take copies.
+package sink
+
+import (
+	"image"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Frame is one decoded picture handed to a FrameSink.
+type Frame struct {
+	// Image is owned by the caller (the decoder) and valid only during PutFrame.
+	Image         *image.RGBA
+	Width, Height int
+	// Codec is the codec name, e.g. "H264" or "VP8".
+	Codec string
+	// RTPTimestamp is the RTP timestamp of the frame's packets.
+	RTPTimestamp uint32
+	// Received is when the frame's data was complete; Decoded when decoding finished.
+	Received, Decoded time.Time
+	// Seq numbers the frames of a stream from 1.
+	Seq uint64
+}
+
+// FrameSink receives decoded frames. PutFrame is called from the decoder
+// goroutine and must not retain f.Image after it returns.
+type FrameSink interface {
+	PutFrame(f Frame)
+}
+
+// DropCounter is implemented by sinks that count frames lost before they
+// could be shown (lost in the network, failed to decode, skipped while
+// waiting for a keyframe). The receive pipeline reports such frames to a
+// sink that implements it.
+type DropCounter interface {
+	CountDropped(n int)
+}
+
+// FrameInfo describes the frame returned by Latest.Snapshot.
+type FrameInfo struct {
+	Width, Height     int
+	Codec             string
+	RTPTimestamp      uint32
+	Received, Decoded time.Time
+	Seq               uint64
+}
+
+// Stats are Latest's counters.
+type Stats struct {
+	// Decoded counts frames put into the sink.
+	Decoded uint64
+	// Dropped counts frames reported lost before decoding or failed to decode.
+	Dropped uint64
+	// Late counts frames replaced by a newer one before anyone took a
+	// Snapshot of them (counted only once Snapshot has been called at all).
+	Late uint64
+	// FPS is the number of frames put in the last second.
+	FPS float64
+	// Width, Height and Codec describe the latest frame.
+	Width, Height int
+	Codec         string
+	// FirstFrame and LastFrame are when the first and latest frames were put.
+	FirstFrame, LastFrame time.Time
+}
+
+// fpsWindow bounds the frame times kept for the FPS figure.
+const fpsWindow = 512
+
+// Latest is a FrameSink keeping a copy of the latest frame. It double-buffers:
+// PutFrame copies into the back buffer without blocking readers, then swaps.
+// In the steady state (same size) it allocates nothing. Safe for concurrent use.
+type Latest struct {
+	wmu  sync.Mutex // serialises writers; owns back
+	back *image.RGBA
+
+	mu         sync.Mutex // guards everything below
+	front      *image.RGBA
+	info       FrameInfo
+	has        bool
+	read       bool // front taken by a Snapshot
+	everRead   bool
+	decoded    uint64
+	dropped    uint64
+	late       uint64
+	first      time.Time
+	last       time.Time
+	times      [fpsWindow]time.Time
+	timesNext  int
+	timesCount int
+
+	hook atomic.Pointer[func()]
+}
+
+// NewLatest returns an empty Latest.
+func NewLatest() *Latest { return &Latest{} }
+
+// PutFrame copies f.Image and makes it the latest frame, then calls the
+// OnFrame hook. Frames without a picture are ignored.
+func (l *Latest) PutFrame(f Frame) {
+	if f.Image == nil || f.Image.Rect.Empty() {
+		return
+	}
+	l.wmu.Lock()
+	l.back = copyRGBA(l.back, f.Image)
+	now := time.Now()
+	info := FrameInfo{
+		Width: l.back.Rect.Dx(), Height: l.back.Rect.Dy(), Codec: f.Codec,
+		RTPTimestamp: f.RTPTimestamp, Received: f.Received, Decoded: f.Decoded, Seq: f.Seq,
+	}
+	l.mu.Lock()
+	l.front, l.back = l.back, l.front
+	if l.has && !l.read && l.everRead {
+		l.late++
+	}
+	l.info, l.has, l.read = info, true, false
+	l.decoded++
+	if l.first.IsZero() {
+		l.first = now
+	}
+	l.last = now
+	l.times[l.timesNext] = now
+	l.timesNext = (l.timesNext + 1) % fpsWindow
+	l.timesCount = min(l.timesCount+1, fpsWindow)
+	l.mu.Unlock()
+	l.wmu.Unlock()
+	if h := l.hook.Load(); h != nil {
+		(*h)()
+	}
+}
+
+// CountDropped adds n frames to the Dropped counter (implements DropCounter).
+func (l *Latest) CountDropped(n int) {
+	if n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	l.dropped += uint64(n)
+	l.mu.Unlock()
+}
+
+// Snapshot copies the latest frame into dst, reallocating dst when it is nil
+// or its size differs, and returns it with the frame's description. ok is
+// false (and dst returned unchanged) when no frame has arrived yet.
+func (l *Latest) Snapshot(dst *image.RGBA) (*image.RGBA, FrameInfo, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.everRead = true
+	if !l.has {
+		return dst, FrameInfo{}, false
+	}
+	l.read = true
+	return copyRGBA(dst, l.front), l.info, true
+}
+
+// Stats returns the counters. FPS counts the frames of the last second.
+func (l *Latest) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	n := 0
+	for i := range l.timesCount {
+		t := l.times[(l.timesNext-1-i+fpsWindow)%fpsWindow]
+		if now.Sub(t) > time.Second {
+			break
+		}
+		n++
+	}
+	return Stats{
+		Decoded: l.decoded, Dropped: l.dropped, Late: l.late, FPS: float64(n),
+		Width: l.info.Width, Height: l.info.Height, Codec: l.info.Codec,
+		FirstFrame: l.first, LastFrame: l.last,
+	}
+}
+
+// OnFrame sets a hook called after each PutFrame on the decoder goroutine
+// (nil removes it). The hook must not block: hand the work off, e.g. with
+// fyne.Do, and call Snapshot from there.
+func (l *Latest) OnFrame(fn func()) {
+	if fn == nil {
+		l.hook.Store(nil)
+		return
+	}
+	l.hook.Store(&fn)
+}
+
+// copyRGBA copies src into dst, which is reallocated when nil or of another
+// size. The result has origin (0,0).
+func copyRGBA(dst, src *image.RGBA) *image.RGBA {
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	if dst == nil || dst.Rect.Dx() != w || dst.Rect.Dy() != h {
+		dst = image.NewRGBA(image.Rect(0, 0, w, h))
+	}
+	row := w * 4
+	if src.Stride == row && dst.Stride == row {
+		so := src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y)
+		copy(dst.Pix[:row*h], src.Pix[so:so+row*h])
+		return dst
+	}
+	for y := range h {
+		so := src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y)
+		do := dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y)
+		copy(dst.Pix[do:do+row], src.Pix[so:so+row])
+	}
+	return dst
+}
+
+var _ DropCounter = (*Latest)(nil)

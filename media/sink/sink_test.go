@@ -1,0 +1,150 @@
+package sink_test
+
+import (
+	"image"
+	"image/color"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kvsviewer/kvsviewer/media/sink"
+)
+
+func solid(w, h int, c color.RGBA) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+	}
+	return img
+}
+
+func TestLatestSnapshotAndStats(t *testing.T) {
+	l := sink.NewLatest()
+	if _, _, ok := l.Snapshot(nil); ok {
+		t.Fatal("snapshot of empty sink ok")
+	}
+	var hooks atomic.Int32
+	l.OnFrame(func() { hooks.Add(1) })
+	src := solid(8, 6, color.RGBA{R: 10, G: 20, B: 30, A: 255})
+	l.PutFrame(sink.Frame{Image: src, Codec: "H264", RTPTimestamp: 90, Seq: 1})
+	src.Pix[0] = 99 // the sink must have copied
+	img, info, ok := l.Snapshot(nil)
+	if !ok || info.Width != 8 || info.Height != 6 || info.Codec != "H264" || info.Seq != 1 || info.RTPTimestamp != 90 {
+		t.Fatalf("snapshot: ok=%v info=%+v", ok, info)
+	}
+	if img.RGBAAt(0, 0) != (color.RGBA{R: 10, G: 20, B: 30, A: 255}) {
+		t.Fatalf("pixel %v", img.RGBAAt(0, 0))
+	}
+	// A sub-image with an offset origin and wider stride copies the right pixels.
+	big := solid(20, 20, color.RGBA{A: 255})
+	big.SetRGBA(5, 7, color.RGBA{R: 200, A: 255})
+	l.PutFrame(sink.Frame{Image: big.SubImage(image.Rect(5, 7, 15, 12)).(*image.RGBA), Codec: "VP8", Seq: 2})
+	img2, info, _ := l.Snapshot(img)
+	if img2 == img || info.Width != 10 || info.Height != 5 || img2.RGBAAt(0, 0).R != 200 || img2.RGBAAt(1, 0).R != 0 {
+		t.Fatalf("sub-image snapshot: info=%+v px=%v", info, img2.RGBAAt(0, 0))
+	}
+	// Two frames without a Snapshot in between: one is late.
+	l.PutFrame(sink.Frame{Image: src, Seq: 3})
+	l.PutFrame(sink.Frame{Image: src, Seq: 4})
+	l.CountDropped(3)
+	l.CountDropped(-1)
+	l.PutFrame(sink.Frame{}) // no picture: ignored
+	s := l.Stats()
+	if s.Decoded != 4 || s.Late != 1 || s.Dropped != 3 || s.Width != 8 || s.Height != 6 || s.FirstFrame.IsZero() {
+		t.Fatalf("stats %+v", s)
+	}
+	if s.FPS < 1 || s.FPS > 4 {
+		t.Fatalf("FPS %v, want 1..4", s.FPS)
+	}
+	if hooks.Load() != 4 {
+		t.Fatalf("hook called %d times, want 4", hooks.Load())
+	}
+	l.OnFrame(nil)
+	l.PutFrame(sink.Frame{Image: src})
+	if hooks.Load() != 4 {
+		t.Fatal("hook called after removal")
+	}
+}
+
+func TestLatestNoAllocSteadyState(t *testing.T) {
+	l := sink.NewLatest()
+	src := solid(64, 48, color.RGBA{R: 1, A: 255})
+	var dst *image.RGBA
+	for range 3 {
+		l.PutFrame(sink.Frame{Image: src})
+		dst, _, _ = l.Snapshot(dst)
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		l.PutFrame(sink.Frame{Image: src, Codec: "H264", Decoded: time.Now()})
+		dst, _, _ = l.Snapshot(dst)
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per frame", allocs)
+	}
+}
+
+// TestLatestConcurrent runs a writer and readers at once (run with -race): every
+// snapshot must be one whole frame, never a mix of two.
+func TestLatestConcurrent(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l := sink.NewLatest()
+	frames := [2]*image.RGBA{solid(32, 32, color.RGBA{R: 255, A: 255}), solid(32, 32, color.RGBA{B: 255, A: 255})}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 2000 {
+			l.PutFrame(sink.Frame{Image: frames[i%2], Seq: uint64(i + 1)})
+		}
+		close(done)
+	}()
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dst *image.RGBA
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				var ok bool
+				var info sink.FrameInfo
+				dst, info, ok = l.Snapshot(dst)
+				if !ok {
+					continue
+				}
+				want := frames[(info.Seq-1)%2].RGBAAt(0, 0)
+				for y := range 32 {
+					for x := range 32 {
+						if dst.RGBAAt(x, y) != want {
+							t.Errorf("seq %d: torn frame at %d,%d", info.Seq, x, y)
+							return
+						}
+					}
+				}
+				_ = l.Stats()
+			}
+		}()
+	}
+	wg.Wait()
+	if s := l.Stats(); s.Decoded != 2000 {
+		t.Fatalf("decoded %d", s.Decoded)
+	}
+}
+
+func BenchmarkLatest1080p(b *testing.B) {
+	l := sink.NewLatest()
+	src := solid(1920, 1080, color.RGBA{G: 9, A: 255})
+	var dst *image.RGBA
+	b.ReportAllocs()
+	for b.Loop() {
+		l.PutFrame(sink.Frame{Image: src})
+		dst, _, _ = l.Snapshot(dst)
+	}
+}
