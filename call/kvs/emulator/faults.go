@@ -1,0 +1,151 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Faults selects the misbehaviour the emulator injects. The zero value injects nothing.
+// Counters (DropNextOffers, Reject403) count down as they are used; SetFaults
+// replaces them.
+type Faults struct {
+	// DropNextOffers silently drops the next N SDP offers.
+	DropNextOffers int
+	// DropOfferEvery silently drops every Kth SDP offer (K>0).
+	DropOfferEvery int
+	// AnswerDelay holds master->viewer SDP answers this long.
+	AnswerDelay time.Duration
+	// ReuseCooldown emulates the field bug: offers of a viewer connection whose ClientId
+	// had a session that closed less than this long before it connected get no answer
+	// (they are dropped). 0 turns it off.
+	ReuseCooldown time.Duration
+	// StaleViewerHold keeps a closed viewer connection's slot this long
+	// (it counts against the 10-viewer limit).
+	StaleViewerHold time.Duration
+	// GoAwayAfter sends GO_AWAY to each viewer this long after it connects.
+	GoAwayAfter time.Duration
+	// ReconnectICEAfter sends RECONNECT_ICE_SERVER to each viewer this long after it connects.
+	ReconnectICEAfter time.Duration
+	// DropSocketAfter abruptly drops each viewer socket this long after it connects.
+	DropSocketAfter time.Duration
+	// MalformedEvery injects a malformed frame before every Kth delivered message.
+	MalformedEvery int
+	// Reject403 rejects the next N requests or connections with 403 AccessDeniedException.
+	Reject403 int
+}
+
+// faultKey describes one key of the fault spec and how it maps onto Faults.
+type faultKey struct {
+	name string
+	dur  func(*Faults) *time.Duration
+	num  func(*Faults) *int
+}
+
+// faultKeys lists the spec keys in the order String prints them.
+var faultKeys = []faultKey{
+	{name: "drop-offers", num: func(f *Faults) *int { return &f.DropNextOffers }},
+	{name: "drop-offer-every", num: func(f *Faults) *int { return &f.DropOfferEvery }},
+	{name: "delay-answer", dur: func(f *Faults) *time.Duration { return &f.AnswerDelay }},
+	{name: "reuse-cooldown", dur: func(f *Faults) *time.Duration { return &f.ReuseCooldown }},
+	{name: "stale-viewers", dur: func(f *Faults) *time.Duration { return &f.StaleViewerHold }},
+	{name: "go-away-after", dur: func(f *Faults) *time.Duration { return &f.GoAwayAfter }},
+	{name: "reconnect-ice-after", dur: func(f *Faults) *time.Duration { return &f.ReconnectICEAfter }},
+	{name: "drop-socket-after", dur: func(f *Faults) *time.Duration { return &f.DropSocketAfter }},
+	{name: "malformed-every", num: func(f *Faults) *int { return &f.MalformedEvery }},
+	{name: "reject-403", num: func(f *Faults) *int { return &f.Reject403 }},
+}
+
+// ErrFaultSpec is wrapped by every error ParseFaults returns.
+var ErrFaultSpec = errors.New("invalid fault spec")
+
+// maxFaultCount bounds the numeric fault values so that nothing overflows.
+const maxFaultCount = 1_000_000
+
+// ParseFaults parses a comma-separated fault spec such as
+// "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s,
+// go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1".
+// The empty string means no faults. Durations use time.ParseDuration syntax.
+func ParseFaults(spec string) (Faults, error) {
+	var f Faults
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return f, nil
+	}
+	seen := map[string]bool{}
+	for item := range strings.SplitSeq(spec, ",") {
+		item = strings.TrimSpace(item)
+		key, val, ok := strings.Cut(item, "=")
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		if !ok || key == "" || val == "" {
+			return Faults{}, fmt.Errorf("%w: %q is not key=value", ErrFaultSpec, clip(item, 40))
+		}
+		fk, found := lookupFaultKey(key)
+		if !found {
+			return Faults{}, fmt.Errorf("%w: unknown key %q (known: %s)", ErrFaultSpec, clip(key, 40), knownFaultKeys())
+		}
+		if seen[key] {
+			return Faults{}, fmt.Errorf("%w: key %q given twice", ErrFaultSpec, key)
+		}
+		seen[key] = true
+		if fk.num != nil {
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 || n > maxFaultCount {
+				return Faults{}, fmt.Errorf("%w: %s=%q: want a whole number 0-%d", ErrFaultSpec, key, clip(val, 40), maxFaultCount)
+			}
+			*fk.num(&f) = n
+			continue
+		}
+		d, err := time.ParseDuration(val)
+		if err != nil || d < 0 {
+			return Faults{}, fmt.Errorf("%w: %s=%q: want a non-negative duration like 2s or 500ms", ErrFaultSpec, key, clip(val, 40))
+		}
+		*fk.dur(&f) = d
+	}
+	return f, nil
+}
+
+// String renders the non-zero faults in ParseFaults syntax; ParseFaults(f.String()) == f.
+// No faults renders as "".
+func (f Faults) String() string {
+	var parts []string
+	for _, fk := range faultKeys {
+		if fk.num != nil {
+			if n := *fk.num(&f); n != 0 {
+				parts = append(parts, fk.name+"="+strconv.Itoa(n))
+			}
+			continue
+		}
+		if d := *fk.dur(&f); d != 0 {
+			parts = append(parts, fk.name+"="+d.String())
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func lookupFaultKey(name string) (faultKey, bool) {
+	for _, fk := range faultKeys {
+		if fk.name == name {
+			return fk, true
+		}
+	}
+	return faultKey{}, false
+}
+
+func knownFaultKeys() string {
+	names := make([]string, len(faultKeys))
+	for i, fk := range faultKeys {
+		names[i] = fk.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// clip shortens s to at most n bytes for error messages.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
