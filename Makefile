@@ -1,0 +1,69 @@
+# Build, test and run the KVS WebRTC viewer. `make test` and `make run` work on a
+# fresh Debian 12 machine: both install what is missing first (`make deps`).
+
+SHELL := /bin/bash
+GO    ?= go
+PKGS  := ./...
+APT_PKGS := gcc g++ pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libx264-dev \
+	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick
+export LANG := C.UTF-8
+FUZZTIME ?= 60s
+
+.PHONY: deps run test lint bench fuzz soak screenshots package build
+
+## deps: install the Debian packages and Go modules the build needs (skips what is present)
+deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
+	$(GO) mod download
+
+## build: compile the app to bin/kvsviewer
+build: deps
+	$(GO) build -o bin/kvsviewer ./app
+
+## run: set up and open the app (Demo mode when no AWS settings are given)
+run: build
+	./bin/kvsviewer
+
+## test: set up and run every test (call/ and media/ with the race detector, the rest and the UI under Xvfb, each fuzz target briefly)
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 12m ./call/... ./media/...
+	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet $(PKGS)
+
+## bench: decoder, teardown and connect benchmarks
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s ./media/... ./call/...
+
+## fuzz: run each fuzz target for FUZZTIME (default 60s)
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## soak: 1000 demo connect/disconnect cycles with a report
+soak: build
+	./bin/kvsviewer qa --demo --cycles 1000 --out soak-report.json --csv soak-report.csv
+
+## screenshots: run the window under Xvfb and save screenshots to docs/
+screenshots: build
+	./scripts/screenshots.sh
+
+## package: the Linux desktop bundle (double-click launcher)
+package: deps
+	$(GO) install fyne.io/tools/cmd/fyne@v1.7.4
+	cd app && $$($(GO) env GOPATH)/bin/fyne package -os linux --release
