@@ -1,0 +1,82 @@
+package emulator
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFaultsRoundTrip(t *testing.T) {
+	spec := "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s," +
+		"go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1"
+	f, err := ParseFaults(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Faults{
+		DropNextOffers: 2, DropOfferEvery: 3, AnswerDelay: 2 * time.Second, ReuseCooldown: time.Minute,
+		StaleViewerHold: 30 * time.Second, GoAwayAfter: 3 * time.Second, ReconnectICEAfter: 3 * time.Second,
+		DropSocketAfter: 2 * time.Second, MalformedEvery: 2, Reject403: 1,
+	}
+	if f != want {
+		t.Fatalf("ParseFaults = %+v, want %+v", f, want)
+	}
+	back, err := ParseFaults(f.String())
+	if err != nil || back != f {
+		t.Fatalf("round trip of %q: %+v, %v", f.String(), back, err)
+	}
+	if s := (Faults{}).String(); s != "" {
+		t.Errorf("no faults renders as %q", s)
+	}
+	if f, err := ParseFaults("  "); err != nil || f != (Faults{}) {
+		t.Errorf("blank spec: %+v, %v", f, err)
+	}
+	if f, err := ParseFaults(" delay-answer = 1500ms , reject-403=0 "); err != nil || f.AnswerDelay != 1500*time.Millisecond {
+		t.Errorf("spaced spec: %+v, %v", f, err)
+	}
+}
+
+func TestParseFaultsErrors(t *testing.T) {
+	cases := map[string]string{
+		"bogus=1":                     "unknown key",
+		"drop-offers":                 "not key=value",
+		"drop-offers=":                "not key=value",
+		"drop-offers=-1":              "whole number",
+		"drop-offers=two":             "whole number",
+		"drop-offers=99999999999":     "whole number",
+		"delay-answer=5":              "duration",
+		"delay-answer=-1s":            "duration",
+		"drop-offers=1,drop-offers=2": "given twice",
+		"drop-offers=1,,reject-403=1": "not key=value",
+	}
+	for spec, want := range cases {
+		_, err := ParseFaults(spec)
+		if !errors.Is(err, ErrFaultSpec) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseFaults(%q) = %v, want an ErrFaultSpec mentioning %q", spec, err, want)
+		}
+	}
+}
+
+// FuzzParseFaults: never panics; whatever parses renders back to the same Faults.
+func FuzzParseFaults(f *testing.F) {
+	f.Add("drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s")
+	f.Add("stale-viewers=30s,go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1")
+	f.Add("")
+	f.Add("=,=,=")
+	f.Add("delay-answer=1h2m3.5s")
+	f.Add("drop-offers=1\x00")
+	f.Fuzz(func(t *testing.T, spec string) {
+		f, err := ParseFaults(spec)
+		if err != nil {
+			if !errors.Is(err, ErrFaultSpec) {
+				t.Fatalf("error does not wrap ErrFaultSpec: %v", err)
+			}
+			return
+		}
+		back, err := ParseFaults(f.String())
+		if err != nil || back != f {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", spec, f, f.String(), back, err)
+		}
+	})
+}
