@@ -1,0 +1,426 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/pion/mediadevices"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
+	"github.com/kvsviewer/kvsviewer/call/rtc"
+	"github.com/kvsviewer/kvsviewer/media/pattern"
+	"github.com/kvsviewer/kvsviewer/media/receive"
+	"github.com/kvsviewer/kvsviewer/media/sink"
+)
+
+const (
+	testChannel = "demo-channel"
+	// Master picture size in the tests: small enough for 2 shared cores.
+	testW, testH, testFPS = 640, 360, 30
+	// Viewer picture size.
+	viewerW, viewerH = 320, 240
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testLogger logs to the test output when -v is given.
+func testLogger(t *testing.T) *slog.Logger {
+	if !testing.Verbose() || os.Getenv("MASTER_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// env is an emulator plus a master on loopback.
+type env struct {
+	e *emulator.Emulator
+	m *Master
+}
+
+func awsOptions(e *emulator.Emulator) kvs.AWSOptions {
+	creds := e.Credentials()
+	return kvs.AWSOptions{
+		Region:      e.Region(),
+		EndpointURL: e.Endpoint(),
+		RootCAs:     e.CAPool(),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
+	}
+}
+
+func startEnv(t *testing.T, ctx context.Context, o Options) *env {
+	t.Helper()
+	e, err := emulator.Start(ctx, emulator.Config{Channels: []string{testChannel}})
+	if err != nil {
+		t.Fatalf("start emulator: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("close emulator: %v", err)
+		}
+	})
+	o.AWS = awsOptions(e)
+	o.Channel = testChannel
+	o.Loopback = true
+	o.Logger = testLogger(t)
+	m, err := Start(ctx, o)
+	if err != nil {
+		t.Fatalf("start master: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close master: %v", err)
+		}
+	})
+	return &env{e: e, m: m}
+}
+
+// frameSink records what a test viewer decodes.
+type frameSink struct {
+	mu           sync.Mutex
+	n            uint64
+	first        time.Time
+	w, h         int
+	codec        string
+	firstCounter uint32
+	lastCounter  uint32
+	counters     int
+	img          *image.RGBA
+	changed      chan struct{}
+}
+
+func newFrameSink() *frameSink { return &frameSink{changed: make(chan struct{})} }
+
+func (s *frameSink) PutFrame(f sink.Frame) {
+	c, ok := pattern.ReadCounter(f.Image)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		s.first = time.Now()
+	}
+	s.n++
+	s.w, s.h, s.codec = f.Width, f.Height, f.Codec
+	if ok {
+		if s.counters == 0 {
+			s.firstCounter = c
+		}
+		s.lastCounter = c
+		s.counters++
+	}
+	if s.img == nil || s.img.Rect != f.Image.Rect {
+		s.img = image.NewRGBA(f.Image.Rect)
+	}
+	copy(s.img.Pix, f.Image.Pix)
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *frameSink) frames() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// wait blocks until at least n frames were decoded.
+func (s *frameSink) wait(ctx context.Context, n uint64) error {
+	for {
+		s.mu.Lock()
+		got, ch := s.n, s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("waiting for frames: " + ctx.Err().Error())
+		case <-ch:
+		}
+	}
+}
+
+// testViewer is a KVS viewer written for the tests: pion, the kvs client,
+// trickle ICE, its own pattern and tone, and receive.Video to decode.
+type testViewer struct {
+	t         *testing.T
+	id        string
+	conn      *kvs.Conn
+	pc        *webrtc.PeerConnection
+	tracks    []*sendTrack
+	paused    atomic.Bool
+	sink      *frameSink
+	audio     atomic.Uint64
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	offerSent time.Time
+
+	mu        sync.Mutex
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+	closeOnce sync.Once
+}
+
+// registerInOrder registers the viewer's video codecs in the given order, then Opus.
+func registerInOrder(sel *selector, order []string) func(*webrtc.MediaEngine) error {
+	return func(me *webrtc.MediaEngine) error {
+		for _, name := range order {
+			for i, c := range sel.register {
+				if strings.EqualFold(c.MimeType, "video/"+name) {
+					if err := me.RegisterCodec(c, sel.kinds[i]); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		for i, c := range sel.register {
+			if sel.kinds[i] == webrtc.RTPCodecTypeAudio {
+				if err := me.RegisterCodec(c, sel.kinds[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+func newTestViewer(t *testing.T, ctx context.Context, e *emulator.Emulator, clientID string, order []string) *testViewer {
+	t.Helper()
+	cfg, err := kvs.LoadAWSConfig(ctx, awsOptions(e))
+	if err != nil {
+		t.Fatalf("viewer config: %v", err)
+	}
+	cp := kvs.NewControlPlane(cfg)
+	ch, err := cp.DescribeChannel(ctx, testChannel)
+	if err != nil {
+		t.Fatalf("describe channel: %v", err)
+	}
+	ep, err := cp.GetEndpoints(ctx, ch.ARN, kvs.RoleViewer)
+	if err != nil {
+		t.Fatalf("get endpoints: %v", err)
+	}
+	sel, err := newSelector(Options{Width: viewerW, Height: viewerH, FPS: testFPS, Codec: CodecAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := rtc.NewAPI(rtc.Options{Loopback: true, Populate: registerInOrder(sel, order)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(rtc.Configuration(nil, rtc.Options{Loopback: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kvs.Dial(ctx, kvs.DialOptions{Config: cfg, ChannelARN: ch.ARN, Endpoints: ep, Role: kvs.RoleViewer, ClientID: clientID})
+	if err != nil {
+		_ = pc.Close()
+		t.Fatalf("viewer dial: %v", err)
+	}
+	v := &testViewer{t: t, id: clientID, conn: conn, pc: pc, sink: newFrameSink()}
+	v.ctx, v.cancel = context.WithCancel(context.Background())
+	t.Cleanup(v.close)
+
+	log := slog.New(slog.DiscardHandler)
+	gen := pattern.New(viewerW, viewerH, testFPS, pattern.StyleViewer)
+	v.tracks = append(v.tracks,
+		newSendTrack(mediadevices.NewVideoTrack(gen, sel.md), "viewer-video", "viewer", &v.paused, sel, log),
+		newSendTrack(mediadevices.NewAudioTrack(pattern.NewTone(660, 48000, 2), sel.md), "viewer-audio", "viewer", &v.paused, sel, log))
+	for _, tr := range v.tracks {
+		if _, err := pc.AddTrack(tr); err != nil {
+			t.Fatalf("add track: %v", err)
+		}
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		sctx, cancel := context.WithTimeout(v.ctx, 5*time.Second)
+		defer cancel()
+		_ = conn.SendCandidate(sctx, c.ToJSON(), "", "")
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		v.wg.Add(1)
+		go func() {
+			defer v.wg.Done()
+			if tr.Kind() == webrtc.RTPCodecTypeVideo {
+				ssrc := uint32(tr.SSRC())
+				_ = receive.Video(v.ctx, tr, receive.VideoOptions{
+					Sink: v.sink,
+					SendPLI: func() error {
+						return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+					},
+				})
+				return
+			}
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				v.audio.Add(1)
+			}
+		}()
+	})
+	v.wg.Add(1)
+	go v.signaling()
+
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	v.offerSent = time.Now()
+	if err := conn.SendOffer(ctx, offer, ""); err != nil {
+		t.Fatalf("send offer: %v", err)
+	}
+	return v
+}
+
+// signaling applies the answer and the master's candidates.
+func (v *testViewer) signaling() {
+	defer v.wg.Done()
+	for msg := range v.conn.Messages() {
+		switch msg.Type {
+		case kvs.TypeSDPAnswer:
+			if err := v.pc.SetRemoteDescription(*msg.Answer); err != nil {
+				v.t.Errorf("set answer: %v", err)
+				continue
+			}
+			v.mu.Lock()
+			v.remoteSet = true
+			pending := v.pending
+			v.pending = nil
+			v.mu.Unlock()
+			for _, c := range pending {
+				_ = v.pc.AddICECandidate(c)
+			}
+		case kvs.TypeICECandidate:
+			v.mu.Lock()
+			if !v.remoteSet {
+				v.pending = append(v.pending, *msg.Candidate)
+				v.mu.Unlock()
+				continue
+			}
+			v.mu.Unlock()
+			_ = v.pc.AddICECandidate(*msg.Candidate)
+		}
+	}
+}
+
+// close tears the viewer down: signaling, peer connection, tracks, goroutines.
+func (v *testViewer) close() {
+	v.closeOnce.Do(func() {
+		v.cancel()
+		_ = v.conn.Close()
+		_ = v.pc.Close()
+		for _, tr := range v.tracks {
+			_ = tr.close()
+		}
+		v.wg.Wait()
+	})
+}
+
+// videoCodec is the MIME type negotiated for the viewer's video.
+func (v *testViewer) videoCodec() string {
+	for _, tr := range v.pc.GetTransceivers() {
+		if tr.Kind() == webrtc.RTPCodecTypeVideo && tr.Sender() != nil {
+			if ps := tr.Sender().GetParameters(); len(ps.Codecs) > 0 {
+				return ps.Codecs[0].MimeType
+			}
+		}
+	}
+	return ""
+}
+
+func near(a, b color.RGBA, tol int) bool {
+	d := func(x, y uint8) int { return max(int(x)-int(y), int(y)-int(x)) }
+	return d(a.R, b.R) <= tol && d(a.G, b.G) <= tol && d(a.B, b.B) <= tol
+}
+
+// checkBars checks the colour bars of the master pattern in img.
+func checkBars(t *testing.T, img *image.RGBA) {
+	t.Helper()
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	r := pattern.BarRegion(w, h)
+	y := (r.Min.Y + r.Max.Y) / 2
+	for i := range 8 {
+		x := (2*i + 1) * w / 16
+		want := pattern.BarColor(pattern.StyleMaster, x, w)
+		got := img.RGBAAt(x, y)
+		if !near(got, want, 32) {
+			t.Errorf("bar %d at (%d,%d): got %v, want %v", i, x, y, got, want)
+		}
+	}
+}
+
+func TestCallBothWays(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	env := startEnv(t, ctx, Options{Width: testW, Height: testH, FPS: testFPS})
+
+	for _, tc := range []struct {
+		id    string
+		order []string
+		want  string
+	}{
+		{"viewer-h264", []string{"H264", "VP8"}, webrtc.MimeTypeH264},
+		{"viewer-vp8", []string{"VP8", "H264"}, webrtc.MimeTypeVP8},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			v := newTestViewer(t, ctx, env.e, tc.id, tc.order)
+			if err := v.sink.wait(ctx, 60); err != nil {
+				t.Fatalf("viewer decoded %d frames: %v", v.sink.frames(), err)
+			}
+			s := v.sink
+			s.mu.Lock()
+			t.Logf("%s: offer sent -> first decoded frame %v", tc.want, s.first.Sub(v.offerSent))
+			if s.w != testW || s.h != testH {
+				t.Errorf("viewer decoded %dx%d, want %dx%d", s.w, s.h, testW, testH)
+			}
+			if s.counters < 2 || s.lastCounter <= s.firstCounter {
+				t.Errorf("master counter not advancing: %d readable, first %d, last %d", s.counters, s.firstCounter, s.lastCounter)
+			}
+			checkBars(t, s.img)
+			s.mu.Unlock()
+			if got := v.videoCodec(); !strings.EqualFold(got, tc.want) {
+				t.Errorf("negotiated %q, want %q (the viewer's first codec)", got, tc.want)
+			}
+
+			if err := env.m.WaitViewerFrames(ctx, tc.id, 30); err != nil {
+				t.Fatal(err)
+			}
+			st, ok := env.m.Viewer(tc.id)
+			if !ok {
+				t.Fatal("master does not know the viewer")
+			}
+			if !st.Connected || !st.CounterAdvancing || st.Width != viewerW || st.Height != viewerH || st.Offers != 1 {
+				t.Errorf("master's stats of the viewer: %+v", st)
+			}
+			if !strings.EqualFold("video/"+st.Codec, tc.want) && !strings.EqualFold(st.Codec, tc.want) {
+				t.Errorf("master decoded codec %q, want %q", st.Codec, tc.want)
+			}
+			if st.AudioPackets == 0 {
+				t.Errorf("master decoded no audio packets of the viewer: %+v", st)
+			}
+			if v.audio.Load() == 0 {
+				t.Error("viewer received no audio from the master")
+			}
+			v.close()
+		})
+	}
+}

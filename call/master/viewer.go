@@ -1,0 +1,269 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/mediadevices"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/media/pattern"
+	"github.com/kvsviewer/kvsviewer/media/receive"
+	"github.com/kvsviewer/kvsviewer/media/sink"
+)
+
+// viewer is the master's side of one viewer's peer connection.
+type viewer struct {
+	id     string
+	m      *Master
+	pc     *webrtc.PeerConnection
+	tracks []*sendTrack
+
+	ctx    context.Context // ends at teardown: stops the receive loops
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // receive loops
+
+	mu        sync.Mutex
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+	ended     bool
+
+	connected   atomic.Bool
+	frames      atomic.Uint64
+	audio       receive.Stats
+	statsMu     sync.Mutex
+	lastCounter uint32
+	haveCounter bool
+	advancing   bool
+	width       int
+	height      int
+	codec       string
+
+	teardownOnce sync.Once
+}
+
+// newViewer creates the peer connection of clientID, sets the offer, adds the
+// master's tracks, answers and trickles. pending are candidates that arrived
+// before the offer.
+func (m *Master) newViewer(clientID string, offer webrtc.SessionDescription, pending []webrtc.ICECandidateInit) (*viewer, error) {
+	pc, err := m.api.NewPeerConnection(rtcConfiguration(m.iceServers(), m.o.Loopback))
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	v := &viewer{id: clientID, m: m, pc: pc}
+	v.ctx, v.cancel = context.WithCancel(context.Background())
+	if err := v.start(offer, pending); err != nil {
+		v.teardown()
+		return nil, err
+	}
+	return v, nil
+}
+
+// start wires the handlers, negotiates and sends the answer.
+func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECandidateInit) error {
+	log := v.m.log.With("client_id", v.id)
+	v.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil || v.isEnded() {
+			return
+		}
+		init := c.ToJSON()
+		if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
+			return conn.SendCandidate(ctx, init, v.id, "")
+		}); err != nil {
+			log.Debug("send candidate failed", "err", err)
+		}
+	})
+	v.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		log.Debug("peer connection state", "state", s.String())
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			v.connected.Store(true)
+			// DTLS and SRTP are up (or about to be: the writer forces another
+			// keyframe at the first packet SRTP really sends).
+			v.forceKeyFrame()
+			v.m.notify()
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:
+			v.connected.Store(false)
+			if s != webrtc.PeerConnectionStateDisconnected {
+				v.m.viewerEnded(v)
+			} else {
+				v.m.notify()
+			}
+		}
+	})
+	v.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if v.isEnded() {
+			return
+		}
+		v.wg.Add(1)
+		go func() {
+			defer v.wg.Done()
+			if err := v.receive(tr); err != nil && v.ctx.Err() == nil {
+				log.Debug("receive ended", "kind", tr.Kind().String(), "err", err)
+			}
+		}()
+	})
+
+	if err := v.pc.SetRemoteDescription(offer); err != nil {
+		return fmt.Errorf("set offer: %w", err)
+	}
+	v.mu.Lock()
+	v.remoteSet = true
+	pending = append(pending, v.pending...)
+	v.pending = nil
+	v.mu.Unlock()
+	for _, c := range pending {
+		if err := v.pc.AddICECandidate(c); err != nil {
+			log.Debug("add early candidate failed", "err", err)
+		}
+	}
+
+	if err := v.addTracks(); err != nil {
+		return err
+	}
+	answer, err := v.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	if err := v.pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("set answer: %w", err)
+	}
+	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
+		return conn.SendAnswer(ctx, answer, v.id, "")
+	}); err != nil {
+		return fmt.Errorf("send answer: %w", err)
+	}
+	log.Info("answered offer")
+	return nil
+}
+
+// addTracks creates this viewer's pattern (and tone) tracks and adds them.
+func (v *viewer) addTracks() error {
+	o := v.m.o
+	gen := pattern.New(o.Width, o.Height, o.FPS, pattern.StyleMaster)
+	vt := mediadevices.NewVideoTrack(gen, v.m.sel.md)
+	v.tracks = append(v.tracks, newSendTrack(vt, "master-video", "kvs-master", &v.m.paused, v.m.sel, v.m.log))
+	if !o.NoAudio {
+		tone := pattern.NewTone(ToneHz, 48000, 2)
+		at := mediadevices.NewAudioTrack(tone, v.m.sel.md)
+		v.tracks = append(v.tracks, newSendTrack(at, "master-audio", "kvs-master", &v.m.paused, v.m.sel, v.m.log))
+	}
+	for _, t := range v.tracks {
+		if _, err := v.pc.AddTrack(t); err != nil {
+			return fmt.Errorf("add %s track: %w", t.id, err)
+		}
+	}
+	return nil
+}
+
+// addCandidate adds a remote candidate, or queues it until the offer is set.
+func (v *viewer) addCandidate(c webrtc.ICECandidateInit) {
+	v.mu.Lock()
+	if !v.remoteSet {
+		if len(v.pending) < maxPendingCandidates {
+			v.pending = append(v.pending, c)
+		}
+		v.mu.Unlock()
+		return
+	}
+	v.mu.Unlock()
+	if err := v.pc.AddICECandidate(c); err != nil {
+		v.m.log.Debug("add candidate failed", "client_id", v.id, "err", err)
+	}
+}
+
+func (v *viewer) isEnded() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ended
+}
+
+// forceKeyFrame asks the video encoder for a keyframe.
+func (v *viewer) forceKeyFrame() {
+	for _, t := range v.tracks {
+		t.forceKeyFrame()
+	}
+}
+
+// receive decodes a video track into the viewer's stats, or decodes an audio
+// track, counting the packets that decode.
+func (v *viewer) receive(tr *webrtc.TrackRemote) error {
+	if tr.Kind() == webrtc.RTPCodecTypeVideo {
+		ssrc := uint32(tr.SSRC())
+		return receive.Video(v.ctx, tr, receive.VideoOptions{
+			Sink: v,
+			SendPLI: func() error {
+				return v.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+			},
+		})
+	}
+	return receive.Audio(v.ctx, tr, receive.AudioOptions{Stats: &v.audio})
+}
+
+// PutFrame counts a decoded frame of the viewer and reads its pattern counter
+// (sink.FrameSink).
+func (v *viewer) PutFrame(f sink.Frame) {
+	counter, ok := pattern.ReadCounter(f.Image)
+	v.statsMu.Lock()
+	if ok {
+		if v.haveCounter && counter > v.lastCounter {
+			v.advancing = true
+		}
+		v.lastCounter, v.haveCounter = counter, true
+	}
+	v.width, v.height, v.codec = f.Width, f.Height, f.Codec
+	v.statsMu.Unlock()
+	v.frames.Add(1)
+	v.m.notify()
+}
+
+// fill copies the connection's counters into st.
+func (v *viewer) fill(st *ViewerStats) {
+	st.Connected = v.connected.Load()
+	st.FramesDecoded = v.frames.Load()
+	st.AudioPackets = v.audio.Frames.Load()
+	v.statsMu.Lock()
+	st.LastCounter, st.CounterAdvancing = v.lastCounter, v.advancing
+	st.Width, st.Height, st.Codec = v.width, v.height, v.codec
+	v.statsMu.Unlock()
+	st.SentPackets = 0
+	for _, t := range v.tracks {
+		st.SentPackets += t.sent.Load()
+	}
+}
+
+// teardown releases everything of the viewer, in the order that cannot hang
+// with mediadevices v0.9.4: stop the senders (RemoveTrack unbinds the tracks
+// while their writers still run), then close the tracks and their sources,
+// then close the peer connection, then wait for the receive loops.
+func (v *viewer) teardown() {
+	v.teardownOnce.Do(func() {
+		start := time.Now()
+		v.mu.Lock()
+		v.ended = true
+		v.mu.Unlock()
+		v.connected.Store(false)
+		v.cancel()
+		for _, s := range v.pc.GetSenders() {
+			if err := v.pc.RemoveTrack(s); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+				v.m.log.Debug("remove track failed", "client_id", v.id, "err", err)
+			}
+		}
+		for _, t := range v.tracks {
+			if err := t.close(); err != nil {
+				v.m.log.Debug("close track failed", "client_id", v.id, "err", err)
+			}
+		}
+		if err := v.pc.Close(); err != nil {
+			v.m.log.Debug("close peer connection failed", "client_id", v.id, "err", err)
+		}
+		v.wg.Wait()
+		v.m.log.Debug("viewer torn down", "client_id", v.id, "ms", time.Since(start).Milliseconds())
+	})
+}
