@@ -1,0 +1,291 @@
+// Package receive turns a remote WebRTC track into decoded media: RTP ->
+// samples (pion's samplebuilder) -> decode -> a sink.FrameSink for video,
+// RTP -> Opus -> PCM for audio.
+package receive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/kvsviewer/kvsviewer/media/decode"
+	"github.com/kvsviewer/kvsviewer/media/sink"
+)
+
+// Stats are a track's receive counters, updated atomically by Video or Audio
+// and readable concurrently.
+type Stats struct {
+	// Packets and Bytes count RTP packets and their payload bytes.
+	Packets, Bytes atomic.Uint64
+	// Lost counts packets missing from the sequence (reordered packets that
+	// show up later are taken back off).
+	Lost atomic.Uint64
+	// PLIs counts picture loss indications sent (video).
+	PLIs atomic.Uint64
+	// DecodeErrors counts frames or packets the decoder rejected.
+	DecodeErrors atomic.Uint64
+	// Frames counts decoded video frames or audio packets.
+	Frames atomic.Uint64
+	// Skipped counts video frames dropped while waiting for a keyframe.
+	Skipped atomic.Uint64
+
+	level atomic.Uint64 // math.Float64bits of the last audio level
+}
+
+// LevelDBFS is the RMS level of the last decoded audio packet in dBFS
+// (-120 for silence or before any audio).
+func (s *Stats) LevelDBFS() float64 {
+	v := s.level.Load()
+	if v == 0 {
+		return silenceDBFS
+	}
+	return math.Float64frombits(v)
+}
+
+const silenceDBFS = -120
+
+// VideoOptions configures Video.
+type VideoOptions struct {
+	// Sink receives decoded frames; required.
+	Sink sink.FrameSink
+	// SendPLI writes an RTCP PictureLossIndication for the track's SSRC. Optional.
+	SendPLI func() error
+	// Logger gets debug details; nil discards them.
+	Logger *slog.Logger
+	// OnFirstRTP and OnFirstFrame, when set, are called once with the time the
+	// first RTP packet arrived and the first frame was decoded.
+	OnFirstRTP, OnFirstFrame func(time.Time)
+	// Stats, when set, is updated as packets and frames come in.
+	Stats *Stats
+	// PLIInterval is the least time between two PLIs (default 500 ms).
+	PLIInterval time.Duration
+}
+
+// Packets the samplebuilder may hold back while waiting for a missing one:
+// enough for a large keyframe; MaxTimeDelay bounds the wait in time.
+const (
+	maxLatePackets = 512
+	maxSampleDelay = 300 * time.Millisecond
+	readBufferSize = 1 << 16
+)
+
+func depacketizer(c decode.Codec) rtp.Depacketizer {
+	switch c {
+	case decode.H264:
+		return &codecs.H264Packet{}
+	case decode.H265:
+		return &codecs.H265Depacketizer{}
+	case decode.VP8:
+		return &codecs.VP8Packet{}
+	default:
+		return &codecs.VP9Packet{}
+	}
+}
+
+type sample struct {
+	s        *media.Sample
+	received time.Time
+	gap      bool // frames were lost before this one
+}
+
+// Video receives, decodes and sinks a video track. It asks for a keyframe
+// (PLI) when the track starts, when frames were lost and when decoding fails,
+// at most once per PLIInterval, and drops frames until a keyframe arrives.
+// It blocks until the track ends or ctx is done, and returns nil then.
+func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error {
+	if o.Sink == nil {
+		return errors.New("receive: video: no sink")
+	}
+	mime := track.Codec().MimeType
+	c, err := decode.CodecFromMime(mime)
+	if err != nil {
+		return fmt.Errorf("receive: video track %s: %w", track.ID(), err)
+	}
+	dec, err := decode.NewVideoDecoder(c)
+	if err != nil {
+		return fmt.Errorf("receive: video track %s: %w", track.ID(), err)
+	}
+	defer dec.Close()
+	if o.Stats == nil {
+		o.Stats = &Stats{}
+	}
+	log := logger(o.Logger).With("track", track.ID(), "ssrc", uint32(track.SSRC()), "codec", string(c))
+	interval := o.PLIInterval
+	if interval <= 0 {
+		interval = 500 * time.Millisecond
+	}
+	p := &pli{send: o.SendPLI, interval: interval, stats: o.Stats, log: log}
+	p.request("track started")
+	drops, _ := o.Sink.(sink.DropCounter)
+	dropped := func() {
+		if drops != nil {
+			drops.CountDropped(1)
+		}
+	}
+
+	samples := make(chan sample, 4)
+	readErr := make(chan error, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(samples)
+		readErr <- readVideo(rctx, track, c, o, samples)
+	}()
+
+	var seq uint64
+	for it := range samples {
+		if it.gap {
+			dec.Reset()
+			dropped()
+			p.request("frames lost")
+		}
+		img, err := dec.Decode(it.s.Data)
+		switch {
+		case errors.Is(err, decode.ErrNeedKeyframe):
+			o.Stats.Skipped.Add(1)
+			dropped()
+			p.request("waiting for keyframe")
+		case err != nil:
+			o.Stats.DecodeErrors.Add(1)
+			dropped()
+			log.Debug("video decode failed", "err", err, "bytes", len(it.s.Data))
+			p.request("decode error")
+		case img != nil:
+			now := time.Now()
+			seq++
+			o.Stats.Frames.Add(1)
+			if seq == 1 {
+				log.Debug("first video frame", "width", img.Rect.Dx(), "height", img.Rect.Dy())
+				if o.OnFirstFrame != nil {
+					o.OnFirstFrame(now)
+				}
+			}
+			o.Sink.PutFrame(sink.Frame{
+				Image: img, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Codec: string(c),
+				RTPTimestamp: it.s.PacketTimestamp, Received: it.received, Decoded: now, Seq: seq,
+			})
+		}
+	}
+	return <-readErr
+}
+
+// readVideo reads RTP, builds samples and hands them to the decoder loop.
+func readVideo(ctx context.Context, track *webrtc.TrackRemote, c decode.Codec, o VideoOptions, out chan<- sample) error {
+	sb := samplebuilder.New(maxLatePackets, depacketizer(c), track.Codec().ClockRate,
+		samplebuilder.WithMaxTimeDelay(maxSampleDelay), samplebuilder.WithRTPHeaders(true))
+	var (
+		lastSeq  uint16
+		haveLast bool
+	)
+	return readRTP(ctx, track, o.Stats, o.OnFirstRTP, func(pkt *rtp.Packet) error {
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			it := sample{s: s, received: time.Now()}
+			if n := len(s.RTPHeaders); n > 0 {
+				first := s.RTPHeaders[0].SequenceNumber
+				it.gap = haveLast && first != lastSeq+1
+				lastSeq, haveLast = s.RTPHeaders[n-1].SequenceNumber, true
+			}
+			it.gap = it.gap || s.PrevDroppedPackets > 0
+			s.RTPHeaders = nil
+			select {
+			case out <- it:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// readRTP calls handle for every RTP packet of track until the track ends or
+// ctx is done (both return nil). Malformed packets are skipped.
+func readRTP(ctx context.Context, track *webrtc.TrackRemote, st *Stats, onFirst func(time.Time), handle func(*rtp.Packet) error) error {
+	stop := context.AfterFunc(ctx, func() { _ = track.SetReadDeadline(time.Now()) })
+	defer stop()
+	buf := make([]byte, readBufferSize)
+	var (
+		expect uint16
+		seen   bool
+	)
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("receive: read track %s: %w", track.ID(), err)
+		}
+		pkt := &rtp.Packet{}
+		if err := pkt.Unmarshal(append([]byte(nil), buf[:n]...)); err != nil {
+			continue
+		}
+		if !seen && onFirst != nil {
+			onFirst(time.Now())
+		}
+		st.Packets.Add(1)
+		st.Bytes.Add(uint64(len(pkt.Payload)))
+		if seen {
+			switch d := pkt.SequenceNumber - expect; {
+			case d == 0:
+			case d < 0x8000: // ahead: d packets missing
+				st.Lost.Add(uint64(d))
+			default: // behind: a late packet we had counted as lost
+				if lost := st.Lost.Load(); lost > 0 {
+					st.Lost.CompareAndSwap(lost, lost-1)
+				}
+			}
+		}
+		if !seen || pkt.SequenceNumber-expect < 0x8000 {
+			expect = pkt.SequenceNumber + 1
+		}
+		seen = true
+		if err := handle(pkt); err != nil {
+			return err
+		}
+	}
+}
+
+// pli rate-limits keyframe requests. It is used by one goroutine.
+type pli struct {
+	send     func() error
+	interval time.Duration
+	last     time.Time
+	stats    *Stats
+	log      *slog.Logger
+}
+
+func (p *pli) request(reason string) {
+	if p.send == nil {
+		return
+	}
+	now := time.Now()
+	if !p.last.IsZero() && now.Sub(p.last) < p.interval {
+		return
+	}
+	p.last = now
+	if err := p.send(); err != nil {
+		p.log.Debug("send PLI failed", "reason", reason, "err", err)
+		return
+	}
+	p.stats.PLIs.Add(1)
+	p.log.Debug("sent PLI", "reason", reason)
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
