@@ -1,0 +1,437 @@
+// Package capture opens the local media of a call with pion/mediadevices: the camera and the
+// microphone when there are some, else (or on request) the test pattern and the tone of
+// media/pattern, encoded with x264/libvpx/libopus for a pion peer connection.
+//
+// Importing the package registers mediadevices' v4l2 camera driver and malgo microphone
+// driver. Both cope with a machine without devices: the camera driver finds no /dev/video*, and
+// miniaudio's context falls back to its null backend, whose silent "capture device" this package
+// does not count as a microphone.
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/mediadevices"
+	"github.com/pion/mediadevices/pkg/driver"
+	// Registers the v4l2 camera driver.
+	_ "github.com/pion/mediadevices/pkg/driver/camera"
+	// Registers the malgo microphone driver.
+	_ "github.com/pion/mediadevices/pkg/driver/microphone"
+	"github.com/pion/mediadevices/pkg/io/audio"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
+	"github.com/pion/mediadevices/pkg/wave"
+
+	"github.com/kvsviewer/kvsviewer/media/pattern"
+)
+
+var (
+	// ErrNoCamera is returned by Open when a camera is required and none is present.
+	ErrNoCamera = errors.New("no camera found")
+	// ErrNoMicrophone is returned by Open when a microphone is required and none is present.
+	ErrNoMicrophone = errors.New("no microphone found")
+)
+
+// Video and audio source choices of Options.
+const (
+	SourceAuto   = "auto"   // the device if there is one, else the synthetic source
+	SourceCamera = "camera" // a camera, or ErrNoCamera
+	SourceMic    = "mic"    // a microphone, or ErrNoMicrophone
+	SourceTest   = "test"   // the video test pattern
+	SourceTone   = "tone"   // the audio test tone
+	SourceNone   = "none"   // no track
+)
+
+// Defaults of Options.
+const (
+	DefaultWidth  = 1280
+	DefaultHeight = 720
+	DefaultFPS    = 30
+	// ToneHz is the frequency of the test tone.
+	ToneHz = 440
+	// toneRate and toneChannels are the test tone's format: what Opus codes natively.
+	toneRate     = 48000
+	toneChannels = 1
+)
+
+// Options selects and shapes the local media.
+type Options struct {
+	// Video is SourceAuto (camera if present, else test pattern), SourceCamera, SourceTest or
+	// SourceNone; "" means SourceAuto.
+	Video string
+	// Audio is SourceAuto (microphone if present, else tone), SourceMic, SourceTone or
+	// SourceNone; "" means SourceAuto.
+	Audio string
+	// VideoDevice and AudioDevice pick a device by ID or label from ListDevices; "" means the
+	// default (the highest priority device).
+	VideoDevice, AudioDevice string
+	// Width, Height and FPS are the wanted video format; 0 means 1280x720 at 30 fps. A camera
+	// gives the closest format it offers.
+	Width, Height, FPS int
+	// Codec is the codec preference for NewCodecSelector: CodecAuto, CodecH264 or CodecVP8.
+	Codec string
+	// VideoBitrate is the video target in bit/s; 0 means DefaultVideoBitrate.
+	VideoBitrate int
+	// PatternStyle is the look of the test pattern.
+	PatternStyle pattern.Style
+}
+
+func (o Options) withDefaults() Options {
+	if o.Video == "" {
+		o.Video = SourceAuto
+	}
+	if o.Audio == "" {
+		o.Audio = SourceAuto
+	}
+	if o.Codec == "" {
+		o.Codec = CodecAuto
+	}
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = DefaultWidth, DefaultHeight
+	}
+	if o.FPS <= 0 {
+		o.FPS = DefaultFPS
+	}
+	if o.VideoBitrate <= 0 {
+		o.VideoBitrate = DefaultVideoBitrate(o.Width, o.Height, o.FPS)
+	}
+	return o
+}
+
+// Device is a camera or microphone found on the machine.
+type Device struct {
+	ID    string
+	Label string
+	Kind  string // "video" or "audio"
+}
+
+// Device kinds.
+const (
+	KindVideo = "video"
+	KindAudio = "audio"
+)
+
+// ListDevices returns the cameras and microphones mediadevices' drivers found, in the order
+// Open prefers them (highest priority first). It is empty on a machine without any.
+func ListDevices() []Device {
+	var out []Device
+	for _, d := range devicesOf(KindVideo) {
+		out = append(out, deviceOf(d, KindVideo))
+	}
+	for _, d := range devicesOf(KindAudio) {
+		out = append(out, deviceOf(d, KindAudio))
+	}
+	return out
+}
+
+func deviceOf(d driver.Driver, kind string) Device {
+	info := d.Info()
+	label := info.Label
+	if info.Name != "" {
+		label = info.Name
+	}
+	return Device{ID: d.ID(), Label: label, Kind: kind}
+}
+
+// devicesOf returns the drivers of one kind, real devices only, highest priority first.
+func devicesOf(kind string) []driver.Driver {
+	filter := driver.FilterAnd(driver.FilterVideoRecorder(), driver.FilterNot(driver.FilterDeviceType(driver.Screen)))
+	if kind == KindAudio {
+		filter = driver.FilterAudioRecorder()
+	}
+	var out []driver.Driver
+	for _, d := range driver.GetManager().Query(filter) {
+		if kind == KindAudio && isNullMicrophone(d.Info()) {
+			continue
+		}
+		out = append(out, d)
+	}
+	// Stable sort by priority, highest first.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Info().Priority > out[j-1].Info().Priority; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// nullDeviceLabel is the label (the hex of the device ID "null") the malgo microphone driver
+// gives miniaudio's null backend capture device.
+const nullDeviceLabel = "6e756c6c"
+
+// isNullMicrophone reports whether a microphone driver is miniaudio's null backend, which
+// records silence when the machine has no sound card.
+func isNullMicrophone(info driver.Info) bool {
+	return info.Label == nullDeviceLabel || strings.HasPrefix(strings.ToLower(info.Name), "null")
+}
+
+// pickDevice returns the device of kind whose ID or label is want ("" = the first).
+func pickDevice(kind, want string) (driver.Driver, error) {
+	devs := devicesOf(kind)
+	if len(devs) == 0 {
+		if kind == KindVideo {
+			return nil, ErrNoCamera
+		}
+		return nil, ErrNoMicrophone
+	}
+	if want == "" {
+		return devs[0], nil
+	}
+	for _, d := range devs {
+		dev := deviceOf(d, kind)
+		if dev.ID == want || dev.Label == want || d.Info().Label == want {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("no %s device %q", kind, want)
+}
+
+// Local is the local media of one call. Video and Audio are nil when absent.
+type Local struct {
+	Video mediadevices.Track
+	Audio mediadevices.Track
+	// Selector holds the encoders the tracks use; Populate the MediaEngine with it.
+	Selector *mediadevices.CodecSelector
+	// Notes are human readable remarks on fallbacks, e.g. "no camera found: sending the test
+	// pattern".
+	Notes []string
+	// VideoSource is "camera:<label>", "test" or "none"; AudioSource is "mic:<label>", "tone"
+	// or "none".
+	VideoSource, AudioSource string
+
+	videoOn, audioOn atomic.Bool
+	closeOnce        sync.Once
+	closeErr         error
+}
+
+// Open opens the local media as o asks. SourceAuto falls back to the synthetic source with a
+// note when there is no device or the device fails to open; an explicit SourceCamera or
+// SourceMic fails with an error wrapping ErrNoCamera or ErrNoMicrophone when there is none.
+// Nothing stays open when Open fails.
+func Open(o Options) (*Local, error) {
+	o = o.withDefaults()
+	sel, err := NewCodecSelector(o.Codec, o)
+	if err != nil {
+		return nil, err
+	}
+	l := &Local{Selector: sel, VideoSource: SourceNone, AudioSource: SourceNone}
+	l.videoOn.Store(true)
+	l.audioOn.Store(true)
+	if err := l.openVideo(o); err != nil {
+		return nil, errors.Join(err, l.Close())
+	}
+	if err := l.openAudio(o); err != nil {
+		return nil, errors.Join(err, l.Close())
+	}
+	if vt, ok := l.Video.(*mediadevices.VideoTrack); ok {
+		vt.Transform(l.videoGate)
+	}
+	if at, ok := l.Audio.(*mediadevices.AudioTrack); ok {
+		at.Transform(l.audioGate)
+	}
+	return l, nil
+}
+
+func (l *Local) openVideo(o Options) error {
+	switch o.Video {
+	case SourceNone:
+		return nil
+	case SourceTest:
+		l.openPattern(o)
+		return nil
+	case SourceCamera, SourceAuto:
+	default:
+		return fmt.Errorf("capture: unknown video source %q (want auto, camera, test or none)", o.Video)
+	}
+	d, err := pickDevice(KindVideo, o.VideoDevice)
+	if err == nil {
+		err = l.openCamera(d, o)
+	}
+	if err == nil {
+		return nil
+	}
+	if o.Video == SourceCamera {
+		return fmt.Errorf("capture: open camera: %w", err)
+	}
+	if errors.Is(err, ErrNoCamera) {
+		l.Notes = append(l.Notes, "no camera found: sending the test pattern")
+	} else {
+		l.Notes = append(l.Notes, fmt.Sprintf("camera unusable (%v): sending the test pattern", err))
+	}
+	l.openPattern(o)
+	return nil
+}
+
+func (l *Local) openPattern(o Options) {
+	l.Video = mediadevices.NewVideoTrack(pattern.New(o.Width, o.Height, o.FPS, o.PatternStyle), l.Selector)
+	l.VideoSource = SourceTest
+}
+
+func (l *Local) openCamera(d driver.Driver, o Options) error {
+	stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
+		Video: func(c *mediadevices.MediaTrackConstraints) {
+			c.DeviceID = prop.StringExact(d.ID())
+			c.Width = prop.Int(o.Width)
+			c.Height = prop.Int(o.Height)
+			c.FrameRate = prop.Float(o.FPS)
+		},
+		Codec: l.Selector,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", deviceOf(d, KindVideo).Label, err)
+	}
+	tracks := stream.GetVideoTracks()
+	if len(tracks) == 0 {
+		return fmt.Errorf("%s: no video track", deviceOf(d, KindVideo).Label)
+	}
+	l.Video = tracks[0]
+	l.VideoSource = "camera:" + deviceOf(d, KindVideo).Label
+	return nil
+}
+
+func (l *Local) openAudio(o Options) error {
+	switch o.Audio {
+	case SourceNone:
+		return nil
+	case SourceTone:
+		l.openTone()
+		return nil
+	case SourceMic, SourceAuto:
+	default:
+		return fmt.Errorf("capture: unknown audio source %q (want auto, mic, tone or none)", o.Audio)
+	}
+	d, err := pickDevice(KindAudio, o.AudioDevice)
+	if err == nil {
+		err = l.openMic(d)
+	}
+	if err == nil {
+		return nil
+	}
+	if o.Audio == SourceMic {
+		return fmt.Errorf("capture: open microphone: %w", err)
+	}
+	if errors.Is(err, ErrNoMicrophone) {
+		l.Notes = append(l.Notes, "no microphone found: sending a tone")
+	} else {
+		l.Notes = append(l.Notes, fmt.Sprintf("microphone unusable (%v): sending a tone", err))
+	}
+	l.openTone()
+	return nil
+}
+
+func (l *Local) openTone() {
+	l.Audio = mediadevices.NewAudioTrack(pattern.NewTone(ToneHz, toneRate, toneChannels), l.Selector)
+	l.AudioSource = SourceTone
+}
+
+func (l *Local) openMic(d driver.Driver) error {
+	stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
+		Audio: func(c *mediadevices.MediaTrackConstraints) {
+			c.DeviceID = prop.StringExact(d.ID())
+			c.SampleRate = prop.Int(toneRate)
+			c.ChannelCount = prop.Int(toneChannels)
+		},
+		Codec: l.Selector,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", deviceOf(d, KindAudio).Label, err)
+	}
+	tracks := stream.GetAudioTracks()
+	if len(tracks) == 0 {
+		return fmt.Errorf("%s: no audio track", deviceOf(d, KindAudio).Label)
+	}
+	l.Audio = tracks[0]
+	l.AudioSource = "mic:" + deviceOf(d, KindAudio).Label
+	return nil
+}
+
+// SetVideoEnabled turns the video on or off without renegotiation: while off the track sends
+// black frames of the same size at the same rate (the camera itself stays open).
+func (l *Local) SetVideoEnabled(on bool) { l.videoOn.Store(on) }
+
+// SetAudioEnabled mutes or unmutes the audio without renegotiation: while muted the track
+// sends silence.
+func (l *Local) SetAudioEnabled(on bool) { l.audioOn.Store(on) }
+
+// VideoEnabled reports whether video is on.
+func (l *Local) VideoEnabled() bool { return l.videoOn.Load() }
+
+// AudioEnabled reports whether audio is on (not muted).
+func (l *Local) AudioEnabled() bool { return l.audioOn.Load() }
+
+// videoGate replaces frames by black ones while video is off. It keeps reading the source, so
+// the pacing stays the source's.
+func (l *Local) videoGate(r video.Reader) video.Reader {
+	var black *image.YCbCr
+	return video.ReaderFunc(func() (image.Image, func(), error) {
+		img, release, err := r.Read()
+		if err != nil || l.videoOn.Load() {
+			return img, release, err
+		}
+		b := img.Bounds()
+		if black == nil || black.Rect.Dx() != b.Dx() || black.Rect.Dy() != b.Dy() {
+			black = image.NewYCbCr(image.Rect(0, 0, b.Dx(), b.Dy()), image.YCbCrSubsampleRatio420)
+			for i := range black.Y {
+				black.Y[i] = 16
+			}
+			for i := range black.Cb {
+				black.Cb[i], black.Cr[i] = 128, 128
+			}
+		}
+		return black, func() {}, nil
+	})
+}
+
+// audioGate replaces chunks by silence of the same shape while audio is muted.
+func (l *Local) audioGate(r audio.Reader) audio.Reader {
+	var silence wave.Audio
+	return audio.ReaderFunc(func() (wave.Audio, func(), error) {
+		chunk, release, err := r.Read()
+		if err != nil || l.audioOn.Load() {
+			return chunk, release, err
+		}
+		info := chunk.ChunkInfo()
+		if silence == nil || silence.ChunkInfo() != info || !sameFormat(silence, chunk) {
+			if _, ok := chunk.(*wave.Float32Interleaved); ok {
+				silence = wave.NewFloat32Interleaved(info)
+			} else {
+				silence = wave.NewInt16Interleaved(info)
+			}
+		}
+		return silence, func() {}, nil
+	})
+}
+
+func sameFormat(a, b wave.Audio) bool {
+	_, af := a.(*wave.Float32Interleaved)
+	_, bf := b.(*wave.Float32Interleaved)
+	return af == bf
+}
+
+// Close stops the tracks: the camera is closed (its light goes off), the microphone released,
+// the pattern and tone generators stopped. It is idempotent and leaves no goroutine of Local.
+//
+// With mediadevices v0.9.4, closing a track that is still bound to a peer connection can make
+// a later pc.Close() hang: close the peer connection first, then Local.
+func (l *Local) Close() error {
+	l.closeOnce.Do(func() {
+		var errs []error
+		if l.Video != nil {
+			if err := l.Video.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("capture: close video: %w", err))
+			}
+		}
+		if l.Audio != nil {
+			if err := l.Audio.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("capture: close audio: %w", err))
+			}
+		}
+		l.closeErr = errors.Join(errs...)
+	})
+	return l.closeErr
+}
