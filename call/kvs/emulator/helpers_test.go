@@ -184,6 +184,7 @@ func (h *harness) dialURL(u string) (*wsClient, *http.Response, error) {
 // dial connects as clientID ("" = master) on channel with the first credential.
 func (h *harness) dial(channel, clientID string) *wsClient {
 	h.t.Helper()
+	mark := h.mark()
 	w, resp, err := h.dialURL(h.presign(channel, clientID, h.e.Credentials(), h.clock.Now()))
 	if err != nil {
 		h.t.Fatalf("dial %s/%q: %v (%s)", channel, clientID, err, respBody(resp))
@@ -192,7 +193,7 @@ func (h *harness) dial(channel, clientID string) *wsClient {
 	if clientID == "" {
 		role = RoleMaster
 	}
-	h.waitEvent(func(ev Event) bool {
+	h.waitEventAfter(mark, func(ev Event) bool {
 		return ev.Kind == EventConnect && ev.Channel == channel && ev.ClientID == clientID && ev.Role == role
 	})
 	return w
@@ -230,6 +231,19 @@ func (h *harness) waitEvent(match func(Event) bool) Event {
 		h.t.Fatalf("event never came: %v\nevents: %+v", err, h.e.Events())
 	}
 	return ev
+}
+
+// mark returns the current length of the event log, for waitEventAfter.
+func (h *harness) mark() int { return len(h.e.Events()) }
+
+// waitEventAfter waits for a matching event among those recorded after mark.
+func (h *harness) waitEventAfter(mark int, match func(Event) bool) Event {
+	h.t.Helper()
+	i := 0
+	return h.waitEvent(func(ev Event) bool {
+		i++
+		return i > mark && match(ev)
+	})
 }
 
 // next returns the next raw frame.
