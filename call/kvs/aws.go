@@ -52,6 +52,17 @@ type Config struct {
 	TLS *tls.Config
 	// EndpointURL is the control plane endpoint override, empty for the SDK's own resolution.
 	EndpointURL string
+
+	// transport is the HTTP transport this package built for a custom trust (nil otherwise).
+	transport *http.Transport
+}
+
+// CloseIdleConnections closes the idle keep-alive connections of the HTTP client
+// built for a custom trust (a no-op with the SDK's default client).
+func (cfg Config) CloseIdleConnections() {
+	if cfg.transport != nil {
+		cfg.transport.CloseIdleConnections()
+	}
 }
 
 // LoadAWSConfig loads the AWS configuration the standard way (config.LoadDefaultConfig)
@@ -59,7 +70,8 @@ type Config struct {
 //
 // Trust: o.RootCAs, else o.CAFile, else the defaults (the SDK honours AWS_CA_BUNDLE,
 // the dialer the system pool). A custom trust replaces the HTTP client of the
-// loaded configuration after loading, so it wins over AWS_CA_BUNDLE for KVS calls,
+// loaded configuration after loading (with the SDK's default transport settings),
+// so it wins over AWS_CA_BUNDLE for KVS calls,
 // while credential providers created during loading (SSO, STS) keep the standard trust.
 func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 	var opts []func(*config.LoadOptions) error
@@ -91,12 +103,17 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
+	var tr *http.Transport
 	if tlsCfg.RootCAs != nil {
-		awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-			tr.TLSClientConfig = tlsCfg.Clone()
-		})
+		// The SDK's default transport settings (timeouts, proxy) with our trust.
+		tr = awshttp.NewBuildableClient().GetTransport()
+		tr.TLSClientConfig = tlsCfg.Clone()
+		awsCfg.HTTPClient = &http.Client{
+			Transport:     tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
-	return Config{AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL}, nil
+	return Config{AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, transport: tr}, nil
 }
 
 func loadCAFile(path string) (*x509.CertPool, error) {

@@ -136,7 +136,11 @@ func skewText(off time.Duration) string {
 func mentionsSkew(msg string) bool {
 	m := strings.ToLower(msg)
 	return strings.Contains(m, "signature expired") || strings.Contains(m, "not yet current") ||
-		strings.Contains(m, "skew") || strings.Contains(m, "time too")
+		strings.Contains(m, "not yet valid") || strings.Contains(m, "skew") || strings.Contains(m, "time too")
+}
+
+func mentionsSignatureMismatch(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "signature we calculated does not match")
 }
 
 // classifyAWSError turns an SDK error of a control plane call into a ServiceError
@@ -190,7 +194,18 @@ func classify(se *ServiceError, channel, region string) {
 		return
 	case "AccessDeniedException", "AccessDenied":
 		se.Kinds = append(se.Kinds, ErrAccessDenied)
-		se.Hint = fmt.Sprintf("the credentials are not allowed to use channel %q: check the IAM policy", channel)
+		switch {
+		case skewed:
+			se.Kinds = append(se.Kinds, ErrClockSkew)
+			se.Hint = skewText(se.ClockOffset)
+		case mentionsSkew(se.Message):
+			se.Kinds = append(se.Kinds, ErrClockSkew)
+			se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
+		case mentionsSignatureMismatch(se.Message):
+			se.Hint = "the AWS secret key is wrong (signature mismatch): check the credentials"
+		default:
+			se.Hint = fmt.Sprintf("the credentials are not allowed to use channel %q: check the IAM policy", channel)
+		}
 		return
 	}
 	switch se.StatusCode {
