@@ -1,0 +1,444 @@
+package ui
+
+import (
+	"fmt"
+	"image"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/qa"
+)
+
+// QARequest is what the QA tab asks to run.
+type QARequest struct {
+	Cycles    int
+	Hold, Gap time.Duration
+	Reconnect bool   // cycle with Reconnect instead of Disconnect + Connect
+	Faults    string // emulator fault spec (Demo mode), "" for none
+}
+
+// Field names of the QA form.
+const (
+	FieldQACycles = "qa_cycles"
+	FieldQAHold   = "qa_hold"
+	FieldQAGap    = "qa_gap"
+	FieldQAFaults = "qa_faults"
+)
+
+// FaultPresets are the fault profiles offered in the QA tab (any emulator
+// fault spec may be typed instead).
+var FaultPresets = []string{"", "drop-offers=1", "drop-offer-every=3", "delay-answer=2s", "go-away-after=3s", "drop-socket-after=2s", "malformed-every=2"}
+
+const histogramBins = 20
+
+// QAView is the QA tab: cycles, hold, gap and fault profile; Start/Stop; a
+// progress bar; a live results table; a chart of TTFF per cycle and a
+// histogram; JSON/CSV export and the resource deltas of the report. Feed it
+// with Begin, AddCycle and Finish; call its methods on the Fyne goroutine.
+type QAView struct {
+	widget.BaseWidget
+
+	// OnStart is called with a valid request when the user presses Start.
+	OnStart func(QARequest)
+	// OnStop is called when the user presses Stop.
+	OnStop func()
+	// CheckFaults, when set, validates the fault spec.
+	CheckFaults func(string) error
+
+	Cycles     *widget.Entry
+	Hold       *widget.Entry
+	Gap        *widget.Entry
+	Faults     *widget.SelectEntry
+	Reconnect  *widget.Check
+	Start      *widget.Button
+	Stop       *widget.Button
+	ExportJSON *widget.Button
+	ExportCSV  *widget.Button
+	Progress   *widget.ProgressBar
+	Summary    *widget.Label
+	Resources  *widget.Label
+	FormError  *widget.Label
+
+	win      fyne.Window
+	table    *widget.Table
+	chart    *canvas.Raster
+	hist     *canvas.Raster
+	axis     *widget.Label
+	total    int
+	results  []qa.Cycle
+	report   *qa.Report
+	running  bool
+	content  fyne.CanvasObject
+	started  time.Time
+	finished time.Duration
+}
+
+var qaColumns = []string{"#", "Result", "Attempts", "TTFF", "Teardown", "Failures", "Goroutines", "FDs", "RSS MB", "Error"}
+var qaColumnWidths = []float32{48, 90, 76, 80, 84, 200, 90, 56, 76, 300}
+
+// NewQAView returns the QA tab; win is the parent of its dialogs.
+func NewQAView(win fyne.Window) *QAView {
+	v := &QAView{
+		win:       win,
+		Cycles:    widget.NewEntry(),
+		Hold:      widget.NewEntry(),
+		Gap:       widget.NewEntry(),
+		Faults:    widget.NewSelectEntry(FaultPresets),
+		Reconnect: widget.NewCheck("Reconnect from live (instead of Disconnect + Connect)", nil),
+		Progress:  widget.NewProgressBar(),
+		Summary:   widget.NewLabel("Not run yet."),
+		Resources: widget.NewLabel(""),
+		FormError: widget.NewLabel(""),
+		axis:      widget.NewLabel(""),
+	}
+	v.Cycles.SetText("50")
+	v.Hold.SetText("2s")
+	v.Gap.SetText("500ms")
+	v.Faults.SetPlaceHolder("no faults (Demo mode: e.g. drop-offers=1)")
+	v.FormError.Importance = widget.DangerImportance
+	v.FormError.Wrapping = fyne.TextWrapWord
+	v.Summary.Wrapping = fyne.TextWrapWord
+	v.Resources.Wrapping = fyne.TextWrapWord
+	v.Start = widget.NewButton("Start", v.start)
+	v.Start.Importance = widget.HighImportance
+	v.Stop = widget.NewButton("Stop", func() {
+		if v.OnStop != nil {
+			v.OnStop()
+		}
+	})
+	v.Stop.Disable()
+	v.ExportJSON = widget.NewButton("Export JSON…", func() { v.export("qa-report.json", qa.Report.WriteJSON) })
+	v.ExportCSV = widget.NewButton("Export CSV…", func() { v.export("qa-report.csv", qa.Report.WriteCSV) })
+	v.ExportJSON.Disable()
+	v.ExportCSV.Disable()
+
+	v.table = widget.NewTable(
+		func() (int, int) { return len(v.results) + 1, len(qaColumns) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			l := o.(*widget.Label)
+			l.TextStyle = fyne.TextStyle{Bold: id.Row == 0}
+			l.Importance = widget.MediumImportance
+			if id.Row == 0 {
+				l.SetText(qaColumns[id.Col])
+				return
+			}
+			i := len(v.results) - id.Row // newest first
+			if i < 0 || i >= len(v.results) {
+				l.SetText("")
+				return
+			}
+			c := v.results[i]
+			if !c.OK {
+				l.Importance = widget.DangerImportance
+			} else if c.Recovered {
+				l.Importance = widget.WarningImportance
+			}
+			l.SetText(QACell(c, id.Col))
+		},
+	)
+	for i, w := range qaColumnWidths {
+		v.table.SetColumnWidth(i, w)
+	}
+	v.chart = canvas.NewRaster(v.drawChart)
+	v.hist = canvas.NewRaster(v.drawHist)
+	v.chart.SetMinSize(fyne.NewSize(300, 140))
+	v.hist.SetMinSize(fyne.NewSize(200, 140))
+
+	form := widget.NewForm(
+		widget.NewFormItem("Cycles", v.Cycles),
+		widget.NewFormItem("Hold", v.Hold),
+		widget.NewFormItem("Gap", v.Gap),
+		widget.NewFormItem("Fault profile", v.Faults),
+		widget.NewFormItem("", v.Reconnect),
+	)
+	controls := container.NewVBox(form, v.FormError,
+		container.NewHBox(v.Start, v.Stop, v.ExportJSON, v.ExportCSV),
+		v.Progress, v.Summary, v.Resources)
+	charts := container.NewGridWithColumns(2,
+		container.NewBorder(widget.NewLabelWithStyle("Time to first frame per cycle", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.axis, nil, nil, v.chart),
+		container.NewBorder(widget.NewLabelWithStyle("TTFF histogram", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, v.hist),
+	)
+	top := container.NewHSplit(container.NewVScroll(controls), charts)
+	top.Offset = 0.42
+	split := container.NewVSplit(top, v.table)
+	split.Offset = 0.55
+	v.content = split
+	v.ExtendBaseWidget(v)
+	return v
+}
+
+// CreateRenderer implements fyne.Widget.
+func (v *QAView) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(v.content)
+}
+
+// Request reads and validates the QA form.
+func (v *QAView) Request() (QARequest, []FieldError) {
+	var r QARequest
+	var errs []FieldError
+	n, err := strconv.Atoi(strings.TrimSpace(v.Cycles.Text))
+	if err != nil || n < 1 || n > 100000 {
+		errs = append(errs, FieldError{FieldQACycles, "cycles: a whole number from 1 to 100000"})
+	}
+	r.Cycles = n
+	if r.Hold, err = parseSeconds(v.Hold.Text); err != nil || r.Hold < 0 || r.Hold > time.Hour {
+		errs = append(errs, FieldError{FieldQAHold, "hold: a duration like 2s (0 to 1h)"})
+	}
+	if r.Gap, err = parseSeconds(v.Gap.Text); err != nil || r.Gap < 0 || r.Gap > time.Hour {
+		errs = append(errs, FieldError{FieldQAGap, "gap: a duration like 500ms (0 to 1h)"})
+	}
+	r.Faults = strings.TrimSpace(v.Faults.Text)
+	if r.Faults != "" && v.CheckFaults != nil {
+		if err := v.CheckFaults(r.Faults); err != nil {
+			errs = append(errs, FieldError{FieldQAFaults, "fault profile: " + err.Error()})
+		}
+	}
+	r.Reconnect = v.Reconnect.Checked
+	return r, errs
+}
+
+func (v *QAView) start() {
+	r, errs := v.Request()
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Message
+	}
+	v.FormError.SetText(strings.Join(msgs, "\n"))
+	if len(errs) > 0 || v.OnStart == nil {
+		return
+	}
+	v.OnStart(r)
+}
+
+// Begin clears the results for a run of total cycles and shows it running.
+func (v *QAView) Begin(total int) {
+	v.total = total
+	v.results = nil
+	v.report = nil
+	v.running = true
+	v.started = time.Now()
+	v.Progress.Max = float64(max(total, 1))
+	v.Progress.SetValue(0)
+	v.Start.Disable()
+	v.Stop.Enable()
+	v.ExportJSON.Disable()
+	v.ExportCSV.Disable()
+	v.Summary.SetText(fmt.Sprintf("Running %d cycles…", total))
+	v.Resources.SetText("")
+	v.refreshData()
+}
+
+// AddCycle adds one finished cycle to the table, the charts and the progress.
+func (v *QAView) AddCycle(c qa.Cycle) {
+	v.results = append(v.results, c)
+	v.Progress.SetValue(float64(len(v.results)))
+	v.Summary.SetText(v.liveSummary())
+	v.Resources.SetText(liveResources(v.results))
+	v.refreshData()
+}
+
+// Finish shows the final report (err, when set, says why the run stopped).
+func (v *QAView) Finish(rep qa.Report, err error) {
+	v.running = false
+	v.report = &rep
+	v.results = rep.Results
+	v.Start.Enable()
+	v.Stop.Disable()
+	v.ExportJSON.Enable()
+	v.ExportCSV.Enable()
+	v.Progress.SetValue(float64(len(rep.Results)))
+	s := ReportSummary(rep)
+	if err != nil {
+		s = "Stopped: " + err.Error() + "\n" + s
+	}
+	v.Summary.SetText(s)
+	v.Resources.SetText(ReportResources(rep.Resources))
+	v.refreshData()
+}
+
+// Results returns the cycles shown.
+func (v *QAView) Results() []qa.Cycle { return v.results }
+
+// Report returns the last finished report, or nil.
+func (v *QAView) Report() *qa.Report { return v.report }
+
+// Running reports whether a run is in progress.
+func (v *QAView) Running() bool { return v.running }
+
+func (v *QAView) refreshData() {
+	v.table.Refresh()
+	pts, _, top := v.chartData()
+	v.axis.SetText(fmt.Sprintf("0 – %s · %d cycles · green ok, amber after retry, red failed", ms(top), len(pts)))
+	v.chart.Refresh()
+	v.hist.Refresh()
+}
+
+func (v *QAView) chartData() (pts []ChartPoint, recovered []bool, top time.Duration) {
+	var ttffs []time.Duration
+	for _, c := range v.results {
+		t := c.Phases[call.PhaseFirstFrame]
+		pts = append(pts, ChartPoint{TTFF: t, OK: c.OK})
+		recovered = append(recovered, c.Recovered)
+		if c.OK {
+			ttffs = append(ttffs, t)
+		}
+	}
+	return pts, recovered, chartScale(ttffs)
+}
+
+func (v *QAView) drawChart(w, h int) image.Image {
+	pts, rec, top := v.chartData()
+	return DrawTTFFChart(pts, rec, top, w, h)
+}
+
+func (v *QAView) drawHist(w, h int) image.Image {
+	var ttffs []time.Duration
+	for _, c := range v.results {
+		if c.OK {
+			ttffs = append(ttffs, c.Phases[call.PhaseFirstFrame])
+		}
+	}
+	return DrawHistogram(Histogram(ttffs, chartScale(ttffs), histogramBins), w, h)
+}
+
+func (v *QAView) liveSummary() string {
+	ok, recovered := 0, 0
+	for _, c := range v.results {
+		if c.OK {
+			ok++
+			if c.Recovered {
+				recovered++
+			}
+		}
+	}
+	return fmt.Sprintf("%d/%d cycles · %d ok (%d after a retry) · %d failed · %s elapsed",
+		len(v.results), v.total, ok, recovered, len(v.results)-ok, time.Since(v.started).Round(time.Second))
+}
+
+// liveResources shows the resource figures of the last cycle against the
+// first one while a run is in progress.
+func liveResources(cs []qa.Cycle) string {
+	if len(cs) < 2 {
+		return ""
+	}
+	a, b := cs[0], cs[len(cs)-1]
+	return fmt.Sprintf("Since cycle 1: goroutines %+d · open files %+d · RSS %+d KB",
+		b.Goroutines-a.Goroutines, b.FDs-a.FDs, b.RSSKB-a.RSSKB)
+}
+
+// ReportSummary words a QA report's outcome and phase percentiles.
+func ReportSummary(rep qa.Report) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d cycles · %d ok · %d recovered · %d failed", rep.Cycles, rep.OK, rep.Recovered, rep.Failed)
+	if len(rep.Failures) > 0 {
+		var fs []string
+		for _, cl := range sortedClasses(rep.Failures) {
+			fs = append(fs, fmt.Sprintf("%s %d", cl, rep.Failures[cl]))
+		}
+		sb.WriteString(" · failed attempts: " + strings.Join(fs, ", "))
+	}
+	for _, p := range []call.Phase{call.PhaseFirstFrame, call.PhaseTeardown} {
+		if pc, ok := rep.Phases[p]; ok && pc.N > 0 {
+			fmt.Fprintf(&sb, "\n%s: p50 %s · p95 %s · max %s", PhaseLabel(p), ms(pc.P50), ms(pc.P95), ms(pc.Max))
+		}
+	}
+	return sb.String()
+}
+
+// ReportResources words the resource deltas of a QA report.
+func ReportResources(r qa.Resources) string {
+	return fmt.Sprintf("After teardown, against cycle 1: goroutines %+d (max %+d) · open files %+d (max %+d) · RSS %+d KB",
+		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta, r.RSSDeltaKB)
+}
+
+func sortedClasses(m map[call.Class]int) []call.Class {
+	out := make([]call.Class, 0, len(m))
+	for c := range m {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// QACell formats column col of the results table for cycle c.
+func QACell(c qa.Cycle, col int) string {
+	switch col {
+	case 0:
+		return strconv.Itoa(c.N)
+	case 1:
+		switch {
+		case !c.OK:
+			return "failed"
+		case c.Recovered:
+			return "recovered"
+		}
+		return "ok"
+	case 2:
+		return strconv.Itoa(c.Attempts)
+	case 3:
+		if d, ok := c.Phases[call.PhaseFirstFrame]; ok && c.OK {
+			return ms(d)
+		}
+		return "–"
+	case 4:
+		if d, ok := c.Phases[call.PhaseTeardown]; ok {
+			return ms(d)
+		}
+		return "–"
+	case 5:
+		fs := make([]string, len(c.Failures))
+		for i, f := range c.Failures {
+			fs[i] = string(f)
+		}
+		return strings.Join(fs, ", ")
+	case 6:
+		return strconv.Itoa(c.Goroutines)
+	case 7:
+		return strconv.Itoa(c.FDs)
+	case 8:
+		return fmt.Sprintf("%.1f", float64(c.RSSKB)/1024)
+	case 9:
+		return c.Err
+	}
+	return ""
+}
+
+func (v *QAView) export(name string, write func(qa.Report, io.Writer) error) {
+	if v.report == nil {
+		return
+	}
+	rep := *v.report
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil {
+			dialog.ShowError(err, v.win)
+			return
+		}
+		if w == nil {
+			return
+		}
+		werr := write(rep, w)
+		if cerr := w.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			dialog.ShowError(fmt.Errorf("export %s: %w", name, werr), v.win)
+		}
+	}, v.win)
+	d.SetFileName(name)
+	d.Show()
+}

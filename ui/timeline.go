@@ -1,0 +1,343 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kvsviewer/kvsviewer/call"
+)
+
+// MaxTimelineSessions is how many sessions (the current one and the ones
+// before it) the timeline keeps.
+const MaxTimelineSessions = 6
+
+// PhaseTiming is one bar of the waterfall: a phase that started at Start and
+// was reached at End, both measured from the user's click.
+type PhaseTiming struct {
+	Phase      call.Phase
+	Start, End time.Duration
+}
+
+// SessionTiming is what the timeline knows about one session (one attempt).
+type SessionTiming struct {
+	ID        uint64
+	Attempt   int
+	ClientID  string
+	Start     time.Duration // when the attempt began, from the click
+	Phases    []PhaseTiming // reached phases in order (not the teardown)
+	Teardown  time.Duration // duration of the teardown, when it ran
+	TornDown  bool
+	Failed    bool
+	Class     call.Class    // with Failed: why
+	Message   string        // with Failed: the controller's words
+	FailedAt  time.Duration // with Failed: when, from the click
+	FailPhase call.Phase    // with Failed: the phase that was not reached
+	Live      bool
+
+	click time.Time // the user's action, from the events' Time - Elapsed
+	first time.Time // the first event of this session
+}
+
+// Duration returns how long the session ran from the click to its last
+// known milestone.
+func (s SessionTiming) Duration() time.Duration {
+	d := s.Start
+	if n := len(s.Phases); n > 0 {
+		d = s.Phases[n-1].End
+	}
+	if s.Failed && s.FailedAt > d {
+		d = s.FailedAt
+	}
+	return d
+}
+
+// Timeline shows a waterfall of the current and last sessions: each phase's
+// duration from the click, and the phase that failed. Feed it with Apply;
+// call its methods on the Fyne goroutine only.
+type Timeline struct {
+	widget.BaseWidget
+	sessions []*SessionTiming // oldest first
+	box      *fyne.Container
+	empty    *widget.Label
+}
+
+// NewTimeline returns an empty timeline.
+func NewTimeline() *Timeline {
+	t := &Timeline{
+		box:   container.NewVBox(),
+		empty: widget.NewLabel("No sessions yet: press Connect."),
+	}
+	t.ExtendBaseWidget(t)
+	t.rebuild()
+	return t
+}
+
+// CreateRenderer implements fyne.Widget.
+func (t *Timeline) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.NewVScroll(t.box))
+}
+
+// Sessions returns copies of the sessions shown, oldest first.
+func (t *Timeline) Sessions() []SessionTiming {
+	out := make([]SessionTiming, len(t.sessions))
+	for i, s := range t.sessions {
+		out[i] = *s
+		out[i].Phases = append([]PhaseTiming(nil), s.Phases...)
+	}
+	return out
+}
+
+func (t *Timeline) session(ev call.Event) *SessionTiming {
+	for _, s := range t.sessions {
+		if s.ID == ev.SessionID {
+			return s
+		}
+	}
+	s := &SessionTiming{ID: ev.SessionID, Attempt: ev.Attempt, first: ev.Time}
+	t.sessions = append(t.sessions, s)
+	if len(t.sessions) > MaxTimelineSessions {
+		t.sessions = t.sessions[len(t.sessions)-MaxTimelineSessions:]
+	}
+	return s
+}
+
+// Apply records a controller event. Events without a session (SessionID 0)
+// and statistics are ignored.
+func (t *Timeline) Apply(ev call.Event) {
+	if ev.SessionID == 0 || ev.Kind == call.EventStats || ev.Kind == call.EventNotice {
+		return
+	}
+	s := t.session(ev)
+	if ev.Attempt > 0 {
+		s.Attempt = ev.Attempt
+	}
+	if ev.ClientID != "" {
+		s.ClientID = ev.ClientID
+	}
+	switch ev.Kind {
+	case call.EventPhase:
+		if ev.Phase == call.PhaseTeardown {
+			s.Teardown = ev.Elapsed
+			s.TornDown = true
+			break
+		}
+		if s.click.IsZero() && !ev.Time.IsZero() {
+			s.click = ev.Time.Add(-ev.Elapsed)
+			if !s.first.IsZero() {
+				if st := s.first.Sub(s.click); st > 0 && st <= ev.Elapsed {
+					s.Start = st
+				}
+			}
+		}
+		start := s.Start
+		if n := len(s.Phases); n > 0 {
+			start = s.Phases[n-1].End
+		}
+		if ev.Elapsed < start {
+			start = ev.Elapsed
+		}
+		s.Phases = append(s.Phases, PhaseTiming{Phase: ev.Phase, Start: start, End: ev.Elapsed})
+		if ev.Phase == call.PhaseFirstFrame {
+			s.Live = true
+		}
+	case call.EventError:
+		s.Failed = true
+		s.Class = ev.Class
+		s.Message = ev.Message
+		s.FailPhase = nextPhase(s.Phases)
+		s.FailedAt = s.Duration()
+		if ev.Elapsed > 0 {
+			s.FailedAt = ev.Elapsed
+		} else if !s.click.IsZero() && !ev.Time.IsZero() {
+			s.FailedAt = ev.Time.Sub(s.click)
+		}
+	case call.EventState:
+		if ev.State == call.StateLive {
+			s.Live = true
+		}
+	}
+	t.rebuild()
+}
+
+// nextPhase returns the first phase of call.Phases not yet reached.
+func nextPhase(reached []PhaseTiming) call.Phase {
+	done := map[call.Phase]bool{}
+	for _, p := range reached {
+		done[p.Phase] = true
+	}
+	for _, p := range call.Phases {
+		if !done[p] && p != call.PhaseTeardown {
+			return p
+		}
+	}
+	return ""
+}
+
+// Session summaries, newest first.
+func (t *Timeline) rebuild() {
+	t.box.RemoveAll()
+	if len(t.sessions) == 0 {
+		t.box.Add(t.empty)
+		t.box.Refresh()
+		return
+	}
+	for i := len(t.sessions) - 1; i >= 0; i-- {
+		s := t.sessions[i]
+		t.box.Add(sessionHeader(s, i == len(t.sessions)-1))
+		scale := s.Duration()
+		if scale <= 0 {
+			scale = time.Millisecond
+		}
+		for _, p := range s.Phases {
+			t.box.Add(waterfallRow(PhaseLabel(p.Phase), p.Start, p.End, scale, phaseColor, fmt.Sprintf("%s (+%s)", ms(p.End), ms(p.End-p.Start))))
+		}
+		if s.Failed {
+			start := s.Start
+			if n := len(s.Phases); n > 0 {
+				start = s.Phases[n-1].End
+			}
+			label := "failed"
+			if s.FailPhase != "" {
+				label = PhaseLabel(s.FailPhase) + " failed"
+			}
+			t.box.Add(waterfallRow(label, start, s.FailedAt, scale, failColor, fmt.Sprintf("%s: %s", ms(s.FailedAt), s.Class)))
+		}
+		t.box.Add(widget.NewSeparator())
+	}
+	t.box.Refresh()
+}
+
+func sessionHeader(s *SessionTiming, current bool) fyne.CanvasObject {
+	title := fmt.Sprintf("Session %d · attempt %d", s.ID, s.Attempt)
+	if current {
+		title += " (current)"
+	}
+	var outcome string
+	switch {
+	case s.Failed:
+		outcome = fmt.Sprintf("failed after %s: %s", ms(s.FailedAt), FailureReason(s.Class, ""))
+	case s.Live:
+		outcome = "first frame at " + ms(s.Duration())
+	default:
+		outcome = "in progress, " + ms(s.Duration())
+	}
+	if s.TornDown {
+		outcome += fmt.Sprintf(" · teardown %s", ms(s.Teardown))
+	}
+	if s.ClientID != "" {
+		outcome += " · ClientId " + s.ClientID
+	}
+	l := widget.NewLabelWithStyle(title+" — "+outcome, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	if s.Failed {
+		l.Importance = widget.DangerImportance
+	}
+	return l
+}
+
+var (
+	phaseColor = color.NRGBA{R: 0x2f, G: 0x80, B: 0xed, A: 0xff}
+	failColor  = color.NRGBA{R: 0xd0, G: 0x30, B: 0x30, A: 0xff}
+	trackColor = color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x30}
+)
+
+// waterfallRow is "label | track with a bar from start to end | text".
+func waterfallRow(label string, start, end, scale time.Duration, c color.Color, text string) fyne.CanvasObject {
+	name := widget.NewLabel(label)
+	value := widget.NewLabel(text)
+	bar := canvas.NewRectangle(c)
+	bar.CornerRadius = 2
+	track := container.New(&spanLayout{from: frac(start, scale), to: frac(end, scale)}, canvas.NewRectangle(trackColor), bar)
+	return container.New(&rowLayout{}, name, track, value)
+}
+
+func frac(d, scale time.Duration) float32 {
+	f := float32(d) / float32(scale)
+	switch {
+	case f < 0:
+		return 0
+	case f > 1:
+		return 1
+	}
+	return f
+}
+
+// rowLayout gives the label and the value fixed columns and the track the rest.
+type rowLayout struct{}
+
+const (
+	labelColumn = 170
+	valueColumn = 190
+)
+
+func (rowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	h := size.Height
+	objs[0].Move(fyne.NewPos(0, 0))
+	objs[0].Resize(fyne.NewSize(labelColumn, h))
+	trackW := size.Width - labelColumn - valueColumn
+	if trackW < 20 {
+		trackW = 20
+	}
+	objs[1].Move(fyne.NewPos(labelColumn, h/4))
+	objs[1].Resize(fyne.NewSize(trackW, h/2))
+	objs[2].Move(fyne.NewPos(labelColumn+trackW, 0))
+	objs[2].Resize(fyne.NewSize(valueColumn, h))
+}
+
+func (rowLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	h := fyne.Max(objs[0].MinSize().Height, objs[2].MinSize().Height)
+	return fyne.NewSize(labelColumn+valueColumn+60, h)
+}
+
+// spanLayout stretches the first object over the whole area and places the
+// second between the fractions from and to of the width (at least 2 px).
+type spanLayout struct{ from, to float32 }
+
+func (l *spanLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	objs[0].Move(fyne.NewPos(0, 0))
+	objs[0].Resize(size)
+	x := l.from * size.Width
+	w := (l.to - l.from) * size.Width
+	if w < 2 {
+		w = 2
+	}
+	objs[1].Move(fyne.NewPos(x, 0))
+	objs[1].Resize(fyne.NewSize(w, size.Height))
+}
+
+func (l *spanLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(20, 8) }
+
+// PhaseLabel is the user-facing name of a phase.
+func PhaseLabel(p call.Phase) string {
+	switch p {
+	case call.PhaseControlPlane:
+		return "Control plane"
+	case call.PhaseSignalingOpen:
+		return "Signaling open"
+	case call.PhaseOfferSent:
+		return "Offer sent"
+	case call.PhaseAnswerReceived:
+		return "Answer received"
+	case call.PhaseICEConnected:
+		return "ICE connected"
+	case call.PhaseFirstRTP:
+		return "First RTP"
+	case call.PhaseFirstFrame:
+		return "First frame"
+	case call.PhaseTeardown:
+		return "Teardown"
+	}
+	return string(p)
+}
+
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}

@@ -1,0 +1,161 @@
+package ui
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kvsviewer/kvsviewer/call"
+)
+
+// SnapshotFunc copies the newest frame into dst (reusing it when its size
+// fits) and returns the image holding it; ok is false when there is no frame.
+type SnapshotFunc func(dst *image.RGBA) (img *image.RGBA, ok bool)
+
+// VideoView shows frames from a SnapshotFunc in a canvas.Image that keeps
+// the aspect ratio and scales with the window. FrameReady, called from any
+// goroutine when a new frame exists, schedules at most one pending refresh:
+// frames arriving while one is pending are coalesced into it, and each
+// refresh copies one frame into a reused buffer.
+type VideoView struct {
+	widget.BaseWidget
+	image       *canvas.Image
+	placeholder *canvas.Text
+	bg          *canvas.Rectangle
+
+	mu       sync.Mutex
+	snapshot SnapshotFunc
+
+	pending atomic.Bool
+	shown   atomic.Uint64 // frames put on screen
+	skipped atomic.Uint64 // FrameReady calls coalesced into a pending refresh
+	buf     *image.RGBA   // owned by the Fyne goroutine
+}
+
+// NewVideoView returns an empty view showing placeholder text until the
+// first frame.
+func NewVideoView(placeholder string) *VideoView {
+	v := &VideoView{
+		image:       canvas.NewImageFromImage(nil),
+		placeholder: canvas.NewText(placeholder, color.NRGBA{R: 0xc8, G: 0xc8, B: 0xc8, A: 0xff}),
+		bg:          canvas.NewRectangle(color.Black),
+	}
+	v.image.FillMode = canvas.ImageFillContain
+	v.image.ScaleMode = canvas.ImageScaleFastest
+	v.placeholder.Alignment = fyne.TextAlignCenter
+	v.ExtendBaseWidget(v)
+	return v
+}
+
+// CreateRenderer implements fyne.Widget.
+func (v *VideoView) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.NewStack(v.bg, v.image, container.NewCenter(v.placeholder)))
+}
+
+// MinSize keeps the view small enough to fit any window; it grows with it.
+func (v *VideoView) MinSize() fyne.Size { return fyne.NewSize(64, 36) }
+
+// SetSource sets where frames come from (nil detaches) and clears the picture.
+// Call it on the Fyne goroutine.
+func (v *VideoView) SetSource(fn SnapshotFunc) {
+	v.mu.Lock()
+	v.snapshot = fn
+	v.mu.Unlock()
+	v.Clear()
+}
+
+// Clear removes the picture and shows the placeholder. Call it on the Fyne goroutine.
+func (v *VideoView) Clear() {
+	v.image.Image = nil
+	v.image.Refresh()
+	v.placeholder.Show()
+}
+
+// SetPlaceholder changes the text shown while there is no picture.
+// Call it on the Fyne goroutine.
+func (v *VideoView) SetPlaceholder(text string) {
+	v.placeholder.Text = text
+	v.placeholder.Refresh()
+}
+
+// FrameReady schedules a refresh from the source; safe from any goroutine.
+func (v *VideoView) FrameReady() {
+	if !v.pending.CompareAndSwap(false, true) {
+		v.skipped.Add(1)
+		return
+	}
+	fyne.Do(v.ShowLatest)
+}
+
+// ShowLatest copies the newest frame from the source into the view now.
+// Call it on the Fyne goroutine (FrameReady does).
+func (v *VideoView) ShowLatest() {
+	v.pending.Store(false)
+	v.mu.Lock()
+	fn := v.snapshot
+	v.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	img, ok := fn(v.buf)
+	if !ok || img == nil {
+		return
+	}
+	v.buf = img
+	v.image.Image = img
+	v.placeholder.Hide()
+	v.image.Refresh()
+	v.shown.Add(1)
+}
+
+// Counts returns how many frames were shown and how many FrameReady calls
+// were folded into an already pending refresh.
+func (v *VideoView) Counts() (shown, coalesced uint64) {
+	return v.shown.Load(), v.skipped.Load()
+}
+
+// Image returns the frame on screen, or nil.
+func (v *VideoView) Image() image.Image { return v.image.Image }
+
+// FormatStats renders live call statistics as one line: resolution and
+// codec, fps, bitrates, RTT and loss.
+func FormatStats(s *call.Stats) string {
+	if s == nil {
+		return "no statistics yet"
+	}
+	var parts []string
+	if s.Width > 0 && s.Height > 0 {
+		res := fmt.Sprintf("%dx%d", s.Width, s.Height)
+		if s.Codec != "" {
+			res += " " + s.Codec
+		}
+		parts = append(parts, res)
+	} else if s.Codec != "" {
+		parts = append(parts, s.Codec)
+	}
+	parts = append(parts,
+		fmt.Sprintf("%.1f fps", s.FPS),
+		fmt.Sprintf("in %s / out %s", kbps(s.InboundKbps), kbps(s.OutboundKbps)),
+		fmt.Sprintf("RTT %d ms", s.RTT.Milliseconds()),
+		fmt.Sprintf("loss %.1f%%", s.LossPercent),
+	)
+	if s.CandidateType != "" {
+		parts = append(parts, s.CandidateType)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func kbps(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.1f Mbps", v/1000)
+	}
+	return fmt.Sprintf("%.0f kbps", v)
+}
