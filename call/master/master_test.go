@@ -424,3 +424,193 @@ func TestCallBothWays(t *testing.T) {
 		})
 	}
 }
+
+// liveViewer returns the master's current connection of clientID.
+func (m *Master) liveViewer(clientID string) *viewer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.viewers[clientID]
+}
+
+func TestOfferFromSameClientReplacesConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	env := startEnv(t, ctx, Options{Width: testW, Height: testH, FPS: testFPS, Codec: CodecVP8})
+	const id = "viewer-same"
+
+	first := newTestViewer(t, ctx, env.e, id, []string{"VP8"})
+	if err := env.m.WaitViewerFrames(ctx, id, 10); err != nil {
+		t.Fatal(err)
+	}
+	old := env.m.liveViewer(id)
+
+	second := newTestViewer(t, ctx, env.e, id, []string{"VP8"})
+	if err := second.sink.wait(ctx, 30); err != nil {
+		t.Fatalf("second viewer decoded %d frames: %v", second.sink.frames(), err)
+	}
+	if err := env.m.WaitViewerFrames(ctx, id, 10); err != nil {
+		t.Fatal(err)
+	}
+	cur := env.m.liveViewer(id)
+	if cur == nil || cur == old {
+		t.Fatalf("the second offer did not get a new peer connection (old %p, current %p)", old, cur)
+	}
+	// The replaced connection is torn down in the background; Close waits for it.
+	if err := env.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := old.pc.ConnectionState(); s != webrtc.PeerConnectionStateClosed {
+		t.Errorf("replaced peer connection is %s, want closed", s)
+	}
+	st, _ := env.m.Viewer(id)
+	if st.Offers != 2 {
+		t.Errorf("offers from %s = %d, want 2", id, st.Offers)
+	}
+	if n := len(env.m.Viewers()); n != 1 {
+		t.Errorf("master knows %d viewers, want 1", n)
+	}
+	first.close()
+}
+
+// videoTrack returns the master's video sendTrack for clientID.
+func (m *Master) videoTrack(t *testing.T, clientID string) *sendTrack {
+	t.Helper()
+	v := m.liveViewer(clientID)
+	if v == nil {
+		t.Fatalf("no connection for %s", clientID)
+	}
+	for _, tr := range v.tracks {
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			return tr
+		}
+	}
+	t.Fatal("no video track")
+	return nil
+}
+
+func TestSetMediaPausedStopsFrames(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	env := startEnv(t, ctx, Options{Width: testW, Height: testH, FPS: testFPS, NoAudio: true})
+	const id = "viewer-pause"
+	v := newTestViewer(t, ctx, env.e, id, []string{"H264", "VP8"})
+	if err := v.sink.wait(ctx, 15); err != nil {
+		t.Fatal(err)
+	}
+	vt := env.m.videoTrack(t, id)
+
+	env.m.SetMediaPaused(true)
+	sent, atPause := vt.sent.Load(), v.sink.frames()
+	// Wait until at least a second of video packets was held back.
+	dropped := vt.dropped.Load()
+	if err := waitFor(ctx, func() bool { return vt.dropped.Load() >= dropped+30 }); err != nil {
+		t.Fatalf("paused track dropped %d packets: %v", vt.dropped.Load()-dropped, err)
+	}
+	if got := vt.sent.Load(); got > sent+1 {
+		t.Errorf("paused track sent %d packets", got-sent)
+	}
+	if got := v.sink.frames(); got > atPause+2 {
+		t.Errorf("viewer decoded %d frames while the master was paused", got-atPause)
+	}
+
+	env.m.SetMediaPaused(false)
+	if err := v.sink.wait(ctx, v.sink.frames()+30); err != nil {
+		t.Fatalf("no frames after resuming: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+func TestSignalingReconnectKeepsCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(e *emulator.Emulator) error
+	}{
+		{"GO_AWAY", func(e *emulator.Emulator) error { return e.SendGoAway(testChannel, "") }},
+		{"drop", func(e *emulator.Emulator) error { return e.DropConnection(testChannel, "") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			env := startEnv(t, ctx, Options{Width: 320, Height: 240, FPS: testFPS, NoAudio: true, Codec: CodecVP8})
+			live := newTestViewer(t, ctx, env.e, "viewer-live", []string{"VP8"})
+			if err := live.sink.wait(ctx, 10); err != nil {
+				t.Fatal(err)
+			}
+			before := time.Now()
+			if err := tc.fault(env.e); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.e.WaitEvent(ctx, func(ev emulator.Event) bool {
+				return ev.Kind == emulator.EventConnect && ev.Role == emulator.RoleMaster && ev.Time.After(before)
+			}); err != nil {
+				t.Fatalf("master did not reconnect: %v", err)
+			}
+			// The live call keeps going, and a new viewer gets an answer through the new socket.
+			if err := live.sink.wait(ctx, live.sink.frames()+30); err != nil {
+				t.Fatalf("live call stopped: %v", err)
+			}
+			next := newTestViewer(t, ctx, env.e, "viewer-next", []string{"VP8"})
+			if err := next.sink.wait(ctx, 10); err != nil {
+				t.Fatalf("new viewer after reconnect: %v", err)
+			}
+			if st, _ := env.m.Viewer("viewer-live"); !st.Connected {
+				t.Errorf("live viewer's stats after reconnect: %+v", st)
+			}
+		})
+	}
+}
+
+func TestReconnectICEServerRefreshesConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := startEnv(t, ctx, Options{Width: 320, Height: 240, NoAudio: true})
+	// The emulator registers the socket just after the handshake the master saw.
+	if _, err := env.e.WaitEvent(ctx, func(ev emulator.Event) bool {
+		return ev.Kind == emulator.EventConnect && ev.Role == emulator.RoleMaster
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if err := env.e.SendReconnectICEServer(testChannel, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.WaitEvent(ctx, func(ev emulator.Event) bool {
+		return ev.Kind == emulator.EventControlPlane && strings.Contains(strings.ToLower(ev.Action), "ice") && ev.Time.After(before)
+	}); err != nil {
+		t.Fatalf("master did not refetch the ICE configuration: %v", err)
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := emulator.Start(ctx, emulator.Config{Channels: []string{testChannel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for name, o := range map[string]Options{
+		"codec":   {Channel: testChannel, Codec: "h265"},
+		"channel": {Channel: ""},
+		"missing": {Channel: "no-such-channel"},
+	} {
+		o.AWS, o.Loopback = awsOptions(e), true
+		if m, err := Start(ctx, o); err == nil {
+			_ = m.Close()
+			t.Errorf("%s: Start succeeded", name)
+		}
+	}
+}
