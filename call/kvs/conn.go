@@ -131,7 +131,10 @@ func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 	if err != nil {
 		secrets := []string{creds.SecretAccessKey, creds.SessionToken, signed}
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, handshakeError(resp, o.ChannelARN, o.Config.AWS.Region, signedAt, secrets)
+			return nil, handshakeError(resp, o.ChannelARN, o.Config.AWS.Region, time.Now().Add(o.ClockOffset), secrets)
+		}
+		if isUntrusted(err) {
+			return nil, fmt.Errorf("%s: %s: %s", op, untrustedHint, redact(dialErrText(err), secrets...))
 		}
 		return nil, fmt.Errorf("%s: %s", op, redact(dialErrText(err), secrets...))
 	}
@@ -159,15 +162,16 @@ func dialErrText(err error) string {
 	return err.Error()
 }
 
-// handshakeError classifies a refused WebSocket handshake.
-func handshakeError(resp *http.Response, channelARN, region string, signedAt time.Time, secrets []string) error {
+// handshakeError classifies a refused WebSocket handshake; now is the (corrected)
+// local time when the response arrived.
+func handshakeError(resp *http.Response, channelARN, region string, now time.Time, secrets []string) error {
 	se := &ServiceError{Op: "open signaling connection", StatusCode: resp.StatusCode}
 	if resp.Body != nil {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1024)) // coder/websocket keeps at most 1 KB
 		se.Code, se.Message = parseErrorBody(resp.Header, raw)
 	}
 	se.Message = redact(se.Message, secrets...)
-	if off, ok := clockOffset(resp.Header, signedAt); ok {
+	if off, ok := clockOffset(resp.Header, now); ok {
 		se.ClockOffset = off
 	}
 	msg := strings.ToLower(se.Message)

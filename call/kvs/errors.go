@@ -1,6 +1,8 @@
 package kvs
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -119,6 +121,17 @@ func clockOffset(h http.Header, local time.Time) (time.Duration, bool) {
 	return t.Sub(local).Round(time.Second), true
 }
 
+// untrustedHint tells what to do about a certificate the client does not trust.
+const untrustedHint = "the endpoint's TLS certificate is not trusted (for a local endpoint pass its CA with --ca-file)"
+
+// isUntrusted reports whether err is a failed TLS certificate verification.
+func isUntrusted(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr)
+}
+
 func absDuration(d time.Duration) time.Duration {
 	if d < 0 {
 		return -d
@@ -139,6 +152,25 @@ func mentionsSkew(msg string) bool {
 		strings.Contains(m, "not yet valid") || strings.Contains(m, "skew") || strings.Contains(m, "time too")
 }
 
+// skewMessage matches AWS's "Signature expired: <signed> is now earlier than <limit>
+// (<service time> - 5 min.)" and "Signature not yet current: <signed> is still later
+// than <limit> (<service time> + 5 min.)".
+var skewMessage = regexp.MustCompile(`(\d{8}T\d{6}Z) is (?:now earlier|still later) than \d{8}T\d{6}Z \((\d{8}T\d{6}Z) [-+]`)
+
+// offsetFromMessage reads the service clock minus the signing clock from an AWS skew message.
+func offsetFromMessage(msg string) (time.Duration, bool) {
+	m := skewMessage.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, false
+	}
+	signed, err1 := time.Parse("20060102T150405Z", m[1])
+	service, err2 := time.Parse("20060102T150405Z", m[2])
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return service.Sub(signed), true
+}
+
 func mentionsSignatureMismatch(msg string) bool {
 	return strings.Contains(strings.ToLower(msg), "signature we calculated does not match")
 }
@@ -149,6 +181,9 @@ func mentionsSignatureMismatch(msg string) bool {
 func classifyAWSError(err error, op, channel, region string, now time.Time) error {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
+		if isUntrusted(err) {
+			return fmt.Errorf("%s: %s: %w", op, untrustedHint, err)
+		}
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	se := &ServiceError{Op: op, Code: apiErr.ErrorCode(), Message: redact(apiErr.ErrorMessage())}
@@ -165,6 +200,9 @@ func classifyAWSError(err error, op, channel, region string, now time.Time) erro
 
 // classify fills Kinds and Hint of se from its code, status and message.
 func classify(se *ServiceError, channel, region string) {
+	if off, ok := offsetFromMessage(se.Message); ok && absDuration(off) > absDuration(se.ClockOffset) {
+		se.ClockOffset = off
+	}
 	skewed := absDuration(se.ClockOffset) > maxSkew
 	switch se.Code {
 	case "ResourceNotFoundException":
