@@ -39,24 +39,27 @@ func ycc(c color.RGBA) (y, cb, cr uint8) {
 }
 
 // Draw paints frame number n of the pattern into img (4:2:0): four coloured
-// quadrants in the middle band, a bar moving along the top eighth and a
-// scrolling fine texture along the bottom eighth, so consecutive frames differ
-// and the encoder has real work to do.
+// quadrants in the middle half, a bar moving over a fine texture along the top
+// quarter, and a scrolling texture with changing grain along the bottom
+// quarter, so consecutive frames differ and the encoder has real work to do.
 func Draw(img *image.YCbCr, n int) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
-	top, bottom := h/8, h-h/8
+	top, bottom := h/4, h-h/4
+	seed := uint32(n) * 2654435761
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			var c color.RGBA
 			switch {
 			case y < top:
-				c = color.RGBA{R: 30, G: 30, B: 30, A: 255}
+				v := uint8((x/3*5 + y/3*11) % 200)
+				c = color.RGBA{R: v, G: v / 2, B: 200 - v, A: 255}
 				if bx := (n * 16) % w; x >= bx && x < bx+w/10 {
 					c = color.RGBA{R: 250, G: 250, B: 60, A: 255}
 				}
 			case y >= bottom:
-				v := uint8(((x+n*8)/4*7 + y/4*13) % 251)
-				c = color.RGBA{R: v, G: 255 - v, B: v / 2, A: 255}
+				v := uint8(((x+n*8)/4*7 + y/4*13) % 200)
+				grain := uint8(hash(uint32(x)*73856093^uint32(y)*19349663^seed) % 24)
+				c = color.RGBA{R: v + grain, G: 220 - v + grain, B: v/2 + grain, A: 255}
 			default:
 				q := 0
 				if x >= w/2 {
@@ -75,6 +78,16 @@ func Draw(img *image.YCbCr, n int) {
 			}
 		}
 	}
+}
+
+// hash is a small integer hash for the texture grain.
+func hash(v uint32) uint32 {
+	v ^= v >> 16
+	v *= 0x7feb352d
+	v ^= v >> 15
+	v *= 0x846ca68b
+	v ^= v >> 16
+	return v
 }
 
 // Encoder encodes successive pattern frames with a real encoder.
