@@ -404,6 +404,11 @@ func (m *Master) viewerEnded(v *viewer) {
 	cur := m.viewers[v.id] == v
 	if cur {
 		delete(m.viewers, v.id)
+		// Keep the ended connection's figures.
+		st := m.statsLocked(v.id)
+		offers := st.Offers
+		v.fill(st)
+		st.Offers, st.Connected = offers, false
 	}
 	closed := m.closed
 	m.mu.Unlock()

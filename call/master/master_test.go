@@ -84,7 +84,7 @@ func startEnv(t *testing.T, ctx context.Context, o Options) *env {
 	}
 	t.Cleanup(func() {
 		if err := m.Close(); err != nil {
-			t.Errorf("close master: %v", err)
+			t.Errorf("Close: %v", err)
 		}
 	})
 	return &env{e: e, m: m}
@@ -612,5 +612,68 @@ func TestStartErrors(t *testing.T) {
 			_ = m.Close()
 			t.Errorf("%s: Start succeeded", name)
 		}
+	}
+}
+
+// TestCloseViewerThatNeverConnected closes the master while a viewer's
+// connection never got past the answer: its encoder writes packets that pion
+// drops before SRTP is up, and stopping such a sender is where mediadevices'
+// Unbind can hang.
+func TestCloseViewerThatNeverConnected(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := startEnv(t, ctx, Options{Width: 320, Height: 240, FPS: testFPS})
+	cfg, err := kvs.LoadAWSConfig(ctx, awsOptions(env.e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := kvs.NewControlPlane(cfg)
+	ch, err := cp.DescribeChannel(ctx, testChannel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := cp.GetEndpoints(ctx, ch.ARN, kvs.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kvs.Dial(ctx, kvs.DialOptions{Config: cfg, ChannelARN: ch.ARN, Endpoints: ep, Role: kvs.RoleViewer, ClientID: "viewer-silent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offer is never applied locally and no candidate is sent: ICE cannot connect.
+	if err := conn.SendOffer(ctx, offer, ""); err != nil {
+		t.Fatal(err)
+	}
+	var vt *sendTrack
+	if err := waitFor(ctx, func() bool {
+		v := env.m.liveViewer("viewer-silent")
+		if v == nil {
+			return false
+		}
+		vt = v.tracks[0]
+		return vt.writes.Load() >= 5
+	}); err != nil {
+		t.Fatalf("master never started sending: %v", err)
+	}
+	if err := env.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := vt.sent.Load(); got != 0 {
+		t.Errorf("%d packets went out on a connection that never connected", got)
 	}
 }

@@ -43,6 +43,7 @@ type sendTrack struct {
 	mu        sync.Mutex
 	keyframer codec.KeyFrameController
 
+	writes    atomic.Uint64 // packets the encoder wrote
 	sent      atomic.Uint64 // packets SRTP sent
 	dropped   atomic.Uint64 // packets dropped by the pause
 	writeErrs atomic.Uint64 // writes that failed (transport gone)
@@ -137,6 +138,7 @@ type sendWriter struct {
 
 // WriteRTP writes one packet, or drops it while paused. It never returns an error.
 func (w *sendWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.t.writes.Add(1)
 	if w.t.paused.Load() {
 		w.seqShift++
 		w.t.dropped.Add(1)
