@@ -480,6 +480,64 @@ type incoming struct {
 	CorrelationID     string  `json:"correlationId"`
 }
 
+// clientFrame is a validated client frame.
+type clientFrame struct {
+	action    kvs.Action
+	payload   string // base64, as received
+	recipient string // set only on frames from the master
+	corr      string
+}
+
+// frameError says why a client frame is refused. With a correlationId the client gets
+// a STATUS_RESPONSE; without one the frame is only dropped.
+type frameError struct {
+	action  string // clipped, for the event log
+	corr    string
+	errType string
+	desc    string
+}
+
+// parseClientFrame validates a text frame from a connection of role: JSON shape, a valid
+// correlationId, a known action, a non-empty base64-JSON payload of at most 10 KB, and a
+// valid recipientClientId on frames from the master. It never panics.
+func parseClientFrame(role string, data []byte) (clientFrame, *frameError) {
+	var in incoming
+	if err := json.Unmarshal(data, &in); err != nil {
+		return clientFrame{}, &frameError{desc: "frame is not a JSON object"}
+	}
+	action := clip(in.Action, 40)
+	if kvs.ValidateCorrelationID(in.CorrelationID) != nil {
+		return clientFrame{}, &frameError{action: action, desc: "invalid correlationId"}
+	}
+	fail := func(errType, desc string) (clientFrame, *frameError) {
+		return clientFrame{}, &frameError{action: action, corr: in.CorrelationID, errType: errType, desc: desc}
+	}
+	switch kvs.Action(in.Action) {
+	case kvs.ActionSDPOffer, kvs.ActionSDPAnswer, kvs.ActionICECandidate:
+	default:
+		return fail("InvalidArgumentException", fmt.Sprintf("unknown action %q", action))
+	}
+	if in.MessagePayload == nil || *in.MessagePayload == "" {
+		return fail("InvalidArgumentException", "messagePayload is required")
+	}
+	payload := *in.MessagePayload
+	if len(payload) > kvs.MaxPayloadBytes {
+		return fail("InvalidArgumentException", fmt.Sprintf("messagePayload is %d bytes, at most %d", len(payload), kvs.MaxPayloadBytes))
+	}
+	var body json.RawMessage
+	if err := kvs.DecodePayload(payload, &body); err != nil {
+		return fail("InvalidArgumentException", "messagePayload is not base64-encoded JSON")
+	}
+	f := clientFrame{action: kvs.Action(in.Action), payload: payload, corr: in.CorrelationID}
+	if role == RoleMaster {
+		if err := kvs.ValidateClientID(in.RecipientClientID); err != nil {
+			return fail("InvalidArgumentException", "recipientClientId is required on messages from the master and must be a valid ClientId")
+		}
+		f.recipient = in.RecipientClientID
+	}
+	return f, nil
+}
+
 // handleFrame validates one client frame and relays it, or answers/drops it.
 func (e *Emulator) handleFrame(c *conn, typ websocket.MessageType, data []byte) {
 	base := Event{Channel: c.ch.name, Role: c.role, ClientID: c.clientID}
@@ -492,60 +550,30 @@ func (e *Emulator) handleFrame(c *conn, typ websocket.MessageType, data []byte) 
 		drop("", "binary frame")
 		return
 	}
-	var in incoming
-	if err := json.Unmarshal(data, &in); err != nil {
-		drop("", "frame is not a JSON object")
+	in, ferr := parseClientFrame(c.role, data)
+	if ferr != nil {
+		drop(ferr.action, ferr.desc)
+		if ferr.corr != "" {
+			e.sendStatus(c, ferr.corr, ferr.errType, ferr.desc)
+		}
 		return
 	}
-	action := clip(in.Action, 40)
-	corr := in.CorrelationID
-	if kvs.ValidateCorrelationID(corr) != nil {
-		drop(action, "invalid correlationId")
-		return
-	}
+	action, corr, payload, recipient := string(in.action), in.corr, in.payload, in.recipient
 	fail := func(errType, desc string) {
 		drop(action, desc)
 		if corr != "" {
 			e.sendStatus(c, corr, errType, desc)
 		}
 	}
-	switch kvs.Action(in.Action) {
-	case kvs.ActionSDPOffer, kvs.ActionSDPAnswer, kvs.ActionICECandidate:
-	default:
-		fail("InvalidArgumentException", fmt.Sprintf("unknown action %q", action))
-		return
-	}
-	if in.MessagePayload == nil || *in.MessagePayload == "" {
-		fail("InvalidArgumentException", "messagePayload is required")
-		return
-	}
-	payload := *in.MessagePayload
-	if len(payload) > kvs.MaxPayloadBytes {
-		fail("InvalidArgumentException", fmt.Sprintf("messagePayload is %d bytes, at most %d", len(payload), kvs.MaxPayloadBytes))
-		return
-	}
-	var body json.RawMessage
-	if err := kvs.DecodePayload(payload, &body); err != nil {
-		fail("InvalidArgumentException", "messagePayload is not base64-encoded JSON")
-		return
-	}
-	recipient := ""
-	if c.role == RoleMaster {
-		if err := kvs.ValidateClientID(in.RecipientClientID); err != nil {
-			fail("InvalidArgumentException", "recipientClientId is required on messages from the master and must be a valid ClientId")
-			return
-		}
-		recipient = in.RecipientClientID
-	}
 	lim := c.sdpLim
-	if kvs.Action(in.Action) == kvs.ActionICECandidate {
+	if in.action == kvs.ActionICECandidate {
 		lim = c.iceLim
 	}
 	if !lim.Allow() {
 		fail("ClientLimitExceededException", "message rate limit exceeded for this connection")
 		return
 	}
-	act := kvs.Action(in.Action)
+	act := in.action
 	if act == kvs.ActionSDPOffer && c.role == RoleViewer {
 		if why := e.offerFault(c); why != "" {
 			ev := base
