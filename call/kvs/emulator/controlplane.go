@@ -153,7 +153,7 @@ func (ch *channel) info() channelInfo {
 	}
 }
 
-// channelByARN finds a channel by ARN; the caller holds e.mu.
+// channelByARNLocked finds a channel by ARN; the caller holds e.mu.
 func (e *Emulator) channelByARNLocked(arn string) *channel {
 	for _, ch := range e.channels {
 		if ch.arn == arn {

@@ -216,6 +216,9 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	})
 	e.record(Event{Kind: EventStart, Detail: e.endpoint})
+	if cfg.Faults != (Faults{}) {
+		e.record(Event{Kind: EventFault, Detail: "initial " + cfg.Faults.String()})
+	}
 	e.log.Info("kvs emulator listening", "endpoint", e.endpoint, "region", cfg.Region, "ca", e.caFile,
 		"turn", e.turn.addr, "channels", cfg.Channels, "faults", cfg.Faults.String())
 	return e, nil

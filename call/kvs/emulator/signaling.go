@@ -207,7 +207,7 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// writeHandshakeError answers a refused signaling handshake with an AWS-shaped error.
+// refuse answers a refused signaling handshake with an AWS-shaped error and logs it.
 func (e *Emulator) refuse(w http.ResponseWriter, ev Event, err *apiError) {
 	ev.Kind = EventRefused
 	if ev.Detail == "" {
