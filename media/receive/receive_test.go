@@ -163,7 +163,7 @@ func (s *sender) run(t *testing.T, stop <-chan struct{}) {
 func TestVideoH264(t *testing.T) { testVideo(t, decode.H264, webrtc.MimeTypeH264, false) }
 func TestVideoVP8(t *testing.T)  { testVideo(t, decode.VP8, webrtc.MimeTypeVP8, false) }
 
-// TestVideoLossRecovery drops one packet of a delta frame: the receiver must
+// TestVideoLossRecoveryH264 (and VP8) drop one packet of a delta frame: the receiver must
 // skip frames until the keyframe its PLI asked for, then decode again.
 func TestVideoLossRecoveryH264(t *testing.T) { testVideo(t, decode.H264, webrtc.MimeTypeH264, true) }
 func TestVideoLossRecoveryVP8(t *testing.T)  { testVideo(t, decode.VP8, webrtc.MimeTypeVP8, true) }
