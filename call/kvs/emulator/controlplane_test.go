@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisvideo"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisvideo/types"
 	"github.com/aws/smithy-go"
@@ -350,5 +351,33 @@ func TestStartConfig(t *testing.T) {
 	}
 	if _, err := os.Stat(ca); !os.IsNotExist(err) {
 		t.Errorf("temporary CA not removed: %v", err)
+	}
+}
+
+// TestEnvDrivesUnmodifiedSDK: with only Env() set, the SDK's default configuration
+// (AWS_ENDPOINT_URL_KINESIS_VIDEO, AWS_CA_BUNDLE, static env credentials) reaches the emulator.
+func TestEnvDrivesUnmodifiedSDK(t *testing.T) {
+	h := startHarness(t, Config{Now: time.Now})
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_PROFILE", "")
+	for _, kv := range h.e.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kinesisvideo.NewFromConfig(cfg)
+	out, err := client.DescribeSignalingChannel(context.Background(), &kinesisvideo.DescribeSignalingChannelInput{ChannelName: aws.String("demo-channel")})
+	if err != nil {
+		t.Fatalf("DescribeSignalingChannel through the environment: %v", err)
+	}
+	if aws.ToString(out.ChannelInfo.ChannelARN) != h.e.ChannelARN("demo-channel") {
+		t.Errorf("ARN %s", aws.ToString(out.ChannelInfo.ChannelARN))
+	}
+	if tr, ok := cfg.HTTPClient.(interface{ CloseIdleConnections() }); ok {
+		tr.CloseIdleConnections()
 	}
 }
