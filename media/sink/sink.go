@@ -130,6 +130,24 @@ func (l *Latest) PutFrame(f Frame) {
 	}
 }
 
+// Reset forgets the latest frame and zeroes the counters (the buffers are
+// kept), so a new call never shows, or counts, a frame of the previous one.
+// The OnFrame hook is called so a viewer can clear its picture.
+func (l *Latest) Reset() {
+	l.wmu.Lock()
+	l.mu.Lock()
+	l.info, l.has, l.read, l.everRead = FrameInfo{}, false, false, false
+	l.decoded, l.dropped, l.late = 0, 0, 0
+	l.first, l.last = time.Time{}, time.Time{}
+	l.timesNext, l.timesCount = 0, 0
+	hook := l.hook.Load()
+	l.mu.Unlock()
+	l.wmu.Unlock()
+	if hook != nil {
+		(*hook)()
+	}
+}
+
 // CountDropped adds n frames to the Dropped counter (implements DropCounter).
 func (l *Latest) CountDropped(n int) {
 	if n <= 0 {

@@ -148,3 +148,26 @@ func BenchmarkLatest1080p(b *testing.B) {
 		dst, _, _ = l.Snapshot(dst)
 	}
 }
+
+func TestResetForgetsFrameAndCounters(t *testing.T) {
+	l := sink.NewLatest()
+	calls := 0
+	l.OnFrame(func() { calls++ })
+	img := image.NewRGBA(image.Rect(0, 0, 4, 2))
+	l.PutFrame(sink.Frame{Image: img, Codec: "VP8"})
+	l.CountDropped(2)
+	l.Reset()
+	if _, _, ok := l.Snapshot(nil); ok {
+		t.Fatal("Snapshot after Reset returned the old frame")
+	}
+	if st := l.Stats(); st.Decoded != 0 || st.Dropped != 0 || st.FPS != 0 || st.Codec != "" || !st.FirstFrame.IsZero() {
+		t.Fatalf("stats after Reset: %+v", st)
+	}
+	if calls != 2 {
+		t.Fatalf("hook called %d times, want 2 (frame + reset)", calls)
+	}
+	l.PutFrame(sink.Frame{Image: img, Codec: "H264"})
+	if _, info, ok := l.Snapshot(nil); !ok || info.Codec != "H264" {
+		t.Fatalf("frame after Reset: ok=%v info=%+v", ok, info)
+	}
+}
