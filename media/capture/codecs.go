@@ -103,7 +103,25 @@ func NewCodecSelector(codecPref string, o Options) (*mediadevices.CodecSelector,
 	default:
 		return nil, fmt.Errorf("capture: unknown codec %q (want auto, h264 or vp8)", codecPref)
 	}
-	var videoEncoders []codec.VideoEncoderBuilder
+	videoEncoders, err := videoEncoders(names, o)
+	if err != nil {
+		return nil, err
+	}
+	op, err := opus.NewParams()
+	if err != nil {
+		return nil, fmt.Errorf("capture: opus params: %w", err)
+	}
+	op.BitRate = OpusBitrate
+	op.Latency = opus.Latency20ms
+	return mediadevices.NewCodecSelector(
+		mediadevices.WithVideoEncoders(videoEncoders...),
+		mediadevices.WithAudioEncoders(&op),
+	), nil
+}
+
+// videoEncoders returns the encoder builders for codec names (CodecH264, CodecVP8) in order.
+func videoEncoders(names []string, o Options) ([]codec.VideoEncoderBuilder, error) {
+	var out []codec.VideoEncoderBuilder
 	for _, name := range names {
 		switch name {
 		case CodecH264:
@@ -114,7 +132,7 @@ func NewCodecSelector(codecPref string, o Options) (*mediadevices.CodecSelector,
 			p.Preset = x264.PresetUltrafast
 			p.KeyFrameInterval = KeyFrameInterval
 			p.BitRate = o.VideoBitrate
-			videoEncoders = append(videoEncoders, newVideoBuilder(&p))
+			out = append(out, newVideoBuilder(&p))
 		case CodecVP8:
 			p, err := vpx.NewVP8Params()
 			if err != nil {
@@ -129,17 +147,8 @@ func NewCodecSelector(codecPref string, o Options) (*mediadevices.CodecSelector,
 			p.RateControlOvershootPercent = 15
 			p.RateControlMinQuantizer = 2
 			p.RateControlMaxQuantizer = 56
-			videoEncoders = append(videoEncoders, newVideoBuilder(&p))
+			out = append(out, newVideoBuilder(&p))
 		}
 	}
-	op, err := opus.NewParams()
-	if err != nil {
-		return nil, fmt.Errorf("capture: opus params: %w", err)
-	}
-	op.BitRate = OpusBitrate
-	op.Latency = opus.Latency20ms
-	return mediadevices.NewCodecSelector(
-		mediadevices.WithVideoEncoders(videoEncoders...),
-		mediadevices.WithAudioEncoders(&op),
-	), nil
+	return out, nil
 }
