@@ -64,7 +64,8 @@ type VideoOptions struct {
 	// Logger gets debug details; nil discards them.
 	Logger *slog.Logger
 	// OnFirstRTP and OnFirstFrame, when set, are called once with the time the
-	// first RTP packet arrived and the first frame was decoded.
+	// first RTP packet arrived and the first frame was decoded; OnFirstFrame
+	// runs after that frame was put into the sink.
 	OnFirstRTP, OnFirstFrame func(time.Time)
 	// Stats, when set, is updated as packets and frames come in.
 	Stats *Stats
@@ -165,16 +166,17 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 			now := time.Now()
 			seq++
 			o.Stats.Frames.Add(1)
+			o.Sink.PutFrame(sink.Frame{
+				Image: img, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Codec: string(c),
+				RTPTimestamp: it.s.PacketTimestamp, Received: it.received, Decoded: now, Seq: seq,
+			})
 			if seq == 1 {
+				// After PutFrame: when the hook runs, the sink already holds the frame.
 				log.Debug("first video frame", "width", img.Rect.Dx(), "height", img.Rect.Dy())
 				if o.OnFirstFrame != nil {
 					o.OnFirstFrame(now)
 				}
 			}
-			o.Sink.PutFrame(sink.Frame{
-				Image: img, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Codec: string(c),
-				RTPTimestamp: it.s.PacketTimestamp, Received: it.received, Decoded: now, Seq: seq,
-			})
 		}
 	}
 	return <-readErr

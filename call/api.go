@@ -1,0 +1,129 @@
+// Package call is the call controller: one Session per connection attempt,
+// a single event loop that owns every state change, an ordered and bounded
+// teardown, the answer watchdog, failure classes and retry with backoff, the
+// ClientId policy, and per-session phase timings and stats.
+package call
+
+import (
+	"time"
+)
+
+// State is the controller's user-visible state.
+type State int
+
+// The controller states, in the order a healthy call passes through them.
+const (
+	StateIdle State = iota
+	StateConnecting
+	StateOffering
+	StateConnectingMedia
+	StateLive
+	StateClosing
+	StateRetrying
+	StateFailed
+	StateWaiting // waiting out a ClientId cooldown before connecting
+)
+
+var stateNames = [...]string{"Idle", "Connecting", "Offering", "Connecting media", "Live", "Closing", "Retrying", "Failed", "Waiting"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "Unknown"
+}
+
+// Class names why an attempt failed. The names are stable: logs, JSON events
+// and QA reports use them.
+type Class string
+
+// The failure classes.
+const (
+	ClassNoAnswer           Class = "no_answer"
+	ClassICEFailed          Class = "ice_failed"
+	ClassICEDisconnected    Class = "ice_disconnected"
+	ClassSignalingClosed    Class = "signaling_closed"
+	ClassGoAway             Class = "go_away"
+	ClassReconnectICEServer Class = "reconnect_ice_server"
+	ClassStatusResponse     Class = "status_response"
+	ClassControlPlane       Class = "control_plane"
+	ClassAuth               Class = "auth"
+	ClassMediaStall         Class = "media_stall"
+	ClassLocalMedia         Class = "local_media"
+	ClassInternal           Class = "internal"
+)
+
+// Phase names a milestone of a session, timed from the user's action.
+type Phase string
+
+// The phases, in order. PhaseTeardown is the duration of the teardown itself.
+const (
+	PhaseControlPlane   Phase = "control_plane_done"
+	PhaseSignalingOpen  Phase = "signaling_open"
+	PhaseOfferSent      Phase = "offer_sent"
+	PhaseAnswerReceived Phase = "answer_received"
+	PhaseICEConnected   Phase = "ice_connected"
+	PhaseFirstRTP       Phase = "first_rtp"
+	PhaseFirstFrame     Phase = "first_frame"
+	PhaseTeardown       Phase = "teardown_done"
+)
+
+// Phases lists the phases in order.
+var Phases = []Phase{PhaseControlPlane, PhaseSignalingOpen, PhaseOfferSent, PhaseAnswerReceived, PhaseICEConnected, PhaseFirstRTP, PhaseFirstFrame, PhaseTeardown}
+
+// EventKind tells which fields of an Event are set.
+type EventKind string
+
+// The event kinds.
+const (
+	EventState  EventKind = "state"  // State (and Retry/Backoff/Class/Message for Retrying, Failed, Waiting)
+	EventPhase  EventKind = "phase"  // Phase, Elapsed (since the user's action); FrameInfo for first_frame
+	EventError  EventKind = "error"  // Class, Message: one failed attempt
+	EventStats  EventKind = "stats"  // Stats, about once a second while connected
+	EventNotice EventKind = "notice" // Message: something the user should know (no camera, ClientId in cooldown, ...)
+)
+
+// Event is what the controller publishes to the UI, the CLI and QA.
+type Event struct {
+	Time      time.Time
+	Kind      EventKind
+	SessionID uint64
+	Attempt   int // 1 for the first attempt after a user action, 2.. for retries
+	State     State
+	Phase     Phase
+	Elapsed   time.Duration // since the user's action (Connect/Reconnect click)
+	Class     Class
+	Message   string
+	Retry     int           // with StateRetrying: the retry number
+	Backoff   time.Duration // with StateRetrying / StateWaiting: how long until the next attempt
+	ClientID  string
+	Frame     *FrameInfo
+	Stats     *Stats
+}
+
+// FrameInfo describes the first decoded frame of a session.
+type FrameInfo struct {
+	Width, Height int
+	Codec         string
+}
+
+// Stats are live statistics of the current session, from pion's GetStats and
+// the decoders.
+type Stats struct {
+	Codec          string
+	Width, Height  int
+	FPS            float64
+	FramesDecoded  uint64
+	FramesDropped  uint64
+	InboundKbps    float64
+	OutboundKbps   float64
+	RTT            time.Duration
+	PacketsLost    int64
+	LossPercent    float64
+	Jitter         time.Duration
+	AudioPackets   uint64
+	AudioLevelDBFS float64
+	LocalVideo     string // "camera:<label>", "test", "none"
+	LocalAudio     string
+	CandidateType  string // local candidate type of the selected pair: host, srflx, relay
+}

@@ -1,0 +1,67 @@
+package call_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+)
+
+// benchRig is newRig at the app's default 1280x720@30.
+func benchRig(b *testing.B) *rig {
+	r := newRigTB(b, emulator.Faults{}, func(c *call.Config) {
+		c.AnswerTimeout = 5 * time.Second
+		c.Media = capture.Options{Video: "test", Audio: "tone", Width: 1280, Height: 720, FPS: 30}
+	}, 1280, 720)
+	return r
+}
+
+func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	at := func(q float64) float64 {
+		i := min(max(int(q*float64(len(ds))+0.5)-1, 0), len(ds)-1)
+		return float64(ds[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.5), name+"-p50-ms")
+	b.ReportMetric(at(0.95), name+"-p95-ms")
+	b.ReportMetric(float64(ds[len(ds)-1].Microseconds())/1000, name+"-max-ms")
+}
+
+// BenchmarkConnectToFirstFrame: Connect click to the first decoded frame, and
+// the teardown after it, in Demo mode.
+func BenchmarkConnectToFirstFrame(b *testing.B) {
+	r := benchRig(b)
+	var ttff, teardown []time.Duration
+	for b.Loop() {
+		r.ctrl.Connect()
+		ff := r.waitLive(30 * time.Second)
+		ttff = append(ttff, ff.Elapsed)
+		r.ctrl.Disconnect()
+		td := r.waitFor(10*time.Second, "teardown", func(e call.Event) bool { return e.Kind == call.EventPhase && e.Phase == call.PhaseTeardown })
+		teardown = append(teardown, td.Elapsed)
+		r.waitIdle()
+	}
+	reportPercentiles(b, "ttff", ttff)
+	reportPercentiles(b, "teardown", teardown)
+}
+
+// BenchmarkReconnectToFirstFrame: Reconnect click on a live call to the new
+// session's first frame (teardown of the old call included).
+func BenchmarkReconnectToFirstFrame(b *testing.B) {
+	r := benchRig(b)
+	r.ctrl.Connect()
+	r.waitLive(30 * time.Second)
+	var ds []time.Duration
+	for b.Loop() {
+		r.ctrl.Reconnect()
+		ff := r.waitLive(30 * time.Second)
+		ds = append(ds, ff.Elapsed)
+	}
+	reportPercentiles(b, "reconnect-ttff", ds)
+}

@@ -1,0 +1,48 @@
+package call
+
+import (
+	"errors"
+	"net"
+	"net/url"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+)
+
+// classify maps an error of the setup path to a failure class; errors it
+// cannot place get the class of the step that failed.
+func classify(err error, step Class) Class {
+	switch {
+	case errors.Is(err, kvs.ErrAccessDenied), errors.Is(err, kvs.ErrClockSkew), errors.Is(err, kvs.ErrURLExpired):
+		return ClassAuth
+	case errors.Is(err, capture.ErrNoCamera), errors.Is(err, capture.ErrNoMicrophone):
+		return ClassLocalMedia
+	case errors.Is(err, kvs.ErrSignalingClosed), errors.Is(err, kvs.ErrNotConnected):
+		return ClassSignalingClosed
+	}
+	return step
+}
+
+func isChannelNotFound(err error) bool { return errors.Is(err, kvs.ErrChannelNotFound) }
+
+// describe is the failure in words for logs, the UI and reports.
+func describe(class Class, err error) string {
+	if err == nil {
+		return string(class)
+	}
+	return err.Error()
+}
+
+// isLoopbackURL reports whether u's host is a loopback address or localhost.
+func isLoopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := p.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

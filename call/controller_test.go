@@ -1,0 +1,417 @@
+package call_test
+
+import (
+	"context"
+	"image"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/demo"
+	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/pattern"
+	"github.com/kvsviewer/kvsviewer/media/sink"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, ignoredGoroutines()...)
+}
+
+// ignoredGoroutines are process-wide goroutines that outlive any call by design.
+func ignoredGoroutines() []goleak.Option {
+	return []goleak.Option{
+		// net/http keeps idle keep-alive connections of the AWS SDK client.
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	}
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("CALL_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// rig is a demo (emulator + master) and a controller pointed at it.
+type rig struct {
+	t      testing.TB
+	demo   *demo.Demo
+	ctrl   *call.Controller
+	events <-chan call.Event
+	log    []call.Event
+}
+
+func newRig(t *testing.T, faults emulator.Faults, tune func(*call.Config)) *rig {
+	t.Helper()
+	return newRigTB(t, faults, tune, 320, 240)
+}
+
+func newRigTB(t testing.TB, faults emulator.Faults, tune func(*call.Config), w, h int) *rig {
+	t.Helper()
+	ctx := context.Background()
+	log := testLogger()
+	d, err := demo.Start(ctx, demo.Options{Faults: faults, Width: w, Height: h, FPS: 30, Logger: log})
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	cfg := call.Config{
+		AWS:           d.AWSOptions(),
+		Channel:       d.Channel(),
+		ClientIDs:     call.ClientIDConfig{Cooldown: demo.ClientIDCooldown(faults)},
+		AnswerTimeout: time.Second,
+		BackoffMin:    50 * time.Millisecond,
+		BackoffMax:    200 * time.Millisecond,
+		Media:         capture.Options{Video: "test", Audio: "tone", Width: 320, Height: 240, FPS: 30, PatternStyle: pattern.StyleViewer},
+		Logger:        log,
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	ctrl, err := call.NewController(cfg)
+	if err != nil {
+		d.Close()
+		t.Fatalf("controller: %v", err)
+	}
+	events, _ := ctrl.Subscribe()
+	r := &rig{t: t, demo: d, ctrl: ctrl, events: events}
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *rig) close() {
+	if err := r.ctrl.Close(); err != nil {
+		r.t.Errorf("controller close: %v", err)
+	}
+	if err := r.demo.Close(); err != nil {
+		r.t.Errorf("demo close: %v", err)
+	}
+}
+
+// waitFor returns the first event matching ok, failing the test after limit.
+func (r *rig) waitFor(limit time.Duration, what string, ok func(call.Event) bool) call.Event {
+	r.t.Helper()
+	deadline := time.After(limit)
+	for {
+		select {
+		case e := <-r.events:
+			r.log = append(r.log, e)
+			if ok(e) {
+				return e
+			}
+		case <-deadline:
+			r.t.Fatalf("no %s within %s; events: %s", what, limit, summary(r.log))
+			return call.Event{}
+		}
+	}
+}
+
+func (r *rig) waitLive(limit time.Duration) call.Event {
+	r.t.Helper()
+	return r.waitFor(limit, "first frame", func(e call.Event) bool {
+		if e.Kind == call.EventState && e.State == call.StateFailed {
+			r.t.Fatalf("call failed: %s: %s", e.Class, e.Message)
+		}
+		return e.Kind == call.EventPhase && e.Phase == call.PhaseFirstFrame
+	})
+}
+
+func (r *rig) waitIdle() call.Event {
+	r.t.Helper()
+	return r.waitFor(10*time.Second, "idle", func(e call.Event) bool { return e.Kind == call.EventState && e.State == call.StateIdle })
+}
+
+func (r *rig) errorsSeen() []call.Class {
+	var out []call.Class
+	for _, e := range r.log {
+		if e.Kind == call.EventError {
+			out = append(out, e.Class)
+		}
+	}
+	return out
+}
+
+func summary(evs []call.Event) string {
+	s := ""
+	for _, e := range evs {
+		switch e.Kind {
+		case call.EventPhase:
+			s += string(e.Phase) + " "
+		case call.EventState:
+			s += "[" + e.State.String() + "] "
+		case call.EventError:
+			s += "ERR(" + string(e.Class) + ": " + e.Message + ") "
+		}
+	}
+	return s
+}
+
+// assertVideoFlows checks the master's pattern really plays: frames decode and
+// the pattern's frame counter advances; and that the master decodes ours.
+func (r *rig) assertVideoFlows(clientID string) {
+	r.t.Helper()
+	remote := r.ctrl.RemoteVideo()
+	first := readCounter(r.t, remote)
+	time.Sleep(500 * time.Millisecond)
+	second := readCounter(r.t, remote)
+	if second <= first {
+		r.t.Fatalf("the master's frame counter does not advance: %d then %d", first, second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.demo.Master.WaitViewerFrames(ctx, clientID, 10); err != nil {
+		r.t.Fatalf("master did not decode the viewer's video: %v", err)
+	}
+}
+
+func readCounter(t testing.TB, l interface {
+	Snapshot(dst *image.RGBA) (*image.RGBA, sink.FrameInfo, bool)
+}) uint32 {
+	t.Helper()
+	img, _, ok := l.Snapshot(nil)
+	if !ok {
+		t.Fatal("no remote frame")
+	}
+	n, ok := pattern.ReadCounter(img)
+	if !ok {
+		t.Fatal("remote frame carries no readable pattern counter")
+	}
+	return n
+}
+
+func TestConnectLiveDisconnect(t *testing.T) {
+	r := newRig(t, emulator.Faults{}, nil)
+	r.ctrl.Connect()
+	ff := r.waitLive(20 * time.Second)
+	if ff.Frame == nil || ff.Frame.Width != 320 || ff.Frame.Height != 240 {
+		t.Fatalf("first frame %+v, want 320x240", ff.Frame)
+	}
+	for _, p := range []call.Phase{call.PhaseControlPlane, call.PhaseSignalingOpen, call.PhaseOfferSent, call.PhaseAnswerReceived, call.PhaseICEConnected, call.PhaseFirstRTP} {
+		seen := false
+		for _, e := range r.log {
+			seen = seen || (e.Kind == call.EventPhase && e.Phase == p)
+		}
+		if !seen {
+			t.Errorf("phase %s not reported before the first frame", p)
+		}
+	}
+	r.assertVideoFlows(ff.ClientID)
+	r.ctrl.Disconnect()
+	r.waitIdle()
+	if n := r.ctrl.RemoteVideo().Stats().Decoded; n != 0 {
+		t.Errorf("after teardown the remote sink still counts %d frames of the old call", n)
+	}
+	g0, f0 := settledCounts()
+
+	// A second call and teardown must leave nothing behind.
+	r.ctrl.Connect()
+	ff = r.waitLive(20 * time.Second)
+	r.assertVideoFlows(ff.ClientID)
+	r.ctrl.Disconnect()
+	r.waitIdle()
+	g1, f1 := settledCounts()
+	if g1 > g0 || f1 > f0 {
+		t.Errorf("after the second teardown: goroutines %d -> %d, open files %d -> %d", g0, g1, f0, f1)
+	}
+	if errs := r.errorsSeen(); len(errs) > 0 {
+		t.Errorf("unexpected failures: %v", errs)
+	}
+}
+
+// settledCounts waits for goroutines and open files to stop changing (the
+// master side closes its end a moment after ours) and returns them.
+func settledCounts() (int, int) {
+	g, f := runtime.NumGoroutine(), openFiles()
+	for i := 0; i < 40; i++ {
+		time.Sleep(50 * time.Millisecond)
+		g2, f2 := runtime.NumGoroutine(), openFiles()
+		if g2 == g && f2 == f {
+			break
+		}
+		g, f = g2, f2
+	}
+	return g, f
+}
+
+func openFiles() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
+}
+
+func TestReconnectStormEndsInOneLiveCall(t *testing.T) {
+	r := newRig(t, emulator.Faults{}, nil)
+	r.ctrl.Connect()
+	r.waitLive(20 * time.Second)
+	for i := 0; i < 20; i++ {
+		r.ctrl.Reconnect()
+		time.Sleep(50 * time.Millisecond)
+	}
+	ff := r.waitLive(30 * time.Second)
+	// Nothing else may start after the live call: no further session, no failure.
+	time.Sleep(time.Second)
+	for {
+		select {
+		case e := <-r.events:
+			r.log = append(r.log, e)
+			if e.SessionID > ff.SessionID || (e.Kind == call.EventState && e.State != call.StateLive) {
+				t.Fatalf("after the storm the live call did not stay alone: %+v", e)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if st := r.ctrl.State(); st != call.StateLive {
+		t.Fatalf("state %s, want Live", st)
+	}
+	r.assertVideoFlows(ff.ClientID)
+	if n := countConnectedViewers(r); n != 1 {
+		t.Fatalf("master has %d connected viewers, want 1", n)
+	}
+}
+
+func countConnectedViewers(r *rig) int {
+	n := 0
+	for _, v := range r.demo.Master.Viewers() {
+		if v.Connected {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFaultsRecover runs the call against every emulator fault that the
+// controller must survive and checks it reaches a first frame within the
+// watchdog and backoff, with the failure classed as expected. Faults that hit
+// every connection are cleared after the first failure, so the retry can work.
+func TestFaultsRecover(t *testing.T) {
+	cases := []struct {
+		name      string
+		faults    emulator.Faults
+		tune      func(*call.Config)
+		want      call.Class // "" means: no failed attempt expected
+		clearOnce bool
+	}{
+		{name: "drop next offer", faults: emulator.Faults{DropNextOffers: 1}, want: call.ClassNoAnswer},
+		{name: "drop next two offers", faults: emulator.Faults{DropNextOffers: 2}, want: call.ClassNoAnswer},
+		{name: "answer later than the watchdog", faults: emulator.Faults{AnswerDelay: 1500 * time.Millisecond}, want: call.ClassNoAnswer, clearOnce: true},
+		{name: "same ClientId within the cooldown, pool policy", faults: emulator.Faults{ReuseCooldown: 3 * time.Second}},
+		{name: "stale viewer sessions", faults: emulator.Faults{StaleViewerHold: 5 * time.Second}},
+		{name: "malformed frames", faults: emulator.Faults{MalformedEvery: 2}},
+		{name: "socket dropped before live", faults: emulator.Faults{DropSocketAfter: time.Millisecond}, want: call.ClassSignalingClosed, clearOnce: true},
+		{name: "GO_AWAY before live", faults: emulator.Faults{GoAwayAfter: time.Millisecond}, want: call.ClassGoAway, clearOnce: true},
+		{name: "RECONNECT_ICE_SERVER before live", faults: emulator.Faults{ReconnectICEAfter: time.Millisecond}, want: call.ClassReconnectICEServer, clearOnce: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, tc.faults, tc.tune)
+			start := time.Now()
+			r.ctrl.Connect()
+			if tc.clearOnce {
+				r.waitFor(10*time.Second, "a failed attempt", func(e call.Event) bool { return e.Kind == call.EventError })
+				r.demo.Emulator.SetFaults(emulator.Faults{})
+			}
+			ff := r.waitLive(30 * time.Second)
+			errs := r.errorsSeen()
+			t.Logf("first frame after %s, failed attempts %v", time.Since(start).Round(time.Millisecond), errs)
+			if tc.want == "" && len(errs) > 0 {
+				t.Fatalf("failed attempts %v, want none", errs)
+			}
+			if tc.want != "" {
+				if len(errs) == 0 {
+					t.Fatalf("no failed attempt, want %s", tc.want)
+				}
+				for _, c := range errs {
+					if c != tc.want {
+						t.Fatalf("failure classes %v, want only %s", errs, tc.want)
+					}
+				}
+			}
+			r.assertVideoFlows(ff.ClientID)
+		})
+	}
+}
+
+// TestLiveCallSurvivesSignalingEvents: GO_AWAY, RECONNECT_ICE_SERVER and a
+// dropped signaling socket while live reopen signaling (or refresh ICE
+// servers) without dropping the media.
+func TestLiveCallSurvivesSignalingEvents(t *testing.T) {
+	r := newRig(t, emulator.Faults{}, nil)
+	r.ctrl.Connect()
+	ff := r.waitLive(20 * time.Second)
+	e := r.demo.Emulator
+	for name, poke := range map[string]func() error{
+		"GO_AWAY":              func() error { return e.SendGoAway(demo.Channel, ff.ClientID) },
+		"RECONNECT_ICE_SERVER": func() error { return e.SendReconnectICEServer(demo.Channel, ff.ClientID) },
+		"socket dropped":       func() error { return e.DropConnection(demo.Channel, ff.ClientID) },
+	} {
+		if err := poke(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r.waitFor(5*time.Second, name+" notice", func(e call.Event) bool { return e.Kind == call.EventNotice })
+		time.Sleep(300 * time.Millisecond)
+		if st := r.ctrl.State(); st != call.StateLive {
+			t.Fatalf("after %s: state %s, want Live", name, st)
+		}
+		r.assertVideoFlows(ff.ClientID)
+	}
+	if errs := r.errorsSeen(); len(errs) > 0 {
+		t.Fatalf("failed attempts %v, want none", errs)
+	}
+}
+
+// TestMediaStallRecovers: the master stops sending mid-call; the controller
+// classes it media_stall and reconnects once media is back.
+func TestMediaStallRecovers(t *testing.T) {
+	r := newRig(t, emulator.Faults{}, func(c *call.Config) { c.MediaStallTimeout = 1500 * time.Millisecond })
+	r.ctrl.Connect()
+	r.waitLive(20 * time.Second)
+	r.demo.Master.SetMediaPaused(true)
+	r.waitFor(10*time.Second, "media_stall", func(e call.Event) bool { return e.Kind == call.EventError && e.Class == call.ClassMediaStall })
+	r.demo.Master.SetMediaPaused(false)
+	ff := r.waitLive(30 * time.Second)
+	r.assertVideoFlows(ff.ClientID)
+}
+
+// TestAuthFailureIsNotRetried: a 403 fails the call at once with class auth;
+// the next Connect works.
+func TestAuthFailureIsNotRetried(t *testing.T) {
+	r := newRig(t, emulator.Faults{}, nil)
+	r.demo.Emulator.SetFaults(emulator.Faults{Reject403: 1}) // after the master connected
+	r.ctrl.Connect()
+	ev := r.waitFor(10*time.Second, "failed state", func(e call.Event) bool { return e.Kind == call.EventState && e.State == call.StateFailed })
+	if ev.Class != call.ClassAuth {
+		t.Fatalf("failed with %s (%s), want auth", ev.Class, ev.Message)
+	}
+	if errs := r.errorsSeen(); len(errs) != 1 {
+		t.Fatalf("attempts %v, want exactly one (auth is not retried)", errs)
+	}
+	r.ctrl.Connect()
+	ff := r.waitLive(20 * time.Second)
+	r.assertVideoFlows(ff.ClientID)
+}
+
+// TestFixedClientIDWithinCooldownGoesUnanswered reproduces the field problem
+// with the emulator and shows the "fixed" policy waits it out.
+func TestFixedClientIDWaitsOutCooldown(t *testing.T) {
+	cool := 2 * time.Second
+	r := newRig(t, emulator.Faults{ReuseCooldown: cool}, func(c *call.Config) {
+		c.ClientIDs = call.ClientIDConfig{Policy: "fixed", ID: "fixed-viewer", Cooldown: cool}
+	})
+	r.ctrl.Connect()
+	r.waitLive(20 * time.Second)
+	r.ctrl.Reconnect()
+	r.waitFor(5*time.Second, "waiting state", func(e call.Event) bool { return e.Kind == call.EventState && e.State == call.StateWaiting })
+	ff := r.waitLive(20 * time.Second)
+	if errs := r.errorsSeen(); len(errs) > 0 {
+		t.Fatalf("failed attempts %v, want none (the cooldown is waited out)", errs)
+	}
+	r.assertVideoFlows(ff.ClientID)
+}

@@ -1,0 +1,141 @@
+package call
+
+import (
+	"image"
+	"image/color"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// statsLoop publishes live stats about once a second and watches for a media
+// stall while the call is up.
+func (s *session) statsLoop(pc *webrtc.PeerConnection) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var prevIn, prevOut uint64
+	prevAt := time.Now()
+	var lastDecoded uint64
+	lastProgress := time.Now()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-tick.C:
+			// pion's GetStats races with PeerConnection.Close: teardown takes
+			// statsMu before closing, and we never start GetStats after that.
+			s.statsMu.Lock()
+			if s.ctx.Err() != nil {
+				s.statsMu.Unlock()
+				return
+			}
+			report := pc.GetStats()
+			s.statsMu.Unlock()
+			st := collectStats(report)
+			rs := s.c.remote.Stats()
+			st.Codec, st.Width, st.Height, st.FPS = rs.Codec, rs.Width, rs.Height, rs.FPS
+			st.FramesDecoded, st.FramesDropped = rs.Decoded, rs.Dropped
+			secs := now.Sub(prevAt).Seconds()
+			if secs > 0 && prevAt != (time.Time{}) {
+				st.InboundKbps = float64(st.bytesIn-prevIn) * 8 / 1000 / secs
+				st.OutboundKbps = float64(st.bytesOut-prevOut) * 8 / 1000 / secs
+			}
+			prevIn, prevOut, prevAt = st.bytesIn, st.bytesOut, now
+			s.mu.Lock()
+			if l := s.local; l != nil {
+				st.LocalVideo, st.LocalAudio = l.VideoSource, l.AudioSource
+			}
+			s.mu.Unlock()
+			s.post(sessionEvent{kind: evStats, stats: &st.Stats})
+
+			// A stall: frames were decoded before, and none for MediaStallTimeout.
+			if rs.Decoded != lastDecoded {
+				lastDecoded, lastProgress = rs.Decoded, now
+			} else if lastDecoded > 0 && now.Sub(lastProgress) >= s.c.cfg.MediaStallTimeout {
+				s.post(sessionEvent{kind: evStall, err: errStall(now.Sub(lastProgress))})
+				lastProgress = now
+			}
+		}
+	}
+}
+
+type stallError time.Duration
+
+func (e stallError) Error() string {
+	return "no video frame decoded for " + time.Duration(e).Round(100*time.Millisecond).String()
+}
+
+func errStall(d time.Duration) error { return stallError(d) }
+
+type rawStats struct {
+	Stats
+	bytesIn, bytesOut uint64
+}
+
+func collectStats(report webrtc.StatsReport) rawStats {
+	var st rawStats
+	var received uint32
+	candTypes := map[string]string{}
+	var localCand string
+	for _, v := range report {
+		switch x := v.(type) {
+		case webrtc.InboundRTPStreamStats:
+			st.bytesIn += x.BytesReceived
+			st.PacketsLost += int64(x.PacketsLost)
+			received += x.PacketsReceived
+			if x.Kind == "video" {
+				st.Jitter = time.Duration(x.Jitter * float64(time.Second))
+			} else if x.Kind == "audio" {
+				st.AudioPackets = uint64(x.PacketsReceived)
+			}
+		case webrtc.OutboundRTPStreamStats:
+			st.bytesOut += x.BytesSent
+		case webrtc.ICECandidatePairStats:
+			if x.Nominated && x.State == webrtc.StatsICECandidatePairStateSucceeded {
+				st.RTT = time.Duration(x.CurrentRoundTripTime * float64(time.Second))
+				localCand = x.LocalCandidateID
+			}
+		case webrtc.ICECandidateStats:
+			candTypes[x.ID] = x.CandidateType.String()
+		}
+	}
+	st.CandidateType = candTypes[localCand]
+	if total := float64(received) + float64(st.PacketsLost); total > 0 && st.PacketsLost > 0 {
+		st.LossPercent = 100 * float64(st.PacketsLost) / total
+	}
+	return st
+}
+
+// thumbnail scales img down to at most maxW pixels wide into dst (reused
+// when its size fits), by nearest-neighbour sampling: cheap enough for a
+// preview inset.
+func thumbnail(img image.Image, dst *image.RGBA, maxW int) *image.RGBA {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= 0 || h <= 0 {
+		return image.NewRGBA(image.Rect(0, 0, 1, 1))
+	}
+	tw := min(w, maxW)
+	th := max(h*tw/w, 1)
+	if dst == nil || dst.Rect.Dx() != tw || dst.Rect.Dy() != th {
+		dst = image.NewRGBA(image.Rect(0, 0, tw, th))
+	}
+	yc, isYC := img.(*image.YCbCr)
+	for y := 0; y < th; y++ {
+		sy := b.Min.Y + y*h/th
+		row := dst.Pix[y*dst.Stride:]
+		for x := 0; x < tw; x++ {
+			sx := b.Min.X + x*w/tw
+			var r, g, bl uint8
+			if isYC {
+				yi, ci := yc.YOffset(sx, sy), yc.COffset(sx, sy)
+				r, g, bl = color.YCbCrToRGB(yc.Y[yi], yc.Cb[ci], yc.Cr[ci])
+			} else {
+				cr, cg, cb, _ := img.At(sx, sy).RGBA()
+				r, g, bl = uint8(cr>>8), uint8(cg>>8), uint8(cb>>8)
+			}
+			row[x*4], row[x*4+1], row[x*4+2], row[x*4+3] = r, g, bl, 255
+		}
+	}
+	return dst
+}
