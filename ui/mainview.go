@@ -114,6 +114,7 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 	)
 	m.content = container.NewBorder(container.NewPadded(toolbar), nil, nil, nil, m.Tabs)
 	m.updateButtons(call.StateIdle)
+	m.SetNotice("")
 	return m
 }
 
@@ -191,16 +192,26 @@ func (m *MainView) Apply(ev call.Event) {
 			m.Remote.SetPlaceholder("Press Connect to start a call")
 		case call.StateConnecting, call.StateOffering, call.StateConnectingMedia:
 			m.Remote.SetPlaceholder("Connecting…")
-			m.Notice.SetText("")
+			m.SetNotice("")
 		case call.StateFailed:
 			m.Remote.SetPlaceholder("Call failed: press Reconnect")
 		}
 	case call.EventStats:
 		m.Stats.SetText(FormatStats(ev.Stats))
 	case call.EventNotice:
-		m.Notice.SetText(ev.Message)
+		m.SetNotice(ev.Message)
 	case call.EventError:
-		m.Notice.SetText(FailureReason(ev.Class, ev.Message))
+		m.SetNotice(FailureReason(ev.Class, ev.Message))
+	}
+}
+
+// SetNotice shows a one-line message under the video ("" hides it).
+func (m *MainView) SetNotice(text string) {
+	m.Notice.SetText(text)
+	if text == "" {
+		m.Notice.Hide()
+	} else {
+		m.Notice.Show()
 	}
 }
 

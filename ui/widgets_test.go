@@ -417,7 +417,7 @@ func TestQAView(t *testing.T) {
 	}
 
 	rep := qa.Report{Cycles: 3, OK: 2, Failed: 1, Recovered: 1, Failures: map[call.Class]int{call.ClassNoAnswer: 1, call.ClassICEFailed: 1},
-		Phases: map[call.Phase]qa.Percentiles{call.PhaseFirstFrame: {N: 2, P50: 300 * time.Millisecond, P95: 900 * time.Millisecond, Max: 900 * time.Millisecond}},
+		Phases:    map[call.Phase]qa.Percentiles{call.PhaseFirstFrame: {N: 2, P50: 300 * time.Millisecond, P95: 900 * time.Millisecond, Max: 900 * time.Millisecond}},
 		Resources: qa.Resources{GoroutinesDelta: 1, GoroutinesMaxDelta: 3, FDsDelta: 0, FDsMaxDelta: 2, RSSDeltaKB: 512}, Results: cs}
 	v.Finish(rep, nil)
 	if v.Start.Disabled() || !v.Stop.Disabled() || v.ExportJSON.Disabled() || v.ExportCSV.Disabled() || v.Report() == nil {

@@ -1,0 +1,115 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"fyne.io/fyne/v2"
+
+	"github.com/kvsviewer/kvsviewer/call"
+)
+
+// The screenshots of the tour, in order (scripts/screenshots.sh saves each
+// as docs/NAME.png).
+var TourShots = []string{"main-live", "settings", "timeline", "qa"}
+
+// tour walks the window through the states the README shows, waiting at
+// each for the screenshot script, then quits the app.
+func (w *Window) tour() {
+	defer w.wg.Done()
+	if err := w.runTour(); err != nil {
+		w.log.Error("screenshot tour failed", "err", err)
+		_ = os.WriteFile(filepath.Join(w.o.Tour, "failed"), []byte(err.Error()+"\n"), 0o644)
+	}
+	fyne.Do(w.app.Quit)
+}
+
+func (w *Window) runTour() error {
+	ctx := w.ctx
+	live := func(after uint64) error {
+		c, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		if err := w.WaitState(c, call.StateLive, after); err != nil {
+			return err
+		}
+		return sleepCtx(ctx, 3*time.Second) // a steady picture and a stats line
+	}
+	_, seq, _ := w.State()
+	w.Connect()
+	if err := live(seq); err != nil {
+		return fmt.Errorf("first call: %w", err)
+	}
+	// A Reconnect, so that the timeline shows two sessions.
+	_, seq, _ = w.State()
+	w.Reconnect()
+	if err := live(seq); err != nil {
+		return fmt.Errorf("after Reconnect: %w", err)
+	}
+	for _, step := range []struct{ tab, shot string }{{TabCall, "main-live"}, {TabSettings, "settings"}, {TabTimeline, "timeline"}} {
+		fyne.DoAndWait(func() { w.View.SelectTab(step.tab) })
+		if err := w.shot(step.shot); err != nil {
+			return err
+		}
+	}
+	cycles := w.o.TourQACycles
+	if cycles <= 0 {
+		cycles = 50
+	}
+	fyne.DoAndWait(func() {
+		w.View.SelectTab(TabQA)
+		w.QA.Cycles.SetText(strconv.Itoa(cycles))
+		w.QA.Hold.SetText("1s")
+		w.QA.Gap.SetText("200ms")
+		w.QA.start()
+	})
+	for {
+		w.mu.Lock()
+		running := w.qaCancel != nil
+		w.mu.Unlock()
+		if !running {
+			break
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	fyne.DoAndWait(func() {}) // let the QA view show the report
+	return w.shot("qa")
+}
+
+// shot announces that the window shows NAME and waits for the screenshot.
+func (w *Window) shot(name string) error {
+	dir := w.o.Tour
+	if err := sleepCtx(w.ctx, 700*time.Millisecond); err != nil { // let the frame settle
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".ready"), nil, 0o644); err != nil {
+		return fmt.Errorf("tour: %w", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dir, name+".done")); err == nil {
+			return nil
+		}
+		if err := sleepCtx(w.ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return errors.New("tour: no screenshot taken of " + name)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,700 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/kvsviewer/kvsviewer/assets"
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/demo"
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
+	"github.com/kvsviewer/kvsviewer/call/qa"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/pattern"
+	"github.com/kvsviewer/kvsviewer/media/sink"
+)
+
+// AppID is the app's unique id (as in app/FyneApp.toml); Fyne keys the
+// preferences with it.
+const AppID = "io.github.kvsviewer"
+
+// Options configure Run. The settings fields override the saved settings
+// for this run only (empty / false keeps the saved value); setting Channel
+// without Demo selects AWS mode.
+type Options struct {
+	Demo           bool   // --demo: use the built-in emulator and demo master
+	Channel        string // --channel NAME|ARN
+	Region         string // --region
+	Profile        string // --profile
+	EndpointURL    string // --endpoint-url
+	CAFile         string // --ca-file
+	ClientID       string // --client-id (selects the fixed policy)
+	ClientIDPolicy string // --client-id-policy pool|fixed|fresh
+	Codec          string // --codec auto|h264|vp8
+	Video          string // --video auto|test|none|device:<id>
+	Audio          string // --audio auto|test|none|device:<id>
+	Faults         string // --fault SPEC: emulator faults in Demo mode
+
+	Connect bool // --connect: connect as soon as the window is open
+
+	// Logger is where the app's own components log; nil logs into Logs only.
+	Logger *slog.Logger
+	// Logs is the buffer the log pane shows (app/ tees its logger into it);
+	// nil makes one.
+	Logs *LogBuffer
+
+	// Tour, when set, is a directory: the window walks through the states
+	// the README's screenshots show and waits at each for a screenshot
+	// (see scripts/screenshots.sh): it writes NAME.ready into the directory,
+	// waits for NAME.done, and quits after the last one.
+	Tour string
+	// TourQACycles is the length of the tour's QA run (default 50).
+	TourQACycles int
+}
+
+// ApplyOptions returns s with the option overrides applied.
+func ApplyOptions(s Settings, o Options) Settings {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	if o.Channel != "" {
+		s.Mode = ModeAWS
+	}
+	if o.Demo {
+		s.Mode = ModeDemo
+	}
+	set(&s.Channel, o.Channel)
+	set(&s.Region, o.Region)
+	set(&s.Profile, o.Profile)
+	set(&s.EndpointURL, o.EndpointURL)
+	set(&s.CAFile, o.CAFile)
+	if o.ClientID != "" {
+		s.ClientID = o.ClientID
+		s.ClientIDPolicy = "fixed"
+	}
+	set(&s.ClientIDPolicy, o.ClientIDPolicy)
+	set(&s.Codec, o.Codec)
+	switch o.Video {
+	case "":
+	case "none":
+		s.SendVideo = false
+	default:
+		s.Camera, s.SendVideo = o.Video, true
+	}
+	switch o.Audio {
+	case "":
+	case "none":
+		s.SendAudio = false
+	case "tone":
+		s.Microphone, s.SendAudio = SourceTest, true
+	default:
+		s.Microphone, s.SendAudio = o.Audio, true
+	}
+	return s
+}
+
+// BuildConfig turns settings into a controller configuration. aws and
+// channel replace the settings' AWS fields (Demo mode passes the demo's);
+// storeDir, when set, keeps the ClientId pool between runs.
+func BuildConfig(s Settings, aws *kvs.AWSOptions, channel, storeDir string, logger *slog.Logger) call.Config {
+	cfg := call.Config{
+		AWS:     kvs.AWSOptions{Region: s.Region, Profile: s.Profile, EndpointURL: s.EndpointURL, CAFile: s.CAFile},
+		Channel: s.Channel,
+		ClientIDs: call.ClientIDConfig{
+			Policy: s.ClientIDPolicy,
+			ID:     s.ClientID,
+		},
+		AnswerTimeout: s.AnswerTimeout,
+		RetryLimit:    s.RetryLimit,
+		Media:         capture.Options{Codec: s.Codec, PatternStyle: pattern.StyleViewer},
+		NAT:           s.NAT,
+		Logger:        logger,
+	}
+	if cfg.RetryLimit == 0 {
+		cfg.RetryLimit = -1 // the form's 0 means no retries; the controller's 0 means its default
+	}
+	if aws != nil {
+		cfg.AWS = *aws
+		cfg.Channel = channel
+	}
+	if storeDir != "" {
+		cfg.ClientIDs.StorePath = filepath.Join(storeDir, "clientids.json")
+	}
+	switch {
+	case !s.SendVideo:
+		cfg.Media.Video = capture.SourceNone
+	case s.Camera == SourceTest:
+		cfg.Media.Video = capture.SourceTest
+	case strings.HasPrefix(s.Camera, DevicePrefix):
+		cfg.Media.Video = capture.SourceCamera
+		cfg.Media.VideoDevice = strings.TrimPrefix(s.Camera, DevicePrefix)
+	default:
+		cfg.Media.Video = capture.SourceAuto
+	}
+	switch {
+	case !s.SendAudio:
+		cfg.Media.Audio = capture.SourceNone
+	case s.Microphone == SourceTest:
+		cfg.Media.Audio = capture.SourceTone
+	case strings.HasPrefix(s.Microphone, DevicePrefix):
+		cfg.Media.Audio = capture.SourceMic
+		cfg.Media.AudioDevice = strings.TrimPrefix(s.Microphone, DevicePrefix)
+	default:
+		cfg.Media.Audio = capture.SourceAuto
+	}
+	return cfg
+}
+
+// ConfigErrors maps the controller's configuration errors to form fields.
+func ConfigErrors(err error) []FieldError {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	var out []FieldError
+	for _, e := range list {
+		var fe *call.FieldError
+		if !errors.As(e, &fe) {
+			out = append(out, FieldError{Field: FieldMode, Message: e.Error()})
+			continue
+		}
+		field := fe.Field
+		switch field {
+		case "video":
+			field = FieldCamera
+		case "audio":
+			field = FieldMicrophone
+		}
+		out = append(out, FieldError{Field: field, Message: fe.Message})
+	}
+	return out
+}
+
+// DeviceChoices splits capture devices into camera and microphone choices.
+func DeviceChoices(devs []capture.Device) (cameras, mics []DeviceChoice) {
+	for _, d := range devs {
+		label := d.Label
+		if label == "" {
+			label = d.ID
+		}
+		c := DeviceChoice{Value: DevicePrefix + d.ID, Label: label}
+		switch d.Kind {
+		case capture.KindVideo:
+			cameras = append(cameras, c)
+		case capture.KindAudio:
+			mics = append(mics, c)
+		}
+	}
+	return cameras, mics
+}
+
+// sinkSource adapts a sink to the video view.
+func sinkSource(l *sink.Latest) SnapshotFunc {
+	return func(dst *image.RGBA) (*image.RGBA, bool) {
+		img, _, ok := l.Snapshot(dst)
+		return img, ok
+	}
+}
+
+// Run opens the viewer window and returns when it is closed, after the call,
+// any QA run and the demo have been shut down.
+func Run(o Options) error {
+	a := fyneapp.NewWithID(AppID)
+	w, err := NewWindow(a, o)
+	if err != nil {
+		return err
+	}
+	w.Window.ShowAndRun()
+	return w.Close()
+}
+
+// Window is the running viewer: the Fyne window, its view and the
+// connection to the controller. NewWindow builds it; Run shows it.
+type Window struct {
+	Window   fyne.Window
+	View     *MainView
+	Settings *SettingsForm
+	QA       *QAView
+	Logs     *LogBuffer
+
+	app    fyne.App
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	o      Options
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	settings Settings
+	dirty    bool // settings changed since ctrl was built
+	ctrl     *call.Controller
+	unsub    func()
+	demo     *demo.Demo
+	demoErr  error
+	demoDone chan struct{}
+	muted    bool
+	camOff   bool
+	qaCancel context.CancelFunc
+	state    call.State
+	stateSeq uint64        // counts state events
+	stateCh  chan struct{} // closed and replaced on each state event
+}
+
+// NewWindow builds the viewer window in app a (without showing it). In Demo
+// mode it starts the emulator and demo master in the background.
+func NewWindow(a fyne.App, o Options) (*Window, error) {
+	if o.Logs == nil {
+		o.Logs = NewLogBuffer(5000, slog.LevelDebug)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(o.Logs)
+	}
+	a.SetIcon(assets.Icon)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Window{
+		Window:  a.NewWindow("KVS Viewer"),
+		Logs:    o.Logs,
+		app:     a,
+		log:     logger,
+		ctx:     ctx,
+		cancel:  cancel,
+		o:       o,
+		stateCh: make(chan struct{}),
+	}
+	w.settings = ApplyOptions(LoadSettings(a.Preferences()), o)
+
+	cams, mics := DeviceChoices(capture.ListDevices())
+	var profiles []string
+	if cfgFile, credFile := SharedConfigFiles(); cfgFile != "" || credFile != "" {
+		profiles = ListProfiles(cfgFile, credFile)
+	}
+	w.Settings = NewSettingsForm(w.settings, profiles, cams, mics)
+	w.Settings.ExtraCheck = func(s Settings) []FieldError {
+		if s.Mode == ModeDemo {
+			return nil
+		}
+		return ConfigErrors(BuildConfig(s, nil, "", "", logger).Validate())
+	}
+	w.Settings.OnApply = w.applySettings
+	w.QA = NewQAView(w.Window)
+	w.QA.CheckFaults = func(spec string) error {
+		_, err := emulator.ParseFaults(spec)
+		return err
+	}
+	w.QA.OnStart = w.startQA
+	w.QA.OnStop = w.stopQA
+	w.View = NewMainView(w.Window, w, w.Settings, NewLogPane(o.Logs, w.Window), w.QA)
+	w.Window.SetContent(w.View.Content())
+	w.Window.Resize(fyne.NewSize(1280, 800))
+	w.View.InstallShortcuts()
+
+	if w.settings.Mode == ModeDemo {
+		w.startDemo()
+	}
+	w.wg.Add(1)
+	go w.ticker()
+	if o.Connect || o.Tour != "" {
+		a.Lifecycle().SetOnStarted(func() {
+			if o.Tour != "" {
+				w.wg.Add(1)
+				go w.tour()
+				return
+			}
+			w.Connect()
+		})
+	}
+	w.log.Info("window ready", "mode", w.settings.Mode, "connect", o.Connect)
+	return w, nil
+}
+
+// Close ends the call, a QA run and the demo, and waits for the window's
+// goroutines. Run calls it after the window closes.
+func (w *Window) Close() error {
+	w.cancel()
+	w.mu.Lock()
+	ctrl, unsub, d, done := w.ctrl, w.unsub, w.demo, w.demoDone
+	w.ctrl, w.unsub = nil, nil
+	if w.qaCancel != nil {
+		w.qaCancel()
+	}
+	w.mu.Unlock()
+	var errs []error
+	if ctrl != nil {
+		ctrl.RemoteVideo().OnFrame(nil)
+		ctrl.LocalVideo().OnFrame(nil)
+		unsub()
+		if err := ctrl.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close controller: %w", err))
+		}
+	}
+	w.wg.Wait()
+	if done != nil {
+		<-done
+		w.mu.Lock()
+		d = w.demo
+		w.demo = nil
+		w.mu.Unlock()
+	}
+	if d != nil {
+		if err := d.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close demo: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startDemo starts the emulator and demo master in the background, once.
+func (w *Window) startDemo() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.demoDone != nil {
+		return
+	}
+	done := make(chan struct{})
+	w.demoDone = done
+	go func() {
+		defer close(done)
+		faults, err := emulator.ParseFaults(w.o.Faults)
+		if err != nil {
+			w.mu.Lock()
+			w.demoErr = fmt.Errorf("demo faults: %w", err)
+			w.mu.Unlock()
+			return
+		}
+		d, err := demo.Start(w.ctx, demo.Options{Faults: faults, Logger: w.log.With("component", "demo")})
+		w.mu.Lock()
+		w.demo, w.demoErr = d, err
+		w.mu.Unlock()
+		if err != nil {
+			w.log.Error("demo did not start", "err", err)
+			return
+		}
+		w.log.Info("demo running", "channel", d.Channel())
+	}()
+}
+
+// waitDemo waits for the demo to be up.
+func (w *Window) waitDemo() (*demo.Demo, error) {
+	w.startDemo()
+	w.mu.Lock()
+	done := w.demoDone
+	w.mu.Unlock()
+	select {
+	case <-done:
+	case <-w.ctx.Done():
+		return nil, w.ctx.Err()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.demo, w.demoErr
+}
+
+// config builds the controller configuration for the current settings.
+func (w *Window) config(s Settings) (call.Config, error) {
+	store := ""
+	if root := w.app.Storage().RootURI(); root != nil {
+		store = root.Path()
+	}
+	if s.Mode != ModeDemo {
+		cfg := BuildConfig(s, nil, "", store, w.log)
+		return cfg, cfg.Validate()
+	}
+	d, err := w.waitDemo()
+	if err != nil {
+		return call.Config{}, fmt.Errorf("demo mode: %w", err)
+	}
+	aws := d.AWSOptions()
+	cfg := BuildConfig(s, &aws, d.Channel(), "", w.log)
+	faults, _ := emulator.ParseFaults(w.o.Faults)
+	cfg.ClientIDs.Cooldown = demo.ClientIDCooldown(faults)
+	return cfg, cfg.Validate()
+}
+
+// controller returns the controller for the current settings, building a
+// new one (and closing the old) when there is none or the settings changed.
+func (w *Window) controller() (*call.Controller, error) {
+	w.mu.Lock()
+	if w.ctrl != nil && !w.dirty {
+		c := w.ctrl
+		w.mu.Unlock()
+		return c, nil
+	}
+	old, oldUnsub := w.ctrl, w.unsub
+	w.ctrl, w.unsub = nil, nil
+	s := w.settings
+	w.dirty = false
+	w.mu.Unlock()
+	if old != nil {
+		old.RemoteVideo().OnFrame(nil)
+		old.LocalVideo().OnFrame(nil)
+		oldUnsub()
+		if err := old.Close(); err != nil {
+			w.log.Warn("closing the previous controller", "err", err)
+		}
+	}
+	cfg, err := w.config(s)
+	if err != nil {
+		return nil, err
+	}
+	c, err := call.NewController(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("new controller: %w", err)
+	}
+	events, unsub := c.Subscribe()
+	w.wg.Add(1)
+	go w.pump(events)
+	c.SetMicMuted(w.muted)
+	c.SetCameraOff(w.camOff)
+	remote, local := c.RemoteVideo(), c.LocalVideo()
+	fyne.DoAndWait(func() {
+		w.View.Remote.SetSource(sinkSource(remote))
+		w.View.Local.SetSource(sinkSource(local))
+	})
+	remote.OnFrame(w.View.Remote.FrameReady)
+	local.OnFrame(w.View.Local.FrameReady)
+	w.mu.Lock()
+	if w.ctx.Err() != nil { // the window closed meanwhile
+		w.mu.Unlock()
+		unsub()
+		_ = c.Close()
+		return nil, w.ctx.Err()
+	}
+	w.ctrl, w.unsub = c, unsub
+	w.mu.Unlock()
+	return c, nil
+}
+
+// pump hands controller events to the view until the subscription ends.
+func (w *Window) pump(events <-chan call.Event) {
+	defer w.wg.Done()
+	for ev := range events {
+		w.event(ev)
+	}
+}
+
+func (w *Window) event(ev call.Event) {
+	if ev.Kind == call.EventState {
+		w.mu.Lock()
+		w.state = ev.State
+		w.stateSeq++
+		close(w.stateCh)
+		w.stateCh = make(chan struct{})
+		w.mu.Unlock()
+	}
+	fyne.Do(func() { w.View.Apply(ev) })
+}
+
+func (w *Window) ticker() {
+	defer w.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case now := <-t.C:
+			fyne.Do(func() { w.View.Tick(now) })
+		}
+	}
+}
+
+// act runs fn with the controller on a goroutine of its own (building the
+// controller may wait for the demo), reporting failures in the window.
+func (w *Window) act(name string, fn func(*call.Controller)) {
+	w.mu.Lock()
+	busy := w.qaCancel != nil
+	w.mu.Unlock()
+	if busy {
+		fyne.Do(func() { w.View.SetNotice("A QA run is in progress: stop it first") })
+		return
+	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		c, err := w.controller()
+		if err != nil {
+			if w.ctx.Err() == nil {
+				w.log.Error(name+" failed", "err", err)
+				fyne.Do(func() {
+					w.View.SetNotice(name + ": " + Redact(err.Error()))
+					if fes := ConfigErrors(errors.Unwrap(err)); len(fes) > 0 {
+						w.View.SelectTab(TabSettings)
+					}
+				})
+			}
+			return
+		}
+		fn(c)
+	}()
+}
+
+// Connect implements Actions.
+func (w *Window) Connect() { w.act("Connect", (*call.Controller).Connect) }
+
+// Reconnect implements Actions.
+func (w *Window) Reconnect() { w.act("Reconnect", (*call.Controller).Reconnect) }
+
+// Disconnect implements Actions.
+func (w *Window) Disconnect() {
+	w.mu.Lock()
+	c := w.ctrl
+	w.mu.Unlock()
+	if c != nil {
+		c.Disconnect()
+	}
+}
+
+// SetMicMuted implements Actions.
+func (w *Window) SetMicMuted(m bool) {
+	w.mu.Lock()
+	w.muted = m
+	c := w.ctrl
+	w.mu.Unlock()
+	if c != nil {
+		c.SetMicMuted(m)
+	}
+}
+
+// SetCameraOff implements Actions.
+func (w *Window) SetCameraOff(off bool) {
+	w.mu.Lock()
+	w.camOff = off
+	c := w.ctrl
+	w.mu.Unlock()
+	if c != nil {
+		c.SetCameraOff(off)
+	}
+}
+
+// State returns the last state the controller reported, the number of
+// state events so far, and a channel closed at the next state event.
+func (w *Window) State() (call.State, uint64, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state, w.stateSeq, w.stateCh
+}
+
+// WaitState waits until the controller reports state s in a state event
+// after the first `after` ones, or ctx ends.
+func (w *Window) WaitState(ctx context.Context, s call.State, after uint64) error {
+	for {
+		st, seq, ch := w.State()
+		if st == s && seq > after {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s (now %s): %w", s, st, ctx.Err())
+		}
+	}
+}
+
+// applySettings saves new settings; the next Connect uses them.
+func (w *Window) applySettings(s Settings) {
+	SaveSettings(w.app.Preferences(), s)
+	w.mu.Lock()
+	w.settings = s
+	w.dirty = true
+	w.mu.Unlock()
+	if s.Mode == ModeDemo {
+		w.startDemo()
+	}
+	w.log.Info("settings saved", "mode", s.Mode, "channel", s.Channel, "region", s.Region)
+}
+
+// startQA runs a QA session with its own controller; the interactive call
+// is ended first.
+func (w *Window) startQA(r QARequest) {
+	w.mu.Lock()
+	if w.qaCancel != nil {
+		w.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	w.qaCancel = cancel
+	old, oldUnsub := w.ctrl, w.unsub
+	w.ctrl, w.unsub = nil, nil
+	s := w.settings
+	w.mu.Unlock()
+	w.QA.Begin(r.Cycles)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() {
+			w.mu.Lock()
+			w.qaCancel = nil
+			w.mu.Unlock()
+			cancel()
+		}()
+		if old != nil {
+			old.RemoteVideo().OnFrame(nil)
+			old.LocalVideo().OnFrame(nil)
+			oldUnsub()
+			_ = old.Close()
+		}
+		rep, err := w.runQA(ctx, s, r)
+		fyne.Do(func() { w.QA.Finish(rep, err) })
+	}()
+}
+
+func (w *Window) runQA(ctx context.Context, s Settings, r QARequest) (qa.Report, error) {
+	if r.Faults != "" && s.Mode != ModeDemo {
+		return qa.Report{}, errors.New("fault profiles need Demo mode")
+	}
+	cfg, err := w.config(s)
+	if err != nil {
+		return qa.Report{}, err
+	}
+	if s.Mode == ModeDemo {
+		d, _ := w.waitDemo()
+		if err := d.SetFaults(r.Faults); err != nil {
+			return qa.Report{}, fmt.Errorf("fault profile: %w", err)
+		}
+		defer func() {
+			if err := d.SetFaults(w.o.Faults); err != nil {
+				w.log.Warn("restoring demo faults", "err", err)
+			}
+		}()
+		faults, _ := emulator.ParseFaults(r.Faults)
+		cfg.ClientIDs.Cooldown = demo.ClientIDCooldown(faults)
+	}
+	w.log.Info("qa run", "cycles", r.Cycles, "hold", r.Hold, "gap", r.Gap, "faults", r.Faults)
+	rep, err := qa.Run(ctx, qa.Options{
+		Cycles: r.Cycles, Hold: r.Hold, Gap: r.Gap, Reconnect: r.Reconnect, Config: cfg,
+		Progress: func(c qa.Cycle) { fyne.Do(func() { w.QA.AddCycle(c) }) },
+		Event:    w.event,
+	})
+	if errors.Is(err, context.Canceled) && w.ctx.Err() == nil {
+		err = errors.New("stopped by the user")
+	}
+	return rep, err
+}
+
+func (w *Window) stopQA() {
+	w.mu.Lock()
+	cancel := w.qaCancel
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
