@@ -4,7 +4,7 @@
 #   docs/settings.png   the connection settings
 #   docs/timeline.png   the phase waterfall of the last sessions (a connect and a reconnect)
 #   docs/qa.png         the QA tab after a CYCLES-cycle run (default 50)
-# The app walks through these states by itself (--screenshot-tour DIR): at each it writes
+# The app walks through these states by itself (--tour DIR): at each it writes
 # DIR/NAME.ready and waits for DIR/NAME.done, which this script writes after taking the
 # screenshot with ImageMagick's `import -window root`.
 # Usage: scripts/screenshots.sh   (BIN=path/to/binary OUT=dir CYCLES=n to override)
@@ -29,7 +29,7 @@ trap 'rm -rf "$TOUR"' EXIT
 
 xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
 	set -euo pipefail
-	"$BIN" --demo --screenshot-tour "$TOUR" --tour-qa-cycles "$CYCLES" >"$TOUR/app.log" 2>&1 &
+	"$BIN" --demo --tour "$TOUR" --tour-qa-cycles "$CYCLES" >"$TOUR/app.log" 2>&1 &
 	pid=$!
 	for name in main-live settings timeline qa; do
 		while [ ! -e "$TOUR/$name.ready" ]; do

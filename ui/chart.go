@@ -68,18 +68,18 @@ func DrawTTFFChart(points []ChartPoint, recovered []bool, top time.Duration, w, 
 	return img
 }
 
-// Histogram counts values into bins equal buckets from 0 to top; values at
-// or above top go into the last bucket.
-func Histogram(values []time.Duration, top time.Duration, bins int) []int {
+// Histogram counts values into bins equal buckets from lo to hi; values
+// outside go into the first or last bucket.
+func Histogram(values []time.Duration, lo, hi time.Duration, bins int) []int {
 	if bins < 1 {
 		bins = 1
 	}
 	counts := make([]int, bins)
-	if top <= 0 {
+	if hi <= lo {
 		return counts
 	}
 	for _, v := range values {
-		b := int(int64(v) * int64(bins) / int64(top))
+		b := int(int64(v-lo) * int64(bins) / int64(hi-lo))
 		counts[min(max(b, 0), bins-1)]++
 	}
 	return counts

@@ -74,6 +74,7 @@ type QAView struct {
 	chart    *canvas.Raster
 	hist     *canvas.Raster
 	axis     *widget.Label
+	histAxis *widget.Label
 	total    int
 	results  []qa.Cycle
 	report   *qa.Report
@@ -84,7 +85,7 @@ type QAView struct {
 }
 
 var qaColumns = []string{"#", "Result", "Attempts", "TTFF", "Teardown", "Failures", "Goroutines", "FDs", "RSS MB", "Error"}
-var qaColumnWidths = []float32{48, 90, 76, 80, 84, 200, 90, 56, 76, 300}
+var qaColumnWidths = []float32{52, 96, 96, 84, 100, 200, 110, 60, 84, 300}
 
 // NewQAView returns the QA tab; win is the parent of its dialogs.
 func NewQAView(win fyne.Window) *QAView {
@@ -100,6 +101,7 @@ func NewQAView(win fyne.Window) *QAView {
 		Resources: widget.NewLabel(""),
 		FormError: widget.NewLabel(""),
 		axis:      widget.NewLabel(""),
+		histAxis:  widget.NewLabel(""),
 	}
 	v.Cycles.SetText("50")
 	v.Hold.SetText("2s")
@@ -166,17 +168,24 @@ func NewQAView(win fyne.Window) *QAView {
 		widget.NewFormItem("Fault profile", v.Faults),
 		widget.NewFormItem("", v.Reconnect),
 	)
+	v.axis.Truncation = fyne.TextTruncateEllipsis
+	v.histAxis.Truncation = fyne.TextTruncateEllipsis
 	controls := container.NewVBox(form, v.FormError,
-		container.NewHBox(v.Start, v.Stop, v.ExportJSON, v.ExportCSV),
-		v.Progress, v.Summary, v.Resources)
+		container.NewHBox(v.Start, v.Stop, v.ExportJSON, v.ExportCSV), v.Progress)
+	title := func(s string) fyne.CanvasObject {
+		l := widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		l.Truncation = fyne.TextTruncateEllipsis
+		return l
+	}
 	charts := container.NewGridWithColumns(2,
-		container.NewBorder(widget.NewLabelWithStyle("Time to first frame per cycle", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.axis, nil, nil, v.chart),
-		container.NewBorder(widget.NewLabelWithStyle("TTFF histogram", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, v.hist),
+		container.NewBorder(title("Time to first frame per cycle"), v.axis, nil, nil, v.chart),
+		container.NewBorder(title("TTFF histogram"), v.histAxis, nil, nil, v.hist),
 	)
 	top := container.NewHSplit(container.NewVScroll(controls), charts)
-	top.Offset = 0.42
-	split := container.NewVSplit(top, v.table)
-	split.Offset = 0.55
+	top.Offset = 0.4
+	upper := container.NewBorder(nil, container.NewVBox(v.Summary, v.Resources), nil, nil, top)
+	split := container.NewVSplit(upper, v.table)
+	split.Offset = 0.6
 	v.content = split
 	v.ExtendBaseWidget(v)
 	return v
@@ -283,7 +292,13 @@ func (v *QAView) Running() bool { return v.running }
 func (v *QAView) refreshData() {
 	v.table.Refresh()
 	pts, _, top := v.chartData()
-	v.axis.SetText(fmt.Sprintf("0 – %s · %d cycles · green ok, amber after retry, red failed", ms(top), len(pts)))
+	v.axis.SetText(fmt.Sprintf("0 – %s · %d cycles · green ok, amber retried, red failed", ms(top), len(pts)))
+	lo, hi, counts := v.histData()
+	peak := 0
+	for _, c := range counts {
+		peak = max(peak, c)
+	}
+	v.histAxis.SetText(fmt.Sprintf("%s – %s in %d bins · tallest %d", ms(lo), ms(hi), len(counts), peak))
 	v.chart.Refresh()
 	v.hist.Refresh()
 }
@@ -307,13 +322,24 @@ func (v *QAView) drawChart(w, h int) image.Image {
 }
 
 func (v *QAView) drawHist(w, h int) image.Image {
+	_, _, counts := v.histData()
+	return DrawHistogram(counts, w, h)
+}
+
+// histData buckets the TTFF of the good cycles between lo (the fastest,
+// rounded down to 100 ms) and hi (the slowest, rounded up).
+func (v *QAView) histData() (lo, hi time.Duration, counts []int) {
 	var ttffs []time.Duration
 	for _, c := range v.results {
 		if c.OK {
 			ttffs = append(ttffs, c.Phases[call.PhaseFirstFrame])
 		}
 	}
-	return DrawHistogram(Histogram(ttffs, chartScale(ttffs), histogramBins), w, h)
+	hi = chartScale(ttffs)
+	if len(ttffs) > 0 {
+		lo = slices.Min(ttffs) / (100 * time.Millisecond) * (100 * time.Millisecond)
+	}
+	return lo, hi, Histogram(ttffs, lo, hi, histogramBins)
 }
 
 func (v *QAView) liveSummary() string {

@@ -117,7 +117,7 @@ func NewSettingsForm(s Settings, profiles []string, cameras, mics []DeviceChoice
 		item("Send", "send", container.NewHBox(f.SendVideo, f.SendAudio), ""),
 		item("NAT traversal", FieldNAT, f.NAT, ""),
 	)
-	f.content = container.NewVScroll(container.NewVBox(form, container.NewHBox(f.Save, f.Status)))
+	f.content = container.NewBorder(container.NewHBox(f.Save, f.Status), nil, nil, nil, container.NewVScroll(form))
 	f.ExtendBaseWidget(f)
 	return f
 }

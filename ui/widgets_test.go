@@ -3,6 +3,7 @@ package ui
 import (
 	"image"
 	"image/color"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -407,9 +408,19 @@ func TestQAView(t *testing.T) {
 	if got := img.RGBAAt(250, 1); got != chartFail {
 		t.Errorf("cycle 3 (failed) %v", got)
 	}
-	h := Histogram([]time.Duration{300 * time.Millisecond, 900 * time.Millisecond}, 900*time.Millisecond, 3)
+	h := Histogram([]time.Duration{300 * time.Millisecond, 900 * time.Millisecond}, 0, 900*time.Millisecond, 3)
 	if !slices.Equal(h, []int{0, 1, 1}) {
 		t.Errorf("histogram %v", h)
+	}
+	h = Histogram([]time.Duration{250, 260, 299, 300, 100, 1000}, 250, 300, 5)
+	if !slices.Equal(h, []int{2, 1, 0, 0, 3}) { // 100 clamps into the first bin, 300 and 1000 into the last
+		t.Errorf("histogram with an offset %v", h)
+	}
+	if lo, hi, counts := v.histData(); lo != 300*time.Millisecond || hi != 900*time.Millisecond || len(counts) != histogramBins || counts[0] != 1 || counts[histogramBins-1] != 1 {
+		t.Errorf("histogram data %v-%v %v", lo, hi, counts)
+	}
+	if v.histAxis.Text != "300 ms – 900 ms in 20 bins · tallest 1" {
+		t.Errorf("histogram axis %q", v.histAxis.Text)
 	}
 	himg := DrawHistogram([]int{0, 2, 1}, 30, 10)
 	if himg.RGBAAt(5, 9) != chartBG || himg.RGBAAt(15, 0) != chartBucket || himg.RGBAAt(25, 4) != chartBG || himg.RGBAAt(25, 6) != chartBucket {
@@ -429,6 +440,10 @@ func TestQAView(t *testing.T) {
 	}
 	if want := "After teardown, against cycle 1: goroutines +1 (max +3) · open files +0 (max +2) · RSS +512 KB"; v.Resources.Text != want {
 		t.Errorf("resources %q", v.Resources.Text)
+	}
+	// Long texts wrap or truncate: the tab never forces the window wider than 1280.
+	if min := v.MinSize(); min.Width > 1200 {
+		t.Errorf("QA tab needs %v", min)
 	}
 }
 
@@ -488,5 +503,40 @@ func TestVideoViewCoalescesFrames(t *testing.T) {
 	v.SetSource(nil)
 	if v.Image() != nil || !v.placeholder.Visible() {
 		t.Error("detaching did not clear the picture")
+	}
+}
+
+func TestLogPaneFiltersCopiesAndRedacts(t *testing.T) {
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	buf := NewLogBuffer(100, nil)
+	p := NewLogPane(buf, w)
+	w.SetContent(p)
+	log := slog.New(buf)
+	log.Debug("ice candidate", "type", "host")
+	log.Info("signaling open", "url", "wss://h/?X-Amz-Signature="+testSignature+"&X-Amz-ClientId=v1")
+	log.Warn("no answer yet")
+	log.Error("attempt failed", "class", "no_answer")
+	if got := p.Lines(); len(got) != 3 || !strings.Contains(got[0], "signaling open") {
+		t.Fatalf("info lines %q", got)
+	}
+	if strings.Contains(p.Text(), testSignature) || !strings.Contains(p.Text(), "X-Amz-Signature="+Redacted) {
+		t.Errorf("pane text not redacted: %s", p.Text())
+	}
+	p.Level.SetSelected("Warn")
+	if got := p.Lines(); len(got) != 2 || !strings.Contains(got[1], "attempt failed") {
+		t.Errorf("warn lines %q", got)
+	}
+	test.Tap(p.Copy)
+	if got := a.Clipboard().Content(); got != p.Text() || !strings.HasSuffix(got, "class=no_answer\n") {
+		t.Errorf("clipboard %q", got)
+	}
+	p.Level.SetSelected("Debug")
+	if got := p.Lines(); len(got) != 4 || !strings.Contains(got[0], "ice candidate") {
+		t.Errorf("debug lines %q", got)
+	}
+	log.Info("later")
+	if got := p.Lines(); len(got) != 5 {
+		t.Errorf("a new record did not reach the pane: %q", got)
 	}
 }

@@ -42,8 +42,8 @@ type Options struct {
 	ClientID       string // --client-id (selects the fixed policy)
 	ClientIDPolicy string // --client-id-policy pool|fixed|fresh
 	Codec          string // --codec auto|h264|vp8
-	Video          string // --video auto|test|none|device:<id>
-	Audio          string // --audio auto|test|none|device:<id>
+	Video          string // --video auto|camera|test|none|device:<id>
+	Audio          string // --audio auto|mic|tone|test|none|device:<id>
 	Faults         string // --fault SPEC: emulator faults in Demo mode
 
 	Connect bool // --connect: connect as soon as the window is open
@@ -91,6 +91,8 @@ func ApplyOptions(s Settings, o Options) Settings {
 	case "":
 	case "none":
 		s.SendVideo = false
+	case "camera":
+		s.Camera, s.SendVideo = SourceAuto, true
 	default:
 		s.Camera, s.SendVideo = o.Video, true
 	}
@@ -98,6 +100,8 @@ func ApplyOptions(s Settings, o Options) Settings {
 	case "":
 	case "none":
 		s.SendAudio = false
+	case "mic":
+		s.Microphone, s.SendAudio = SourceAuto, true
 	case "tone":
 		s.Microphone, s.SendAudio = SourceTest, true
 	default:
@@ -242,20 +246,21 @@ type Window struct {
 	o      Options
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	settings Settings
-	dirty    bool // settings changed since ctrl was built
-	ctrl     *call.Controller
-	unsub    func()
-	demo     *demo.Demo
-	demoErr  error
-	demoDone chan struct{}
-	muted    bool
-	camOff   bool
-	qaCancel context.CancelFunc
-	state    call.State
-	stateSeq uint64        // counts state events
-	stateCh  chan struct{} // closed and replaced on each state event
+	mu         sync.Mutex
+	settings   Settings
+	dirty      bool // settings changed since ctrl was built
+	ctrl       *call.Controller
+	unsub      func()
+	demo       *demo.Demo
+	demoErr    error
+	demoDone   chan struct{}
+	muted      bool
+	camOff     bool
+	qaCancel   context.CancelFunc
+	state      call.State
+	stateSeq   uint64        // counts state events
+	maxSession uint64        // the highest session id shown
+	stateCh    chan struct{} // closed and replaced on each state event
 }
 
 // NewWindow builds the viewer window in app a (without showing it). In Demo
@@ -461,7 +466,7 @@ func (w *Window) controller() (*call.Controller, error) {
 	}
 	events, unsub := c.Subscribe()
 	w.wg.Add(1)
-	go w.pump(events)
+	go w.pump(events, w.sessionBase())
 	c.SetMicMuted(w.muted)
 	c.SetCameraOff(w.camOff)
 	remote, local := c.RemoteVideo(), c.LocalVideo()
@@ -484,14 +489,30 @@ func (w *Window) controller() (*call.Controller, error) {
 }
 
 // pump hands controller events to the view until the subscription ends.
-func (w *Window) pump(events <-chan call.Event) {
+// base is added to the session ids (see sessionBase).
+func (w *Window) pump(events <-chan call.Event, base uint64) {
 	defer w.wg.Done()
 	for ev := range events {
-		w.event(ev)
+		w.event(ev, base)
 	}
 }
 
-func (w *Window) event(ev call.Event) {
+// sessionBase returns an offset for the session ids of a new controller:
+// each controller (a settings change, a QA run) counts its sessions from 1,
+// and the timeline must not merge them with earlier ones.
+func (w *Window) sessionBase() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.maxSession
+}
+
+func (w *Window) event(ev call.Event, base uint64) {
+	if ev.SessionID != 0 {
+		ev.SessionID += base
+	}
+	w.mu.Lock()
+	w.maxSession = max(w.maxSession, ev.SessionID)
+	w.mu.Unlock()
 	if ev.Kind == call.EventState {
 		w.mu.Lock()
 		w.state = ev.State
@@ -678,11 +699,12 @@ func (w *Window) runQA(ctx context.Context, s Settings, r QARequest) (qa.Report,
 		faults, _ := emulator.ParseFaults(r.Faults)
 		cfg.ClientIDs.Cooldown = demo.ClientIDCooldown(faults)
 	}
+	base := w.sessionBase()
 	w.log.Info("qa run", "cycles", r.Cycles, "hold", r.Hold, "gap", r.Gap, "faults", r.Faults)
 	rep, err := qa.Run(ctx, qa.Options{
 		Cycles: r.Cycles, Hold: r.Hold, Gap: r.Gap, Reconnect: r.Reconnect, Config: cfg,
 		Progress: func(c qa.Cycle) { fyne.Do(func() { w.QA.AddCycle(c) }) },
-		Event:    w.event,
+		Event:    func(ev call.Event) { w.event(ev, base) },
 	})
 	if errors.Is(err, context.Canceled) && w.ctx.Err() == nil {
 		err = errors.New("stopped by the user")

@@ -19,6 +19,8 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/test"
 
+	"go.uber.org/goleak"
+
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/ui"
 )
@@ -178,6 +180,8 @@ func TestDemoCallConnectAndReconnect(t *testing.T) {
 	if _, err := exec.LookPath("import"); err != nil {
 		t.Skip("needs ImageMagick's import for screenshots")
 	}
+	// Everything the window starts (demo, controller, sessions) must end with it.
+	before := goleak.IgnoreCurrent()
 	var w *ui.Window
 	var err error
 	fyne.DoAndWait(func() {
@@ -193,6 +197,9 @@ func TestDemoCallConnectAndReconnect(t *testing.T) {
 		fyne.DoAndWait(w.Window.Hide) // closing the first window would quit the app
 		if err := w.Close(); err != nil {
 			t.Errorf("close: %v", err)
+		}
+		if err := goleak.Find(before); err != nil {
+			t.Errorf("goroutines left after the window closed: %v", err)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
