@@ -17,6 +17,7 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/call/rtc"
+	"github.com/kvsviewer/kvsviewer/internal/memtune"
 	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/receive"
@@ -730,7 +731,11 @@ func (s *session) teardown() time.Duration {
 	}
 	// 6. Every goroutine of the session.
 	step("wait for session goroutines", func() error { s.wg.Wait(); return nil })
-	return time.Since(start)
+	d := time.Since(start)
+	// The codecs freed large buffers: give them back to the OS (not timed:
+	// the call is already gone).
+	memtune.Trim()
+	return d
 }
 
 // errStepTimeout reports a teardown step that overran its limit.

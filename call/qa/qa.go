@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -300,17 +301,23 @@ func (r *runner) waitState(ctx context.Context, s call.State, limit time.Duratio
 }
 
 // settle measures goroutines, open files and RSS once the counts have stopped
-// falling (goroutines of the closed call exit asynchronously, within ms).
+// changing for 200 ms (goroutines of the closed call, and of the demo master's
+// side of it, exit asynchronously), waiting 3 s at most.
 func settle(ctx context.Context) (int, int, int64) {
 	g, f := runtime.NumGoroutine(), openFDs()
-	for i := 0; i < 20 && ctx.Err() == nil; i++ {
+	for i, still := 0, 0; i < 120 && still < 8 && ctx.Err() == nil; i++ {
 		time.Sleep(25 * time.Millisecond)
 		g2, f2 := runtime.NumGoroutine(), openFDs()
 		if g2 == g && f2 == f {
-			break
+			still++ // unchanged for 8 polls (200 ms) in a row: settled
+		} else {
+			still = 0
 		}
 		g, f = g2, f2
 	}
+	// RSS counts what the process keeps, not garbage the collector has yet to
+	// return: collect and hand free memory back to the OS before reading it.
+	debug.FreeOSMemory()
 	return g, f, rssKB()
 }
 
