@@ -279,12 +279,17 @@ func (s *session) run() {
 	s.kcfg, s.cpRes = cfg, res
 	s.phase(PhaseControlPlane, time.Now(), nil)
 
-	conn, err := s.dial(ctx)
-	if err != nil {
-		s.failed(classify(err, ClassSignalingClosed), err)
-		return
+	// Signaling opens while the peer connection and the offer are prepared.
+	type dialResult struct {
+		conn *kvs.Conn
+		at   time.Time
+		err  error
 	}
-	s.phase(PhaseSignalingOpen, time.Now(), nil)
+	dialCh := make(chan dialResult, 1)
+	s.goFunc(func() {
+		conn, err := s.dial(ctx)
+		dialCh <- dialResult{conn, time.Now(), err}
+	})
 
 	var lr localResult
 	select {
@@ -301,11 +306,27 @@ func (s *session) run() {
 	}
 	lr.l.SetAudioEnabled(!s.c.micMuted.Load())
 	lr.l.SetVideoEnabled(!s.c.cameraOff.Load())
+	pc, err := s.prepare(lr.l)
+	if err != nil {
+		s.failed(classify(err, ClassInternal), err)
+		return
+	}
 
-	if err := s.negotiate(ctx, conn, lr.l); err != nil {
+	var dr dialResult
+	select {
+	case dr = <-dialCh:
+	case <-ctx.Done():
+		return
+	}
+	if dr.err != nil {
+		s.failed(classify(dr.err, ClassSignalingClosed), dr.err)
+		return
+	}
+	s.phase(PhaseSignalingOpen, dr.at, nil)
+	if err := s.sendOffer(ctx, dr.conn, pc); err != nil {
 		class := ClassInternal
 		select {
-		case <-conn.Done():
+		case <-dr.conn.Done():
 			class = ClassSignalingClosed // the offer could not go out: the socket is gone
 		default:
 		}
@@ -330,19 +351,20 @@ func (s *session) dial(ctx context.Context) (*kvs.Conn, error) {
 	return conn, nil
 }
 
-// negotiate builds the peer connection, adds the local tracks and sends the offer.
-func (s *session) negotiate(ctx context.Context, conn *kvs.Conn, local *capture.Local) error {
+// prepare builds the peer connection, adds the local tracks and sets the
+// local offer (gathering starts; candidates wait for the offer to go out).
+func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) {
 	api, err := rtc.NewAPI(s.rtcOptions(local.Selector))
 	if err != nil {
-		return fmt.Errorf("build WebRTC API: %w", err)
+		return nil, fmt.Errorf("build WebRTC API: %w", err)
 	}
 	pc, err := api.NewPeerConnection(rtc.Configuration(s.cpRes.ice.Servers, s.rtcOptions(nil)))
 	if err != nil {
-		return fmt.Errorf("new peer connection: %w", err)
+		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
 	if !s.adopt(func() { s.pc = pc }) {
 		_ = pc.Close()
-		return context.Canceled
+		return nil, context.Canceled
 	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
@@ -370,12 +392,12 @@ func (s *session) negotiate(ctx context.Context, conn *kvs.Conn, local *capture.
 		}
 		if tr == nil {
 			if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-				return fmt.Errorf("add %s transceiver: %w", kind, err)
+				return nil, fmt.Errorf("add %s transceiver: %w", kind, err)
 			}
 			continue
 		}
 		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
-			return fmt.Errorf("add local %s track: %w", kind, err)
+			return nil, fmt.Errorf("add local %s track: %w", kind, err)
 		}
 	}
 	if local.Video != nil {
@@ -384,11 +406,16 @@ func (s *session) negotiate(ctx context.Context, conn *kvs.Conn, local *capture.
 
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
-		return fmt.Errorf("create offer: %w", err)
+		return nil, fmt.Errorf("create offer: %w", err)
 	}
 	if err := pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("set local description: %w", err)
+		return nil, fmt.Errorf("set local description: %w", err)
 	}
+	return pc, nil
+}
+
+// sendOffer sends the local offer, then the candidates gathered so far.
+func (s *session) sendOffer(ctx context.Context, conn *kvs.Conn, pc *webrtc.PeerConnection) error {
 	// Anything received before the offer started going out is stale.
 	s.offerAt = time.Now()
 	if err := conn.SendOffer(ctx, *pc.LocalDescription(), s.correlationID("offer")); err != nil {
