@@ -9,9 +9,12 @@
 package capture
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +82,10 @@ type Options struct {
 	VideoBitrate int
 	// PatternStyle is the look of the test pattern.
 	PatternStyle pattern.Style
+	// StreamID is the stream id of VideoSend and AudioSend in the SDP; "" means a random one.
+	StreamID string
+	// Logger gets the send tracks' debug messages; nil means discard.
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -192,9 +199,16 @@ func pickDevice(kind, want string) (driver.Driver, error) {
 }
 
 // Local is the local media of one call. Video and Audio are nil when absent.
+//
+// Add VideoSend and AudioSend, not Video and Audio, to peer connections (see SendTrack for why).
+// Video and Audio stay available for other readers, e.g. a preview from
+// Local.Video.(*mediadevices.VideoTrack).NewReader.
 type Local struct {
 	Video mediadevices.Track
 	Audio mediadevices.Track
+	// VideoSend and AudioSend wrap Video and Audio for pion (nil when absent); they share one
+	// stream id, and their track ids are "<stream id>-video" and "<stream id>-audio".
+	VideoSend, AudioSend *SendTrack
 	// Selector holds the encoders the tracks use; Populate the MediaEngine with it.
 	Selector *mediadevices.CodecSelector
 	// Notes are human readable remarks on fallbacks, e.g. "no camera found: sending the test
@@ -207,6 +221,26 @@ type Local struct {
 	videoOn, audioOn atomic.Bool
 	closeOnce        sync.Once
 	closeErr         error
+	counted          bool // Open counted this Local in the open counters
+}
+
+// Counters of open Locals, for QA ("capture devices open" after a teardown).
+var openLocals, openCameras, openMics atomic.Int64
+
+// OpenCount returns the number of Locals opened and not yet closed, in this process.
+func OpenCount() int { return int(openLocals.Load()) }
+
+// OpenDevices returns the number of Locals opened and not yet closed, and how many of them hold
+// a camera and a microphone.
+func OpenDevices() (locals, cameras, mics int) {
+	return int(openLocals.Load()), int(openCameras.Load()), int(openMics.Load())
+}
+
+// randomStreamID returns a fresh stream id.
+func randomStreamID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "kvsviewer-" + hex.EncodeToString(b[:])
 }
 
 // Open opens the local media as o asks. SourceAuto falls back to the synthetic source with a
@@ -233,6 +267,24 @@ func Open(o Options) (*Local, error) {
 	}
 	if at, ok := l.Audio.(*mediadevices.AudioTrack); ok {
 		at.Transform(l.audioGate)
+	}
+	stream := o.StreamID
+	if stream == "" {
+		stream = randomStreamID()
+	}
+	if l.Video != nil {
+		l.VideoSend = NewSendTrack(l.Video, stream+"-video", stream, o.Logger)
+	}
+	if l.Audio != nil {
+		l.AudioSend = NewSendTrack(l.Audio, stream+"-audio", stream, o.Logger)
+	}
+	l.counted = true
+	openLocals.Add(1)
+	if l.hasCamera() {
+		openCameras.Add(1)
+	}
+	if l.hasMic() {
+		openMics.Add(1)
 	}
 	return l, nil
 }
@@ -350,6 +402,34 @@ func (l *Local) openMic(d driver.Driver) error {
 	return nil
 }
 
+func (l *Local) hasCamera() bool { return strings.HasPrefix(l.VideoSource, "camera:") }
+func (l *Local) hasMic() bool    { return strings.HasPrefix(l.AudioSource, "mic:") }
+
+// SetPaused stops (true) or resumes (false) sending on VideoSend and AudioSend: while paused no
+// RTP goes out (a fault to inject; SetVideoEnabled and SetAudioEnabled are the user's switches).
+// Resuming does not force a keyframe; call ForceKeyFrame for that.
+func (l *Local) SetPaused(paused bool) {
+	for _, t := range l.sendTracks() {
+		t.SetPaused(paused)
+	}
+}
+
+// ForceKeyFrame asks the video encoder of every peer connection VideoSend is bound to for a
+// keyframe; it reports whether one could.
+func (l *Local) ForceKeyFrame() bool {
+	return l.VideoSend != nil && l.VideoSend.ForceKeyFrame()
+}
+
+func (l *Local) sendTracks() []*SendTrack {
+	var out []*SendTrack
+	for _, t := range []*SendTrack{l.VideoSend, l.AudioSend} {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // SetVideoEnabled turns the video on or off without renegotiation: while off the track sends
 // black frames of the same size at the same rate (the camera itself stays open).
 func (l *Local) SetVideoEnabled(on bool) { l.videoOn.Store(on) }
@@ -416,22 +496,37 @@ func sameFormat(a, b wave.Audio) bool {
 // Close stops the tracks: the camera is closed (its light goes off), the microphone released,
 // the pattern and tone generators stopped. It is idempotent and leaves no goroutine of Local.
 //
-// With mediadevices v0.9.4, closing a track that is still bound to a peer connection can make
-// a later pc.Close() hang: close the peer connection first, then Local.
+// The usual order is: close the peer connection (or RemoveTrack the senders of VideoSend and
+// AudioSend), then Local.Close. Close first unbinds VideoSend and AudioSend from any peer
+// connection they are still bound to and only then closes the sources, so it also returns when
+// a peer connection was never connected or its teardown is stuck, and a later pc.Close or
+// RemoveTrack does not hang either. Only the raw Video and Audio tracks must not be bound to a
+// peer connection directly: closing them while bound can make pc.Close hang (see SendTrack).
 func (l *Local) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
-		if l.Video != nil {
-			if err := l.Video.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("capture: close video: %w", err))
+		if l.VideoSend != nil {
+			errs = append(errs, l.VideoSend.Close())
+		} else if l.Video != nil {
+			errs = append(errs, l.Video.Close())
+		}
+		if l.AudioSend != nil {
+			errs = append(errs, l.AudioSend.Close())
+		} else if l.Audio != nil {
+			errs = append(errs, l.Audio.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			l.closeErr = fmt.Errorf("capture: close: %w", err)
+		}
+		if l.counted {
+			openLocals.Add(-1)
+			if l.hasCamera() {
+				openCameras.Add(-1)
+			}
+			if l.hasMic() {
+				openMics.Add(-1)
 			}
 		}
-		if l.Audio != nil {
-			if err := l.Audio.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("capture: close audio: %w", err))
-			}
-		}
-		l.closeErr = errors.Join(errs...)
 	})
 	return l.closeErr
 }

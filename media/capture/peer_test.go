@@ -29,12 +29,17 @@ func newLoopbackAPI(t *testing.T, pref string) *webrtc.API {
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		t.Fatal(err)
 	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(loopbackSettings()), webrtc.WithInterceptorRegistry(ir))
+}
+
+// loopbackSettings keeps pion on loopback: UDP4, no mDNS.
+func loopbackSettings() webrtc.SettingEngine {
 	se := webrtc.SettingEngine{}
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
+	return se
 }
 
 // TestOfferCodecOrder checks the codec preference reaches the offer, with keyframe feedback.
@@ -88,10 +93,10 @@ func TestCallOverLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := viewer.AddTrack(l.Video); err != nil {
+	if _, err := viewer.AddTrack(l.VideoSend); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := viewer.AddTrack(l.Audio); err != nil {
+	if _, err := viewer.AddTrack(l.AudioSend); err != nil {
 		t.Fatal(err)
 	}
 

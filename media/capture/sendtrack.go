@@ -1,0 +1,323 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/mediadevices"
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// ErrTrackClosed is returned by SendTrack.Bind once the track is closed.
+var ErrTrackClosed = errors.New("capture: send track closed")
+
+// SendTrack is a mediadevices track as it is added to pion peer connections
+// (pc.AddTrack or pc.AddTransceiverFromTrack). Add it instead of the raw
+// mediadevices track.
+//
+// It exists because of how mediadevices v0.9.4 binds a track (track.go): Bind
+// starts a goroutine that encodes and writes RTP, and Unbind hands that
+// goroutine a channel and waits for it to pick it up between two packets. If
+// the goroutine ends on its own after Unbind has taken its entry (a failed
+// write or read), nobody answers and Unbind, and with it RTPSender.Stop,
+// RemoveTrack and PeerConnection.Close, blocks forever. pion makes exactly that
+// happen: once a sender is stopped, a write on a sender whose SRTP never
+// started returns io.ErrClosedPipe, so the teardown of a call whose offer got
+// no answer, or whose ICE never connected, hangs. SendTrack therefore hands
+// mediadevices a writer that never fails (errors are counted and dropped), and
+// Close unbinds every binding before it closes the source, so no read fails
+// while an Unbind waits.
+//
+// The writer also
+//   - rewrites the payload type of the encoder's packets (the one of the
+//     encoder's codec description, e.g. H.264 125) to the payload type
+//     negotiated for the codec mediadevices picked for the binding;
+//   - implements SetPaused: packets are dropped and the sequence numbers of the
+//     packets that follow are shifted, as a sender that stops and resumes would
+//     number them;
+//   - notices the first packet SRTP really sends: pion drops packets silently
+//     until the DTLS/SRTP transport is up, and the encoder's first keyframe goes
+//     out long before that. A keyframe is forced at that moment, so the remote
+//     gets a picture at once instead of after the keyframe interval.
+//
+// A SendTrack may be bound to several peer connections; its methods are safe
+// for concurrent use.
+type SendTrack struct {
+	inner  mediadevices.Track
+	id     string
+	stream string
+	log    *slog.Logger
+	paused atomic.Bool
+
+	// bindMu serializes Bind and Close, so Close never closes the source while a
+	// binding is being set up.
+	bindMu sync.Mutex
+
+	mu       sync.Mutex
+	closed   bool
+	bindings map[string]*binding // by TrackLocalContext.ID
+
+	writes    atomic.Uint64
+	sent      atomic.Uint64
+	dropped   atomic.Uint64
+	writeErrs atomic.Uint64
+}
+
+// binding is one peer connection's use of the track.
+type binding struct {
+	ctx webrtc.TrackLocalContext
+	// keyframer is the binding's encoder, nil for audio or once unbinding has
+	// begun (the encoder is freed then; guarded by SendTrack.mu).
+	keyframer codec.KeyFrameController
+	once      sync.Once
+	done      chan struct{} // closed when the inner Unbind has returned
+	err       error
+}
+
+// SendStats are the packet counters of a SendTrack, over all its bindings.
+type SendStats struct {
+	// Writes counts the packets the encoder wrote.
+	Writes uint64
+	// Sent counts the packets SRTP sent (pion drops packets until SRTP is up).
+	Sent uint64
+	// Dropped counts the packets dropped while paused.
+	Dropped uint64
+	// WriteErrors counts the writes that failed (the transport is gone) and
+	// were dropped.
+	WriteErrors uint64
+}
+
+var _ webrtc.TrackLocal = (*SendTrack)(nil)
+
+// NewSendTrack wraps inner. id is the track id and streamID the stream id in
+// the SDP (mediadevices would return a new random stream id on every call);
+// log (nil means discard) gets debug messages.
+func NewSendTrack(inner mediadevices.Track, id, streamID string, log *slog.Logger) *SendTrack {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &SendTrack{inner: inner, id: id, stream: streamID, log: log, bindings: map[string]*binding{}}
+}
+
+// Bind binds the inner track to one peer connection with a writer that never
+// fails. It fails with ErrTrackClosed once the track is closed.
+func (t *SendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	t.bindMu.Lock()
+	defer t.bindMu.Unlock()
+	t.mu.Lock()
+	closed := t.closed
+	t.mu.Unlock()
+	if closed {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w", t.id, ErrTrackClosed)
+	}
+	w := &sendWriter{t: t, next: ctx.WriteStream(), ready: make(chan struct{})}
+	params, err := t.inner.Bind(&bindContext{TrackLocalContext: ctx, w: w})
+	if err != nil {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w", t.id, err)
+	}
+	b := &binding{ctx: ctx, done: make(chan struct{})}
+	// The encoder controller is set by Bind; bindMu keeps another Bind from
+	// replacing it in between.
+	if kc, ok := t.inner.EncoderController().(codec.KeyFrameController); ok {
+		b.keyframer = kc
+	}
+	t.mu.Lock()
+	t.bindings[ctx.ID()] = b
+	t.mu.Unlock()
+	// The writer goroutine waits for the payload type of the codec
+	// mediadevices picked, which only Bind's result tells.
+	w.pt = uint8(params.PayloadType)
+	close(w.ready)
+	return params, nil
+}
+
+// Unbind stops the inner track's writer for ctx. It returns once the writer
+// has stopped, also when Close is unbinding ctx at the same time.
+func (t *SendTrack) Unbind(ctx webrtc.TrackLocalContext) error {
+	t.mu.Lock()
+	b := t.bindings[ctx.ID()]
+	t.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	return t.unbind(b)
+}
+
+// unbind runs the inner Unbind of b once and waits for it.
+func (t *SendTrack) unbind(b *binding) error {
+	b.once.Do(func() {
+		t.mu.Lock()
+		b.keyframer = nil
+		t.mu.Unlock()
+		if err := t.inner.Unbind(b.ctx); err != nil {
+			b.err = fmt.Errorf("unbind %s track: %w", t.id, err)
+		}
+		t.mu.Lock()
+		delete(t.bindings, b.ctx.ID())
+		t.mu.Unlock()
+		close(b.done)
+	})
+	<-b.done
+	return b.err
+}
+
+// ID is the track id in the SDP.
+func (t *SendTrack) ID() string { return t.id }
+
+// RID is empty: no simulcast.
+func (t *SendTrack) RID() string { return "" }
+
+// StreamID is the stream id in the SDP.
+func (t *SendTrack) StreamID() string { return t.stream }
+
+// Kind is the inner track's kind.
+func (t *SendTrack) Kind() webrtc.RTPCodecType { return t.inner.Kind() }
+
+// Track returns the wrapped mediadevices track.
+func (t *SendTrack) Track() mediadevices.Track { return t.inner }
+
+// SetPaused stops (true) or resumes (false) sending: while paused the encoder
+// keeps running but its packets are dropped. Resuming does not force a
+// keyframe; call ForceKeyFrame for that.
+func (t *SendTrack) SetPaused(paused bool) { t.paused.Store(paused) }
+
+// Paused reports whether the track is paused.
+func (t *SendTrack) Paused() bool { return t.paused.Load() }
+
+// ForceKeyFrame asks the encoder of every binding for a keyframe; it reports
+// whether any could (audio encoders cannot, and an unbound track has none).
+func (t *SendTrack) ForceKeyFrame() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// The call happens under mu: unbind clears keyframer under mu before the
+	// encoder is closed, so no keyframe is asked of a freed encoder.
+	ok := false
+	for _, b := range t.bindings {
+		if b.keyframer == nil {
+			continue
+		}
+		if err := b.keyframer.ForceKeyFrame(); err != nil {
+			t.log.Debug("force keyframe failed", "track", t.id, "err", err)
+			continue
+		}
+		ok = true
+	}
+	return ok
+}
+
+// Stats returns the packet counters.
+func (t *SendTrack) Stats() SendStats {
+	return SendStats{
+		Writes:      t.writes.Load(),
+		Sent:        t.sent.Load(),
+		Dropped:     t.dropped.Load(),
+		WriteErrors: t.writeErrs.Load(),
+	}
+}
+
+// Close unbinds the track from every peer connection still bound (each Unbind
+// returns, as the writer never fails), then closes the inner track and its
+// source. Later Binds fail; later Unbinds by pion return at once. It is
+// idempotent. It must not be called from the track's own writer.
+func (t *SendTrack) Close() error {
+	t.bindMu.Lock()
+	defer t.bindMu.Unlock()
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	bs := make([]*binding, 0, len(t.bindings))
+	for _, b := range t.bindings {
+		bs = append(bs, b)
+	}
+	t.mu.Unlock()
+	var errs []error
+	for _, b := range bs {
+		if err := t.unbind(b); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := t.inner.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close %s track: %w", t.id, err))
+	}
+	return errors.Join(errs...)
+}
+
+// bindContext hands mediadevices the wrapping writer.
+type bindContext struct {
+	webrtc.TrackLocalContext
+	w webrtc.TrackLocalWriter
+}
+
+// WriteStream returns the wrapping writer.
+func (c *bindContext) WriteStream() webrtc.TrackLocalWriter { return c.w }
+
+// sendWriter is the writer of one binding; mediadevices calls it from one goroutine.
+type sendWriter struct {
+	t     *SendTrack
+	next  webrtc.TrackLocalWriter
+	ready chan struct{} // closed once pt is set
+	pt    uint8         // the negotiated payload type of the binding's codec
+
+	started  bool   // ready was seen
+	seqShift uint16 // packets dropped by the pause so far
+	srtpUp   bool   // a packet has gone out through SRTP
+	wasDrop  bool   // pion dropped a packet before SRTP was up
+	errLog   bool   // the first write error was logged
+}
+
+// WriteRTP writes one packet, or drops it while paused. It never returns an error.
+func (w *sendWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if !w.started {
+		<-w.ready
+		w.started = true
+	}
+	w.t.writes.Add(1)
+	if w.t.paused.Load() {
+		w.seqShift++
+		w.t.dropped.Add(1)
+		return len(payload), nil
+	}
+	hdr := *h
+	hdr.SequenceNumber -= w.seqShift
+	hdr.PayloadType = w.pt
+	n, err := w.next.WriteRTP(&hdr, payload)
+	switch {
+	case err != nil:
+		w.t.writeErrs.Add(1)
+		if !w.errLog {
+			w.errLog = true
+			w.t.log.Debug("RTP write failed; dropping until unbound", "track", w.t.id, "err", err)
+		}
+	case n == 0 && !w.srtpUp:
+		// pion drops packets until SRTP is ready and reports 0 bytes written.
+		w.wasDrop = true
+	case n > 0:
+		w.t.sent.Add(1)
+		if !w.srtpUp {
+			w.srtpUp = true
+			if w.wasDrop && w.t.ForceKeyFrame() {
+				w.t.log.Debug("SRTP up: forced a keyframe", "track", w.t.id)
+			}
+		}
+	}
+	return len(payload), nil
+}
+
+// Write writes one marshalled RTP packet through WriteRTP. It never returns an error.
+func (w *sendWriter) Write(b []byte) (int, error) {
+	var p rtp.Packet
+	if err := p.Unmarshal(b); err != nil {
+		w.t.writeErrs.Add(1)
+		return len(b), nil
+	}
+	_, _ = w.WriteRTP(&p.Header, p.Payload) // never fails
+	return len(b), nil
+}
