@@ -680,7 +680,8 @@ func (s *session) preview(track mediadevices.Track) {
 	if !ok {
 		return
 	}
-	r := vt.NewReader(false)
+	// A copy: the source reuses its frame buffers while the encoder reads them.
+	r := vt.NewReader(true)
 	var dst *image.RGBA
 	var n uint64
 	for s.ctx.Err() == nil {
