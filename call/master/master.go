@@ -19,13 +19,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/call/rtc"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/pattern"
 )
 
 // Defaults of Options.
@@ -37,7 +38,7 @@ const (
 	// channel's limit.
 	MaxViewers = 10
 	// ToneHz is the frequency of the tone the master sends.
-	ToneHz = 440
+	ToneHz = capture.ToneHz
 )
 
 // Codec choices of Options.Codec.
@@ -114,8 +115,7 @@ type Master struct {
 	arn    string
 	ep     kvs.Endpoints
 	api    *webrtc.API
-	sel    *selector
-	paused atomic.Bool
+	paused bool // SetMediaPaused; guarded by mu
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
@@ -159,11 +159,18 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	}
 	log = log.With("component", "master")
 
-	sel, err := newSelector(o)
+	// The same encoders as every viewer's capture.Local: the codecs are
+	// registered with their payload types, in preference order, with NACK,
+	// PLI and FIR feedback for video.
+	sel, err := capture.NewCodecSelector(o.Codec, o.captureOptions(log))
 	if err != nil {
 		return nil, fmt.Errorf("start master: %w", err)
 	}
-	api, err := rtc.NewAPI(rtc.Options{Loopback: o.Loopback, Populate: sel.populate, Logger: log})
+	populate := func(me *webrtc.MediaEngine) error {
+		sel.Populate(me)
+		return nil
+	}
+	api, err := rtc.NewAPI(rtc.Options{Loopback: o.Loopback, Populate: populate, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start master: %w", err)
 	}
@@ -182,7 +189,6 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	}
 	m := &Master{
 		o: o, log: log, cp: cp, kcfg: kcfg, arn: ch.ARN, ep: ep, api: api,
-		sel:     sel,
 		viewers: map[string]*viewer{},
 		stats:   map[string]*ViewerStats{},
 		pending: map[string][]webrtc.ICECandidateInit{},
@@ -367,6 +373,8 @@ func (m *Master) handleOffer(clientID string, offer webrtc.SessionDescription) {
 		return
 	}
 	m.viewers[clientID] = v
+	// Under mu, as SetMediaPaused: the viewer cannot miss a change.
+	v.local.SetPaused(m.paused)
 	m.resetStatsLocked(clientID)
 	m.mu.Unlock()
 	m.notify()
@@ -510,14 +518,35 @@ func (m *Master) WaitViewerFrames(ctx context.Context, clientID string, n uint64
 // every viewer: while paused the tracks send no RTP; on resume the video
 // starts again with a keyframe.
 func (m *Master) SetMediaPaused(paused bool) {
-	if m.paused.Swap(paused) == paused || paused {
+	m.mu.Lock()
+	changed := m.paused != paused
+	m.paused = paused
+	vs := slices.Collect(maps.Values(m.viewers))
+	for _, v := range vs {
+		v.local.SetPaused(paused)
+	}
+	m.mu.Unlock()
+	if !changed || paused {
 		return
 	}
-	m.mu.Lock()
-	vs := slices.Collect(maps.Values(m.viewers))
-	m.mu.Unlock()
 	for _, v := range vs {
-		v.forceKeyFrame()
+		v.local.ForceKeyFrame()
+	}
+}
+
+// captureOptions are the options of the capture.Local of every viewer: the
+// master's test pattern and the tone, or no audio.
+func (o Options) captureOptions(log *slog.Logger) capture.Options {
+	audio := capture.SourceTone
+	if o.NoAudio {
+		audio = capture.SourceNone
+	}
+	return capture.Options{
+		Video: capture.SourceTest, Audio: audio,
+		Width: o.Width, Height: o.Height, FPS: o.FPS, Codec: o.Codec,
+		PatternStyle: pattern.StyleMaster,
+		StreamID:     "kvs-master",
+		Logger:       log,
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/pion/mediadevices"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
@@ -22,6 +21,7 @@ import (
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 	"github.com/kvsviewer/kvsviewer/call/rtc"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 	"github.com/kvsviewer/kvsviewer/media/receive"
 	"github.com/kvsviewer/kvsviewer/media/sink"
@@ -160,8 +160,7 @@ type testViewer struct {
 	id        string
 	conn      *kvs.Conn
 	pc        *webrtc.PeerConnection
-	tracks    []*sendTrack
-	paused    atomic.Bool
+	local     *capture.Local
 	sink      *frameSink
 	audio     atomic.Uint64
 	ctx       context.Context
@@ -175,24 +174,16 @@ type testViewer struct {
 	closeOnce sync.Once
 }
 
-// registerInOrder registers the viewer's video codecs in the given order, then Opus.
-func registerInOrder(sel *selector, order []string) func(*webrtc.MediaEngine) error {
+// registerInOrder registers the viewer's video codecs in the given order, and
+// Opus (registered once: pion ignores a codec registered again).
+func registerInOrder(order []string) func(*webrtc.MediaEngine) error {
 	return func(me *webrtc.MediaEngine) error {
 		for _, name := range order {
-			for i, c := range sel.register {
-				if strings.EqualFold(c.MimeType, "video/"+name) {
-					if err := me.RegisterCodec(c, sel.kinds[i]); err != nil {
-						return err
-					}
-				}
+			sel, err := capture.NewCodecSelector(strings.ToLower(name), capture.Options{Width: viewerW, Height: viewerH, FPS: testFPS})
+			if err != nil {
+				return err
 			}
-		}
-		for i, c := range sel.register {
-			if sel.kinds[i] == webrtc.RTPCodecTypeAudio {
-				if err := me.RegisterCodec(c, sel.kinds[i]); err != nil {
-					return err
-				}
-			}
+			sel.Populate(me)
 		}
 		return nil
 	}
@@ -213,11 +204,7 @@ func newTestViewer(t *testing.T, ctx context.Context, e *emulator.Emulator, clie
 	if err != nil {
 		t.Fatalf("get endpoints: %v", err)
 	}
-	sel, err := newSelector(Options{Width: viewerW, Height: viewerH, FPS: testFPS, Codec: CodecAuto})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := rtc.NewAPI(rtc.Options{Loopback: true, Populate: registerInOrder(sel, order)})
+	api, err := rtc.NewAPI(rtc.Options{Loopback: true, Populate: registerInOrder(order)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,12 +221,13 @@ func newTestViewer(t *testing.T, ctx context.Context, e *emulator.Emulator, clie
 	v.ctx, v.cancel = context.WithCancel(context.Background())
 	t.Cleanup(v.close)
 
-	log := slog.New(slog.DiscardHandler)
-	gen := pattern.New(viewerW, viewerH, testFPS, pattern.StyleViewer)
-	v.tracks = append(v.tracks,
-		newSendTrack(mediadevices.NewVideoTrack(gen, sel.md), "viewer-video", "viewer", &v.paused, sel, log),
-		newSendTrack(mediadevices.NewAudioTrack(pattern.NewTone(660, 48000, 2), sel.md), "viewer-audio", "viewer", &v.paused, sel, log))
-	for _, tr := range v.tracks {
+	local, err := capture.Open(capture.Options{Video: capture.SourceTest, Audio: capture.SourceTone,
+		Width: viewerW, Height: viewerH, FPS: testFPS, PatternStyle: pattern.StyleViewer, StreamID: "viewer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.local = local
+	for _, tr := range []*capture.SendTrack{local.VideoSend, local.AudioSend} {
 		if _, err := pc.AddTrack(tr); err != nil {
 			t.Fatalf("add track: %v", err)
 		}
@@ -328,9 +316,7 @@ func (v *testViewer) close() {
 		v.cancel()
 		_ = v.conn.Close()
 		_ = v.pc.Close()
-		for _, tr := range v.tracks {
-			_ = tr.close()
-		}
+		_ = v.local.Close()
 		v.wg.Wait()
 	})
 }
@@ -472,20 +458,17 @@ func TestOfferFromSameClientReplacesConnection(t *testing.T) {
 	first.close()
 }
 
-// videoTrack returns the master's video sendTrack for clientID.
-func (m *Master) videoTrack(t *testing.T, clientID string) *sendTrack {
+// videoTrack returns the master's video send track for clientID.
+func (m *Master) videoTrack(t *testing.T, clientID string) *capture.SendTrack {
 	t.Helper()
 	v := m.liveViewer(clientID)
 	if v == nil {
 		t.Fatalf("no connection for %s", clientID)
 	}
-	for _, tr := range v.tracks {
-		if tr.Kind() == webrtc.RTPCodecTypeVideo {
-			return tr
-		}
+	if v.local.VideoSend == nil {
+		t.Fatal("no video track")
 	}
-	t.Fatal("no video track")
-	return nil
+	return v.local.VideoSend
 }
 
 func TestSetMediaPausedStopsFrames(t *testing.T) {
@@ -500,13 +483,13 @@ func TestSetMediaPausedStopsFrames(t *testing.T) {
 	vt := env.m.videoTrack(t, id)
 
 	env.m.SetMediaPaused(true)
-	sent, atPause := vt.sent.Load(), v.sink.frames()
+	sent, atPause := vt.Stats().Sent, v.sink.frames()
 	// Wait until at least a second of video packets was held back.
-	dropped := vt.dropped.Load()
-	if err := waitFor(ctx, func() bool { return vt.dropped.Load() >= dropped+30 }); err != nil {
-		t.Fatalf("paused track dropped %d packets: %v", vt.dropped.Load()-dropped, err)
+	dropped := vt.Stats().Dropped
+	if err := waitFor(ctx, func() bool { return vt.Stats().Dropped >= dropped+30 }); err != nil {
+		t.Fatalf("paused track dropped %d packets: %v", vt.Stats().Dropped-dropped, err)
 	}
-	if got := vt.sent.Load(); got > sent+1 {
+	if got := vt.Stats().Sent; got > sent+1 {
 		t.Errorf("paused track sent %d packets", got-sent)
 	}
 	if got := v.sink.frames(); got > atPause+2 {
@@ -659,21 +642,21 @@ func TestCloseViewerThatNeverConnected(t *testing.T) {
 	if err := conn.SendOffer(ctx, offer, ""); err != nil {
 		t.Fatal(err)
 	}
-	var vt *sendTrack
+	var vt *capture.SendTrack
 	if err := waitFor(ctx, func() bool {
 		v := env.m.liveViewer("viewer-silent")
 		if v == nil {
 			return false
 		}
-		vt = v.tracks[0]
-		return vt.writes.Load() >= 5
+		vt = v.local.VideoSend
+		return vt.Stats().Writes >= 5
 	}); err != nil {
 		t.Fatalf("master never started sending: %v", err)
 	}
 	if err := env.m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := vt.sent.Load(); got != 0 {
+	if got := vt.Stats().Sent; got != 0 {
 		t.Errorf("%d packets went out on a connection that never connected", got)
 	}
 }

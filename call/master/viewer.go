@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/mediadevices"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 	"github.com/kvsviewer/kvsviewer/media/receive"
 	"github.com/kvsviewer/kvsviewer/media/sink"
@@ -20,10 +20,10 @@ import (
 
 // viewer is the master's side of one viewer's peer connection.
 type viewer struct {
-	id     string
-	m      *Master
-	pc     *webrtc.PeerConnection
-	tracks []*sendTrack
+	id    string
+	m     *Master
+	pc    *webrtc.PeerConnection
+	local *capture.Local // the pattern and tone sent to this viewer; nil until addTracks
 
 	ctx    context.Context // ends at teardown: stops the receive loops
 	cancel context.CancelFunc
@@ -86,7 +86,7 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 			v.connected.Store(true)
 			// DTLS and SRTP are up (or about to be: the writer forces another
 			// keyframe at the first packet SRTP really sends).
-			v.forceKeyFrame()
+			v.local.ForceKeyFrame()
 			v.m.notify()
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:
 			v.connected.Store(false)
@@ -143,20 +143,22 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 	return nil
 }
 
-// addTracks creates this viewer's pattern (and tone) tracks and adds them.
+// addTracks opens this viewer's pattern (and tone) and adds their send tracks.
 func (v *viewer) addTracks() error {
-	o := v.m.o
-	gen := pattern.New(o.Width, o.Height, o.FPS, pattern.StyleMaster)
-	vt := mediadevices.NewVideoTrack(gen, v.m.sel.md)
-	v.tracks = append(v.tracks, newSendTrack(vt, "master-video", "kvs-master", &v.m.paused, v.m.sel, v.m.log))
-	if !o.NoAudio {
-		tone := pattern.NewTone(ToneHz, 48000, 2)
-		at := mediadevices.NewAudioTrack(tone, v.m.sel.md)
-		v.tracks = append(v.tracks, newSendTrack(at, "master-audio", "kvs-master", &v.m.paused, v.m.sel, v.m.log))
+	l, err := capture.Open(v.m.o.captureOptions(v.m.log))
+	if err != nil {
+		return fmt.Errorf("open test media: %w", err)
 	}
-	for _, t := range v.tracks {
+	v.local = l
+	v.m.mu.Lock()
+	l.SetPaused(v.m.paused)
+	v.m.mu.Unlock()
+	for _, t := range []*capture.SendTrack{l.VideoSend, l.AudioSend} {
+		if t == nil {
+			continue
+		}
 		if _, err := v.pc.AddTrack(t); err != nil {
-			return fmt.Errorf("add %s track: %w", t.id, err)
+			return fmt.Errorf("add %s track: %w", t.ID(), err)
 		}
 	}
 	return nil
@@ -182,13 +184,6 @@ func (v *viewer) isEnded() bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.ended
-}
-
-// forceKeyFrame asks the video encoder for a keyframe.
-func (v *viewer) forceKeyFrame() {
-	for _, t := range v.tracks {
-		t.forceKeyFrame()
-	}
 }
 
 // receive decodes a video track into the viewer's stats, or decodes an audio
@@ -233,15 +228,19 @@ func (v *viewer) fill(st *ViewerStats) {
 	st.Width, st.Height, st.Codec = v.width, v.height, v.codec
 	v.statsMu.Unlock()
 	st.SentPackets = 0
-	for _, t := range v.tracks {
-		st.SentPackets += t.sent.Load()
+	if v.local != nil {
+		for _, t := range []*capture.SendTrack{v.local.VideoSend, v.local.AudioSend} {
+			if t != nil {
+				st.SentPackets += t.Stats().Sent
+			}
+		}
 	}
 }
 
-// teardown releases everything of the viewer, in the order that cannot hang
-// with mediadevices v0.9.4: stop the senders (RemoveTrack unbinds the tracks
-// while their writers still run), then close the tracks and their sources,
-// then close the peer connection, then wait for the receive loops.
+// teardown releases everything of the viewer: stop the senders (RemoveTrack
+// unbinds the send tracks), close the peer connection, then close the capture
+// (its sources), then wait for the receive loops. capture.SendTrack makes this
+// order safe with mediadevices v0.9.4 also when the connection never came up.
 func (v *viewer) teardown() {
 	v.teardownOnce.Do(func() {
 		start := time.Now()
@@ -255,13 +254,13 @@ func (v *viewer) teardown() {
 				v.m.log.Debug("remove track failed", "client_id", v.id, "err", err)
 			}
 		}
-		for _, t := range v.tracks {
-			if err := t.close(); err != nil {
-				v.m.log.Debug("close track failed", "client_id", v.id, "err", err)
-			}
-		}
 		if err := v.pc.Close(); err != nil {
 			v.m.log.Debug("close peer connection failed", "client_id", v.id, "err", err)
+		}
+		if v.local != nil {
+			if err := v.local.Close(); err != nil {
+				v.m.log.Debug("close test media failed", "client_id", v.id, "err", err)
+			}
 		}
 		v.wg.Wait()
 		v.m.log.Debug("viewer torn down", "client_id", v.id, "ms", time.Since(start).Milliseconds())
