@@ -32,6 +32,16 @@ func newLoopbackAPI(t *testing.T, pref string) *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(loopbackSettings()), webrtc.WithInterceptorRegistry(ir))
 }
 
+// newLoopbackPC returns a peer connection of newLoopbackAPI(t, pref).
+func newLoopbackPC(t *testing.T, pref string) *webrtc.PeerConnection {
+	t.Helper()
+	pc, err := newLoopbackAPI(t, pref).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
 // loopbackSettings keeps pion on loopback: UDP4, no mDNS.
 func loopbackSettings() webrtc.SettingEngine {
 	se := webrtc.SettingEngine{}
@@ -49,10 +59,7 @@ func TestOfferCodecOrder(t *testing.T) {
 		{CodecH264, "m=video 9 UDP/TLS/RTP/SAVPF 125\r"},
 		{CodecVP8, "m=video 9 UDP/TLS/RTP/SAVPF 96\r"},
 	} {
-		pc, err := newLoopbackAPI(t, tc.pref).NewPeerConnection(webrtc.Configuration{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pc := newLoopbackPC(t, tc.pref)
 		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo); err != nil {
 			t.Fatal(err)
 		}
@@ -85,14 +92,8 @@ func TestCallOverLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viewer, err := newLoopbackAPI(t, CodecAuto).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := newLoopbackAPI(t, CodecAuto).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	viewer := newLoopbackPC(t, CodecAuto)
+	master := newLoopbackPC(t, CodecAuto)
 	if _, err := viewer.AddTrack(l.VideoSend); err != nil {
 		t.Fatal(err)
 	}
@@ -114,30 +115,7 @@ func TestCallOverLoopback(t *testing.T) {
 		}
 	})
 
-	offer, err := viewer.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(viewer)
-	if err := viewer.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := master.SetRemoteDescription(*viewer.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := master.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered = webrtc.GatheringCompletePromise(master)
-	if err := master.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := viewer.SetRemoteDescription(*master.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
+	exchange(t, viewer, master, nil)
 
 	for range 2 {
 		r := <-results
@@ -154,6 +132,39 @@ func TestCallOverLoopback(t *testing.T) {
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("Local Close: %v", err)
+	}
+}
+
+// exchange negotiates offerer with answerer, with all candidates in the descriptions (no
+// trickle). beforeAnswer, if not nil, runs once the answerer has the offer.
+func exchange(t *testing.T, offerer, answerer *webrtc.PeerConnection, beforeAnswer func()) {
+	t.Helper()
+	offer, err := offerer.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(offerer)
+	if err := offerer.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := answerer.SetRemoteDescription(*offerer.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+	if beforeAnswer != nil {
+		beforeAnswer()
+	}
+	answer, err := answerer.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered = webrtc.GatheringCompletePromise(answerer)
+	if err := answerer.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := offerer.SetRemoteDescription(*answerer.LocalDescription()); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -64,14 +64,8 @@ func TestTeardownNeverConnected(t *testing.T) {
 			if got := OpenCount(); got != before+2 {
 				t.Errorf("OpenCount = %d with two Locals open, want %d", got, before+2)
 			}
-			viewer, err := newLoopbackAPI(t, CodecAuto).NewPeerConnection(webrtc.Configuration{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			master, err := newLoopbackAPI(t, CodecAuto).NewPeerConnection(webrtc.Configuration{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			viewer := newLoopbackPC(t, CodecAuto)
+			master := newLoopbackPC(t, CodecAuto)
 			addSendTracks(t, viewer, lv)
 			offer, err := viewer.CreateOffer(nil)
 			if err != nil {
@@ -189,10 +183,7 @@ func TestPayloadTypeRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	answerer, err := newLoopbackAPI(t, CodecH264).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	answerer := newLoopbackPC(t, CodecH264)
 	defer func() {
 		for _, pc := range []*webrtc.PeerConnection{offerer, answerer} {
 			if err := pc.Close(); err != nil {
@@ -228,37 +219,15 @@ func TestPayloadTypeRewrite(t *testing.T) {
 		results <- g
 	})
 
-	offer, err := offerer.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(offerer)
-	if err := offerer.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := answerer.SetRemoteDescription(*offerer.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	for _, tr := range []*SendTrack{l.VideoSend, l.AudioSend} {
-		if _, err := answerer.AddTrack(tr); err != nil {
-			t.Fatal(err)
+	exchange(t, offerer, answerer, func() {
+		for _, tr := range []*SendTrack{l.VideoSend, l.AudioSend} {
+			if _, err := answerer.AddTrack(tr); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	// Paused from the start: the audio track sends nothing until resumed.
-	l.AudioSend.SetPaused(true)
-	answer, err := answerer.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered = webrtc.GatheringCompletePromise(answerer)
-	if err := answerer.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := offerer.SetRemoteDescription(*answerer.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
+		// Paused from the start: the audio track sends nothing until resumed.
+		l.AudioSend.SetPaused(true)
+	})
 
 	v := <-results
 	if v.err != nil || v.kind != "video" {
