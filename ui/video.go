@@ -29,7 +29,6 @@ type VideoView struct {
 	widget.BaseWidget
 	image       *canvas.Image
 	placeholder *canvas.Text
-	bg          *canvas.Rectangle
 
 	mu       sync.Mutex
 	snapshot SnapshotFunc
@@ -46,7 +45,6 @@ func NewVideoView(placeholder string) *VideoView {
 	v := &VideoView{
 		image:       canvas.NewImageFromImage(nil),
 		placeholder: canvas.NewText(placeholder, color.NRGBA{R: 0xc8, G: 0xc8, B: 0xc8, A: 0xff}),
-		bg:          canvas.NewRectangle(color.Black),
 	}
 	v.image.FillMode = canvas.ImageFillContain
 	v.image.ScaleMode = canvas.ImageScaleFastest
@@ -55,9 +53,11 @@ func NewVideoView(placeholder string) *VideoView {
 	return v
 }
 
-// CreateRenderer implements fyne.Widget.
+// CreateRenderer implements fyne.Widget. There is no background behind the
+// picture: with software GL every full-size layer costs a full pass of
+// pixel work per frame, so the letterbox shows the window's background.
 func (v *VideoView) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewStack(v.bg, v.image, container.NewCenter(v.placeholder)))
+	return widget.NewSimpleRenderer(container.NewStack(v.image, container.NewCenter(v.placeholder)))
 }
 
 // MinSize keeps the view small enough to fit any window; it grows with it.

@@ -528,14 +528,56 @@ func (w *Window) ticker() {
 	defer w.wg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-w.ctx.Done():
 			return
 		case now := <-t.C:
 			fyne.Do(func() { w.View.Tick(now) })
+			if n%10 == 0 {
+				w.logRender()
+			}
 		}
 	}
+}
+
+// RenderStats count the remote video frames of the current session.
+type RenderStats struct {
+	Decoded uint64  // frames the call decoded
+	Late    uint64  // frames replaced by a newer one before the window showed them
+	FPS     float64 // frames decoded in the last second
+}
+
+// DropPercent is the share of decoded frames the window never showed.
+func (r RenderStats) DropPercent() float64 {
+	if r.Decoded == 0 {
+		return 0
+	}
+	return 100 * float64(r.Late) / float64(r.Decoded)
+}
+
+// RenderStats returns the frame counts of the current session; ok is false
+// without a controller.
+func (w *Window) RenderStats() (RenderStats, bool) {
+	w.mu.Lock()
+	c := w.ctrl
+	w.mu.Unlock()
+	if c == nil {
+		return RenderStats{}, false
+	}
+	st := c.RemoteVideo().Stats()
+	return RenderStats{Decoded: st.Decoded, Late: st.Late, FPS: st.FPS}, true
+}
+
+// logRender logs how well rendering keeps up with the decoded video.
+func (w *Window) logRender() {
+	r, ok := w.RenderStats()
+	if !ok || r.Decoded == 0 {
+		return
+	}
+	shown, coalesced := w.View.Remote.Counts()
+	w.log.Info("render", "decoded", r.Decoded, "late", r.Late, "drop_pct", fmt.Sprintf("%.2f", r.DropPercent()),
+		"fps", r.FPS, "shown_total", shown, "coalesced_total", coalesced)
 }
 
 // act runs fn with the controller on a goroutine of its own (building the

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Measures how the window keeps up with a 1280x720@30 call: runs `kvsviewer emulator --master`
+# (the demo master sending 1280x720 at 30 fps) in its own process, opens the viewer window
+# under Xvfb in AWS mode against it with --connect, and after a warm-up reports over DURATION
+# seconds (default 60) the viewer process's CPU use (% of one core) and the share of decoded
+# frames the window never showed (the app's "render" log lines). The emulator and master run
+# in another process, so their encoding does not count against the viewer.
+# Usage: scripts/render-load.sh   (BIN=... DURATION=60 VIDEO=test|none AUDIO=tone|none)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${BIN:-./bin/kvsviewer}
+DURATION=${DURATION:-60}
+VIDEO=${VIDEO:-test}
+AUDIO=${AUDIO:-tone}
+export LANG=C.UTF-8
+[ -x "$BIN" ] || { echo "render-load: $BIN not found (make build)" >&2; exit 1; }
+TMP=$(mktemp -d)
+emu=
+cleanup() {
+	[ -n "$emu" ] && kill "$emu" 2>/dev/null && wait "$emu" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+"$BIN" emulator --master >"$TMP/emu.out" 2>"$TMP/emu.err" &
+emu=$!
+for _ in $(seq 100); do
+	grep -q "demo master connected" "$TMP/emu.out" && break
+	kill -0 "$emu" 2>/dev/null || { cat "$TMP/emu.err" >&2; exit 1; }
+	sleep 0.2
+done
+grep -q "demo master connected" "$TMP/emu.out" || { echo "render-load: the emulator did not start" >&2; exit 1; }
+# The emulator prints the environment a viewer needs (endpoint, region, test credentials, CA).
+eval "$(sed -n 's/^  export /export /p' "$TMP/emu.out")"
+CA=$(sed -n 's/^CA file: //p' "$TMP/emu.out")
+export BIN CA DURATION VIDEO AUDIO TMP
+export XDG_CONFIG_HOME="$TMP/config"
+
+xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
+	set -euo pipefail
+	"$BIN" --channel demo-channel --ca-file "$CA" --video "$VIDEO" --audio "$AUDIO" --connect -v >"$TMP/app.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 300); do
+		grep -q "msg=render" "$TMP/app.log" && break
+		kill -0 "$pid" 2>/dev/null || { tail -n 30 "$TMP/app.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	grep -q "msg=render" "$TMP/app.log" || { echo "render-load: the call did not go live" >&2; tail -n 30 "$TMP/app.log" >&2; kill "$pid"; exit 1; }
+	ticks() { awk "{print \$14 + \$15}" "/proc/$1/stat"; }
+	xvfb=$(pgrep -n Xvfb || true)
+	a0=$(ticks "$pid"); x0=$( [ -n "$xvfb" ] && ticks "$xvfb" || echo 0 ); t0=$(date +%s.%N)
+	sleep "$DURATION"
+	a1=$(ticks "$pid"); x1=$( [ -n "$xvfb" ] && ticks "$xvfb" || echo 0 ); t1=$(date +%s.%N)
+	hz=$(getconf CLK_TCK)
+	awk -v a="$((a1 - a0))" -v x="$((x1 - x0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" -v v="$VIDEO" -v au="$AUDIO" \
+		"BEGIN { s = t1 - t0; printf \"viewer (sending video=%s audio=%s): %.1f%% of one core over %.0f s; Xvfb %.1f%%\\n\", v, au, 100*a/hz/s, s, 100*x/hz/s }"
+	grep "msg=render" "$TMP/app.log" | tail -n 1
+	kill "$pid"
+	wait "$pid" || true
+'

@@ -1,0 +1,51 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/ui"
+)
+
+// TestHoldDemoCall keeps a demo call live for E2E_HOLD_SECONDS (skipped
+// when unset) and logs how rendering kept up; run it with -cpuprofile to
+// see where the window's time goes.
+func TestHoldDemoCall(t *testing.T) {
+	secs, _ := strconv.Atoi(os.Getenv("E2E_HOLD_SECONDS"))
+	if theApp == nil || secs <= 0 {
+		t.Skip("set E2E_HOLD_SECONDS and run under xvfb-run")
+	}
+	var w *ui.Window
+	var err error
+	fyne.DoAndWait(func() {
+		w, err = ui.NewWindow(theApp, ui.Options{Demo: true})
+		if err == nil {
+			w.Window.Show()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		fyne.DoAndWait(w.Window.Hide)
+		w.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, seq, _ := w.State()
+	fyne.DoAndWait(func() { test.Tap(w.View.Connect) })
+	if err := w.WaitState(ctx, call.StateLive, seq); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Duration(secs) * time.Second)
+	r, _ := w.RenderStats()
+	shown, coalesced := w.View.Remote.Counts()
+	t.Logf("decoded %d, late %d (%.2f%%), shown %d, coalesced %d", r.Decoded, r.Late, r.DropPercent(), shown, coalesced)
+}
