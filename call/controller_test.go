@@ -203,6 +203,13 @@ func TestConnectLiveDisconnect(t *testing.T) {
 		}
 	}
 	r.assertVideoFlows(ff.ClientID)
+	prev, _, ok := r.ctrl.LocalVideo().Snapshot(nil)
+	if !ok {
+		t.Fatal("no local preview frame")
+	}
+	if n, ok := pattern.ReadCounter(prev); !ok || n == 0 {
+		t.Errorf("the local preview does not show our own pattern (counter %d, ok %v)", n, ok)
+	}
 	r.ctrl.Disconnect()
 	r.waitIdle()
 	if n := r.ctrl.RemoteVideo().Stats().Decoded; n != 0 {

@@ -383,12 +383,12 @@ func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) 
 		s.goFunc(func() { s.receive(pc, tr) })
 	})
 
+	// The send-track wrappers, never the raw mediadevices tracks: those can
+	// make the teardown of a call that never connected hang (see capture.SendTrack).
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		var tr mediadevices.Track
-		if kind == webrtc.RTPCodecTypeVideo && local.Video != nil {
-			tr = local.Video
-		} else if kind == webrtc.RTPCodecTypeAudio && local.Audio != nil {
-			tr = local.Audio
+		tr := local.AudioSend
+		if kind == webrtc.RTPCodecTypeVideo {
+			tr = local.VideoSend
 		}
 		if tr == nil {
 			if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -401,7 +401,7 @@ func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) 
 		}
 	}
 	if local.Video != nil {
-		s.goFunc(func() { s.preview(local.Video) })
+		s.preview(local)
 	}
 
 	offer, err := pc.CreateOffer(nil)
@@ -674,30 +674,19 @@ func (s *session) receive(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 	}
 }
 
-// preview feeds the local camera preview sink at a reduced rate and size.
-func (s *session) preview(track mediadevices.Track) {
-	vt, ok := track.(*mediadevices.VideoTrack)
-	if !ok {
-		return
-	}
-	// A copy: the source reuses its frame buffers while the encoder reads them.
-	r := vt.NewReader(true)
+// preview feeds the local camera preview sink with small copies of the
+// frames being sent.
+func (s *session) preview(local *capture.Local) {
 	var dst *image.RGBA
-	var n uint64
-	for s.ctx.Err() == nil {
-		img, release, err := r.Read()
-		if err != nil {
+	var seq uint64
+	local.SetPreview(func(img image.Image) {
+		if s.ctx.Err() != nil {
 			return
 		}
-		n++
-		if n%3 == 0 { // ~10 fps is plenty for a thumbnail
-			dst = thumbnail(img, dst, 320)
-			s.c.local.PutFrame(sink.Frame{Image: dst, Width: dst.Rect.Dx(), Height: dst.Rect.Dy(), Codec: "raw", Decoded: time.Now(), Seq: n})
-		}
-		if release != nil {
-			release()
-		}
-	}
+		seq++
+		dst = thumbnail(img, dst, 320)
+		s.c.local.PutFrame(sink.Frame{Image: dst, Width: dst.Rect.Dx(), Height: dst.Rect.Dy(), Codec: "raw", Decoded: time.Now(), Seq: seq})
+	})
 }
 
 // teardown releases everything of the session in the proven order, each step

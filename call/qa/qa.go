@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
 // Options configure Run.
@@ -81,7 +82,7 @@ type Resources struct {
 	RSSBaselineKB      int64 `json:"rss_baseline_kb"`
 	RSSEndKB           int64 `json:"rss_end_kb"`
 	RSSDeltaKB         int64 `json:"rss_delta_kb"`
-	CaptureOpenEnd     int   `json:"capture_open_end"`
+	CaptureOpenEnd     int   `json:"capture_open_end"` // local media (camera, mic, test sources) still open at the end
 }
 
 // Report is the outcome of a run.
@@ -347,6 +348,7 @@ func (rep *Report) summarise() {
 	base, last := measured[0], measured[len(measured)-1]
 	res.GoroutinesBaseline, res.FDsBaseline, res.RSSBaselineKB = base.Goroutines, base.FDs, base.RSSKB
 	res.GoroutinesEnd, res.FDsEnd, res.RSSEndKB = last.Goroutines, last.FDs, last.RSSKB
+	res.CaptureOpenEnd = capture.OpenCount()
 	res.GoroutinesDelta = last.Goroutines - base.Goroutines
 	res.FDsDelta = last.FDs - base.FDs
 	res.RSSDeltaKB = last.RSSKB - base.RSSKB

@@ -219,6 +219,7 @@ type Local struct {
 	VideoSource, AudioSource string
 
 	videoOn, audioOn atomic.Bool
+	preview          atomic.Pointer[func(image.Image)]
 	closeOnce        sync.Once
 	closeErr         error
 	counted          bool // Open counted this Local in the open counters
@@ -444,9 +445,40 @@ func (l *Local) VideoEnabled() bool { return l.videoOn.Load() }
 // AudioEnabled reports whether audio is on (not muted).
 func (l *Local) AudioEnabled() bool { return l.audioOn.Load() }
 
-// videoGate replaces frames by black ones while video is off. It keeps reading the source, so
-// the pacing stays the source's.
+// PreviewEvery is how often the preview hook sees a frame: every third (10 fps at 30 fps).
+const PreviewEvery = 3
+
+// SetPreview sets a hook that sees every PreviewEvery-th frame sent (black while video is
+// off), on the encoder's goroutine; nil removes it. The hook must be quick and must not keep
+// the image: the source reuses its buffers. (Reading the track through a second mediadevices
+// reader instead would race with that reuse.)
+func (l *Local) SetPreview(fn func(image.Image)) {
+	if fn == nil {
+		l.preview.Store(nil)
+		return
+	}
+	l.preview.Store(&fn)
+}
+
+// videoGate replaces frames by black ones while video is off, and feeds the preview hook. It
+// keeps reading the source, so the pacing stays the source's.
 func (l *Local) videoGate(r video.Reader) video.Reader {
+	gated := l.blackGate(r)
+	var n uint64
+	return video.ReaderFunc(func() (image.Image, func(), error) {
+		img, release, err := gated.Read()
+		if err == nil {
+			n++
+			if fn := l.preview.Load(); fn != nil && n%PreviewEvery == 1 {
+				(*fn)(img)
+			}
+		}
+		return img, release, err
+	})
+}
+
+// blackGate replaces frames by black ones while video is off.
+func (l *Local) blackGate(r video.Reader) video.Reader {
 	var black *image.YCbCr
 	return video.ReaderFunc(func() (image.Image, func(), error) {
 		img, release, err := r.Read()

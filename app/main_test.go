@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kvsviewer-test")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "kvsviewer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic("build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// events runs the binary and returns its JSON events, failing on a non-JSON line.
+func events(t *testing.T, env []string, args ...string) ([]map[string]any, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	var evs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		var e map[string]any
+		if jerr := json.Unmarshal(sc.Bytes(), &e); jerr != nil {
+			t.Fatalf("stdout line is not JSON: %q", sc.Text())
+		}
+		evs = append(evs, e)
+	}
+	return evs, err
+}
+
+func find(evs []map[string]any, name string) map[string]any {
+	for _, e := range evs {
+		if e["event"] == name {
+			return e
+		}
+	}
+	return nil
+}
+
+func TestCallDemoJSON(t *testing.T) {
+	shot := filepath.Join(t.TempDir(), "first.png")
+	evs, err := events(t, nil, "call", "--demo", "--duration", "2s", "--json", "--width", "640", "--height", "360", "--snapshot", shot)
+	if err != nil {
+		t.Fatalf("call --demo: %v", err)
+	}
+	for _, name := range []string{"control_plane_done", "signaling_open", "offer_sent", "answer_received", "ice_connected", "first_rtp", "first_frame", "teardown_done"} {
+		if find(evs, name) == nil {
+			t.Errorf("no %s event", name)
+		}
+	}
+	ff := find(evs, "first_frame")
+	if ff == nil || ff["width"] != 1280.0 || ff["height"] != 720.0 || ff["codec"] != "H264" {
+		t.Fatalf("first_frame %v, want the demo master's 1280x720 H264", ff)
+	}
+	var last float64
+	for _, e := range evs {
+		if e["event"] == "frames" {
+			n := e["decoded"].(float64)
+			if n <= last {
+				t.Fatalf("frames count did not rise: %v after %v", n, last)
+			}
+			last = n
+		}
+	}
+	if last < 20 {
+		t.Fatalf("only %v frames decoded in 2 s", last)
+	}
+	fh, err := os.Open(shot)
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	defer fh.Close()
+	img, err := png.Decode(fh)
+	if err != nil || img.Bounds().Dx() != 1280 {
+		t.Fatalf("snapshot: %v %v", err, img.Bounds())
+	}
+}
+
+func TestQADemoJSONSummary(t *testing.T) {
+	evs, err := events(t, nil, "qa", "--demo", "--cycles", "3", "--hold", "200ms", "--json", "--width", "320", "--height", "240")
+	if err != nil {
+		t.Fatalf("qa --demo: %v", err)
+	}
+	sum := evs[len(evs)-1]
+	if sum["event"] != "summary" || sum["cycles"] != 3.0 || sum["ok"] != 3.0 || sum["failed"] != 0.0 {
+		t.Fatalf("summary %v", sum)
+	}
+	phases := sum["phases"].(map[string]any)
+	if _, ok := phases["first_frame_ms"].(map[string]any)["p95"]; !ok {
+		t.Fatalf("summary phases %v", phases)
+	}
+	if _, ok := sum["resources"].(map[string]any)["goroutines_delta"]; !ok {
+		t.Fatalf("summary resources %v", sum["resources"])
+	}
+}
+
+// TestEmulatorProcess runs the emulator (with its master) as its own process
+// and calls it with the printed CA file: the path a QA engineer takes.
+func TestEmulatorProcess(t *testing.T) {
+	cmd := exec.Command(bin, "emulator", "--master")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}()
+	var env []string
+	var caFile string
+	sc := bufio.NewScanner(stdout)
+	deadline := time.Now().Add(30 * time.Second)
+	for sc.Scan() && time.Now().Before(deadline) {
+		line := strings.TrimSpace(sc.Text())
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			env = append(env, kv)
+		}
+		if f, ok := strings.CutPrefix(line, "CA file: "); ok {
+			caFile = f
+		}
+		if line == "demo master connected" {
+			break
+		}
+	}
+	if caFile == "" || len(env) == 0 {
+		t.Fatalf("emulator printed no CA file or env (env %v)", env)
+	}
+	evs, err := events(t, env, "call", "--channel", "demo-channel", "--ca-file", caFile, "--duration", "1s", "--json", "--width", "320", "--height", "240")
+	if err != nil {
+		t.Fatalf("call against the emulator process: %v (events %v)", err, evs)
+	}
+	if find(evs, "first_frame") == nil {
+		t.Fatalf("no first frame: %v", evs)
+	}
+}
+
+func TestBadInputIsAClearError(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"call"}, "no channel"},
+		{[]string{"call", "--channel", "x", "--fault", "drop-offers=1"}, "--fault works only with --demo"},
+		{[]string{"qa", "--demo", "--fault", "nonsense=1"}, "--fault"},
+		{[]string{"frobnicate"}, "unknown command"},
+	} {
+		out, err := exec.Command(bin, tc.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: err %v, output %q, want it to say %q", tc.args, err, out, tc.want)
+		}
+		if strings.Contains(string(out), "panic") {
+			t.Errorf("%v panicked: %s", tc.args, out)
+		}
+	}
+}
