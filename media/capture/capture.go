@@ -220,6 +220,7 @@ type Local struct {
 
 	videoOn, audioOn atomic.Bool
 	preview          atomic.Pointer[func(image.Image)]
+	pattern          *pattern.Generator // the test pattern source, when that is the video
 	closeOnce        sync.Once
 	closeErr         error
 	counted          bool // Open counted this Local in the open counters
@@ -275,6 +276,10 @@ func Open(o Options) (*Local, error) {
 	}
 	if l.Video != nil {
 		l.VideoSend = NewSendTrack(l.Video, stream+"-video", stream, o.Logger)
+		if l.pattern != nil {
+			// A forced keyframe need not wait up to a frame interval for the next picture.
+			l.VideoSend.kick = l.pattern.Kick
+		}
 	}
 	if l.Audio != nil {
 		l.AudioSend = NewSendTrack(l.Audio, stream+"-audio", stream, o.Logger)
@@ -321,7 +326,8 @@ func (l *Local) openVideo(o Options) error {
 }
 
 func (l *Local) openPattern(o Options) {
-	l.Video = mediadevices.NewVideoTrack(pattern.New(o.Width, o.Height, o.FPS, o.PatternStyle), l.Selector)
+	l.pattern = pattern.New(o.Width, o.Height, o.FPS, o.PatternStyle)
+	l.Video = mediadevices.NewVideoTrack(l.pattern, l.Selector)
 	l.VideoSource = SourceTest
 }
 

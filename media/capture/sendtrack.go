@@ -53,6 +53,7 @@ type SendTrack struct {
 	stream string
 	log    *slog.Logger
 	paused atomic.Bool
+	kick   func() // when set, ForceKeyFrame also asks the source for a frame at once
 
 	// bindMu serializes Bind and Close, so Close never closes the source while a
 	// binding is being set up.
@@ -206,6 +207,9 @@ func (t *SendTrack) ForceKeyFrame() bool {
 			continue
 		}
 		ok = true
+	}
+	if ok && t.kick != nil {
+		t.kick()
 	}
 	return ok
 }

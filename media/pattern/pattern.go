@@ -133,6 +133,7 @@ type Generator struct {
 	text    [textLen]byte
 
 	ticker    *time.Ticker
+	kick      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -159,6 +160,7 @@ func New(width, height, fps int, style Style) *Generator {
 		lay:     newLayout(width, height),
 		release: func() {},
 		ticker:  time.NewTicker(time.Second / time.Duration(fps)),
+		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		boxBG:   40,
 		boxInk:  235,
@@ -200,6 +202,9 @@ func (g *Generator) Read() (image.Image, func(), error) {
 		case <-g.done:
 			return nil, nil, io.EOF
 		case now = <-g.ticker.C:
+		case <-g.kick:
+			// The next frame now, and the pacing restarts from it.
+			g.ticker.Reset(time.Second / time.Duration(g.fps))
 		}
 	}
 	img := g.frames[g.next]
@@ -207,6 +212,16 @@ func (g *Generator) Read() (image.Image, func(), error) {
 	g.drawDynamic(img, g.counter, now)
 	g.counter++
 	return img, g.release, nil
+}
+
+// Kick makes a Read waiting for the next frame time return a frame at once
+// (e.g. the keyframe a receiver is waiting for); the pacing restarts from
+// there. Safe from any goroutine; kicks while one is pending coalesce.
+func (g *Generator) Kick() {
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Close stops the pacing; Read returns io.EOF afterwards, also a Read blocked waiting for the

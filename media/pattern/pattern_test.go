@@ -360,3 +360,27 @@ func BenchmarkDraw720p(b *testing.B) {
 		i++
 	}
 }
+
+func TestKickReturnsNextFrameAtOnce(t *testing.T) {
+	g := New(64, 48, 1, StyleMaster) // one frame a second
+	defer g.Close()
+	if _, _, err := g.Read(); err != nil { // the first frame comes at once
+		t.Fatal(err)
+	}
+	g.Kick() // pending before the Read: it must not wait for the ticker
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := g.Read()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(900 * time.Millisecond):
+		// Not a timing assertion on speed: at 1 fps an unkicked Read takes a
+		// whole second, so this only tells whether Kick worked at all.
+		t.Fatal("Read still waits for the ticker after Kick")
+	}
+}
