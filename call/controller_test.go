@@ -422,3 +422,27 @@ func TestFixedClientIDWaitsOutCooldown(t *testing.T) {
 	}
 	r.assertVideoFlows(ff.ClientID)
 }
+
+// TestReconnectAndDisconnectDuringBackoff: a click during a retry backoff
+// wins over the scheduled retry.
+func TestReconnectAndDisconnectDuringBackoff(t *testing.T) {
+	r := newRig(t, emulator.Faults{DropNextOffers: 1}, func(c *call.Config) {
+		c.BackoffMin, c.BackoffMax = 2*time.Second, 2*time.Second
+	})
+	r.ctrl.Connect()
+	r.waitFor(10*time.Second, "retrying", func(e call.Event) bool { return e.Kind == call.EventState && e.State == call.StateRetrying })
+	r.ctrl.Disconnect()
+	r.waitIdle()
+	// The scheduled retry must not start a session after Disconnect.
+	time.Sleep(2500 * time.Millisecond)
+	if st := r.ctrl.State(); st != call.StateIdle {
+		t.Fatalf("state %s after the backoff elapsed, want Idle", st)
+	}
+
+	r.demo.Emulator.SetFaults(emulator.Faults{DropNextOffers: 1})
+	r.ctrl.Connect()
+	r.waitFor(10*time.Second, "retrying", func(e call.Event) bool { return e.Kind == call.EventState && e.State == call.StateRetrying })
+	r.ctrl.Reconnect() // now, not after the 2 s backoff
+	ff := r.waitLive(10 * time.Second)
+	r.assertVideoFlows(ff.ClientID)
+}
