@@ -57,7 +57,7 @@ fuzz:
 
 ## soak: 1000 demo connect/disconnect cycles with a report
 soak: build
-	./bin/kvsviewer qa --demo --cycles 1000 --out soak-report.json --csv soak-report.csv
+	./bin/kvsviewer qa --demo --cycles 1000 --hold 500ms --out soak-report.json --csv soak-report.csv
 
 ## screenshots: run the window under Xvfb and save screenshots to docs/
 screenshots: build

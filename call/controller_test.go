@@ -203,6 +203,10 @@ func TestConnectLiveDisconnect(t *testing.T) {
 		}
 	}
 	r.assertVideoFlows(ff.ClientID)
+	st := r.waitFor(5*time.Second, "stats", func(e call.Event) bool { return e.Kind == call.EventStats && e.Stats.FramesDecoded > 0 }).Stats
+	if st.InboundKbps <= 0 || st.OutboundKbps <= 0 || st.Width != 320 || st.Codec != "H264" || st.AudioPackets == 0 || st.CandidateType != "host" {
+		t.Errorf("live stats %+v", *st)
+	}
 	prev, _, ok := r.ctrl.LocalVideo().Snapshot(nil)
 	if !ok {
 		t.Fatal("no local preview frame")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
 // statsLoop publishes live stats about once a second and watches for a media
@@ -35,17 +37,23 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			rs := s.c.remote.Stats()
 			st.Codec, st.Width, st.Height, st.FPS = rs.Codec, rs.Width, rs.Height, rs.FPS
 			st.FramesDecoded, st.FramesDropped = rs.Decoded, rs.Dropped
+			s.mu.Lock()
+			if l := s.local; l != nil {
+				st.LocalVideo, st.LocalAudio = l.VideoSource, l.AudioSource
+				// pion's GetStats has no outbound RTP stats: count what our send tracks sent.
+				for _, tr := range []*capture.SendTrack{l.VideoSend, l.AudioSend} {
+					if tr != nil {
+						st.bytesOut += tr.Stats().SentBytes
+					}
+				}
+			}
+			s.mu.Unlock()
 			secs := now.Sub(prevAt).Seconds()
 			if secs > 0 && prevAt != (time.Time{}) {
 				st.InboundKbps = float64(st.bytesIn-prevIn) * 8 / 1000 / secs
 				st.OutboundKbps = float64(st.bytesOut-prevOut) * 8 / 1000 / secs
 			}
 			prevIn, prevOut, prevAt = st.bytesIn, st.bytesOut, now
-			s.mu.Lock()
-			if l := s.local; l != nil {
-				st.LocalVideo, st.LocalAudio = l.VideoSource, l.AudioSource
-			}
-			s.mu.Unlock()
 			s.post(sessionEvent{kind: evStats, stats: &st.Stats})
 
 			// A stall: frames were decoded before, and none for MediaStallTimeout.
@@ -88,8 +96,6 @@ func collectStats(report webrtc.StatsReport) rawStats {
 			} else if x.Kind == "audio" {
 				st.AudioPackets = uint64(x.PacketsReceived)
 			}
-		case webrtc.OutboundRTPStreamStats:
-			st.bytesOut += x.BytesSent
 		case webrtc.ICECandidatePairStats:
 			if x.Nominated && x.State == webrtc.StatsICECandidatePairStateSucceeded {
 				st.RTT = time.Duration(x.CurrentRoundTripTime * float64(time.Second))

@@ -65,6 +65,7 @@ type SendTrack struct {
 
 	writes    atomic.Uint64
 	sent      atomic.Uint64
+	sentBytes atomic.Uint64
 	dropped   atomic.Uint64
 	writeErrs atomic.Uint64
 }
@@ -86,6 +87,8 @@ type SendStats struct {
 	Writes uint64
 	// Sent counts the packets SRTP sent (pion drops packets until SRTP is up).
 	Sent uint64
+	// SentBytes counts the RTP bytes (headers and payload) of the packets sent.
+	SentBytes uint64
 	// Dropped counts the packets dropped while paused.
 	Dropped uint64
 	// WriteErrors counts the writes that failed (the transport is gone) and
@@ -219,6 +222,7 @@ func (t *SendTrack) Stats() SendStats {
 	return SendStats{
 		Writes:      t.writes.Load(),
 		Sent:        t.sent.Load(),
+		SentBytes:   t.sentBytes.Load(),
 		Dropped:     t.dropped.Load(),
 		WriteErrors: t.writeErrs.Load(),
 	}
@@ -305,6 +309,7 @@ func (w *sendWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		w.wasDrop = true
 	case n > 0:
 		w.t.sent.Add(1)
+		w.t.sentBytes.Add(uint64(n))
 		if !w.srtpUp {
 			w.srtpUp = true
 			if w.wasDrop && w.t.ForceKeyFrame() {
