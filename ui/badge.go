@@ -68,7 +68,7 @@ func (b *StateBadge) Apply(ev call.Event) {
 		}
 		b.deadline = t.Add(ev.Backoff)
 	case call.StateFailed:
-		b.reason = FailureReason(ev.Class, ev.Message)
+		b.reason = FailureReason(ev.Class, shorten(ev.Message, maxBadgeDetail))
 	}
 	b.update(ev.Time)
 }
@@ -129,6 +129,19 @@ func stateColor(s call.State) color.Color {
 	default:
 		return color.NRGBA{R: 0x5e, G: 0x5e, B: 0x66, A: 0xff}
 	}
+}
+
+// maxBadgeDetail bounds the detail the badge shows, so that a long error
+// cannot widen the toolbar (the notice line and the log have it in full).
+const maxBadgeDetail = 40
+
+// shorten cuts s to at most n runes, marking the cut with an ellipsis.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // FailureReason words a failure class for the user; message, when set, is

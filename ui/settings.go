@@ -127,9 +127,9 @@ func (s Settings) Validate() []FieldError {
 		if s.Region != "" && !reRegion.MatchString(s.Region) {
 			add(FieldRegion, "not an AWS region (like us-west-2)")
 		}
-		ch := strings.TrimSpace(s.Channel)
+		ch := s.Channel
 		switch {
-		case ch == "":
+		case strings.TrimSpace(ch) == "":
 			add(FieldChannel, "enter the signaling channel's name or ARN")
 		case strings.HasPrefix(ch, "arn:"):
 			if !reChannelARN.MatchString(ch) {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
 )
 
 func fields(errs []FieldError) map[string]string {
@@ -170,6 +172,34 @@ func FuzzParseProfileNames(f *testing.F) {
 			}
 			if !strings.Contains(data, name) {
 				t.Fatalf("name %q not in input", name)
+			}
+		}
+	})
+}
+
+func FuzzSettingsValidate(f *testing.F) {
+	f.Add("door", "eu-west-1", "https://x.test", "viewer-1", "fixed", "5s")
+	f.Add("arn:aws:kinesisvideo:eu-west-1:123456789012:channel/door/1", "", "", "", "pool", "1500ms")
+	f.Add("", "Mars", "http://[::1", "AWS_x", "nope", "-1")
+	f.Fuzz(func(t *testing.T, channel, region, endpoint, clientID, policy, timeout string) {
+		s := DefaultSettings()
+		s.Mode, s.Channel, s.Region, s.EndpointURL, s.ClientID, s.ClientIDPolicy = ModeAWS, channel, region, endpoint, clientID, policy
+		if d, err := parseSeconds(timeout); err == nil {
+			s.AnswerTimeout = d
+		}
+		errs := s.Validate()
+		for _, e := range errs {
+			if e.Field == "" || e.Message == "" {
+				t.Fatalf("empty field error %+v", e)
+			}
+		}
+		if len(errs) == 0 {
+			// Valid settings are usable: a channel the service accepts, a known policy.
+			if ChannelRegion(s.Channel) == "" && !reChannelName.MatchString(s.Channel) {
+				t.Fatalf("accepted channel %q", s.Channel)
+			}
+			if s.ClientIDPolicy == "fixed" && kvs.ValidateClientID(s.ClientID) != nil {
+				t.Fatalf("accepted ClientId %q", s.ClientID)
 			}
 		}
 	})

@@ -37,6 +37,8 @@ func TestStateBadge(t *testing.T) {
 		{call.Event{Kind: call.EventState, State: call.StateRetrying, Retry: 2, Backoff: 2500 * time.Millisecond, Time: t0}, "Retrying 2 in 3s"},
 		{call.Event{Kind: call.EventState, State: call.StateFailed, Class: call.ClassNoAnswer, Time: t0}, "Failed: the camera did not answer"},
 		{call.Event{Kind: call.EventState, State: call.StateFailed, Class: call.ClassAuth, Message: "403", Time: t0}, "Failed: AWS credentials were refused (403)"},
+		{call.Event{Kind: call.EventState, State: call.StateFailed, Class: call.ClassControlPlane, Message: strings.Repeat("x", 100), Time: t0},
+			"Failed: the channel could not be reached (" + strings.Repeat("x", 39) + "…)"},
 		{call.Event{Kind: call.EventState, State: call.StateIdle, Time: t0}, "Idle"},
 	}
 	for _, s := range steps {

@@ -599,7 +599,9 @@ func (w *Window) act(name string, fn func(*call.Controller)) {
 				w.log.Error(name+" failed", "err", err)
 				fyne.Do(func() {
 					w.View.SetNotice(name + ": " + Redact(err.Error()))
-					if fes := ConfigErrors(errors.Unwrap(err)); len(fes) > 0 {
+					var fe *call.FieldError
+					if errors.As(err, &fe) { // bad settings: show them next to their fields
+						w.Settings.ShowErrors(ConfigErrors(err))
 						w.View.SelectTab(TabSettings)
 					}
 				})
