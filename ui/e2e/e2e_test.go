@@ -43,10 +43,14 @@ func TestMain(m *testing.M) {
 	os.MkdirAll(dir+"/fyne", 0o700)
 	theApp = fyneapp.NewWithID(ui.AppID + ".e2e")
 	done := make(chan int, 1)
-	go func() {
-		done <- m.Run()
-		fyne.Do(theApp.Quit)
-	}()
+	// The tests start once the app runs, so that the app's own goroutines
+	// exist before a test takes its goroutine baseline.
+	theApp.Lifecycle().SetOnStarted(func() {
+		go func() {
+			done <- m.Run()
+			fyne.Do(theApp.Quit)
+		}()
+	})
 	theApp.Run()
 	os.RemoveAll(dir)
 	select {
