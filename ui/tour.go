@@ -51,7 +51,9 @@ func (w *Window) runTour() error {
 		return fmt.Errorf("after Reconnect: %w", err)
 	}
 	for _, step := range []struct{ tab, shot string }{{TabCall, "main-live"}, {TabSettings, "settings"}, {TabTimeline, "timeline"}} {
-		fyne.DoAndWait(func() { w.View.SelectTab(step.tab) })
+		if err := w.doWait(func() { w.View.SelectTab(step.tab) }); err != nil {
+			return err
+		}
 		if err := w.shot(step.shot); err != nil {
 			return err
 		}
@@ -60,13 +62,16 @@ func (w *Window) runTour() error {
 	if cycles <= 0 {
 		cycles = 50
 	}
-	fyne.DoAndWait(func() {
+	err := w.doWait(func() {
 		w.View.SelectTab(TabQA)
 		w.QA.Cycles.SetText(strconv.Itoa(cycles))
 		w.QA.Hold.SetText("1s")
 		w.QA.Gap.SetText("200ms")
 		w.QA.start()
 	})
+	if err != nil {
+		return err
+	}
 	for {
 		w.mu.Lock()
 		running := w.qaCancel != nil
@@ -78,8 +83,26 @@ func (w *Window) runTour() error {
 			return err
 		}
 	}
-	fyne.DoAndWait(func() {}) // let the QA view show the report
+	if err := w.doWait(func() {}); err != nil { // let the QA view show the report
+		return err
+	}
 	return w.shot("qa")
+}
+
+// doWait runs fn on the Fyne goroutine and waits for it, or for the window
+// to close (when the app's loop may no longer run it).
+func (w *Window) doWait(fn func()) error {
+	done := make(chan struct{})
+	fyne.Do(func() {
+		fn()
+		close(done)
+	})
+	select {
+	case <-done:
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
 }
 
 // shot announces that the window shows NAME and waits for the screenshot.

@@ -470,7 +470,9 @@ func (w *Window) controller() (*call.Controller, error) {
 	c.SetMicMuted(w.muted)
 	c.SetCameraOff(w.camOff)
 	remote, local := c.RemoteVideo(), c.LocalVideo()
-	fyne.DoAndWait(func() {
+	// Queued before any frame's refresh (fyne.Do runs in order); not waited
+	// for, so that a window closing meanwhile cannot block this goroutine.
+	fyne.Do(func() {
 		w.View.Remote.SetSource(sinkSource(remote))
 		w.View.Local.SetSource(sinkSource(local))
 	})
