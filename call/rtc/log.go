@@ -48,14 +48,16 @@ func (l scopedLogger) emit(level slog.Level, format string, args ...any) {
 }
 
 // Trace, Debug, Info, Warn and Error (and their f forms) implement
-// logging.LeveledLogger.
+// logging.LeveledLogger. pion's warnings are routine in trickle ICE and
+// teardown ("Failed to ping without candidate pairs", "stream is already
+// closed"), so they log at Info: a user's Warn level shows our own warnings.
 func (l scopedLogger) Trace(msg string)                  { l.emit(levelTrace, "%s", msg) }
 func (l scopedLogger) Tracef(format string, args ...any) { l.emit(levelTrace, format, args...) }
 func (l scopedLogger) Debug(msg string)                  { l.emit(levelTrace, "%s", msg) }
 func (l scopedLogger) Debugf(format string, args ...any) { l.emit(levelTrace, format, args...) }
 func (l scopedLogger) Info(msg string)                   { l.emit(slog.LevelDebug, "%s", msg) }
 func (l scopedLogger) Infof(format string, args ...any)  { l.emit(slog.LevelDebug, format, args...) }
-func (l scopedLogger) Warn(msg string)                   { l.emit(slog.LevelWarn, "%s", msg) }
-func (l scopedLogger) Warnf(format string, args ...any)  { l.emit(slog.LevelWarn, format, args...) }
+func (l scopedLogger) Warn(msg string)                   { l.emit(slog.LevelInfo, "%s", msg) }
+func (l scopedLogger) Warnf(format string, args ...any)  { l.emit(slog.LevelInfo, format, args...) }
 func (l scopedLogger) Error(msg string)                  { l.emit(slog.LevelError, "%s", msg) }
 func (l scopedLogger) Errorf(format string, args ...any) { l.emit(slog.LevelError, format, args...) }
