@@ -363,8 +363,8 @@ func liveResources(cs []qa.Cycle) string {
 		return ""
 	}
 	a, b := cs[0], cs[len(cs)-1]
-	return fmt.Sprintf("Since cycle 1: goroutines %+d · open files %+d · RSS %+d KB",
-		b.Goroutines-a.Goroutines, b.FDs-a.FDs, b.RSSKB-a.RSSKB)
+	return fmt.Sprintf("Since cycle 1: goroutines %+d · open files %+d · RSS %+.1f MB",
+		b.Goroutines-a.Goroutines, b.FDs-a.FDs, float64(b.RSSKB-a.RSSKB)/1024)
 }
 
 // ReportSummary words a QA report's outcome and phase percentiles.
@@ -388,8 +388,9 @@ func ReportSummary(rep qa.Report) string {
 
 // ReportResources words the resource deltas of a QA report.
 func ReportResources(r qa.Resources) string {
-	return fmt.Sprintf("After teardown, against cycle 1: goroutines %+d (max %+d) · open files %+d (max %+d) · RSS %+d KB",
-		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta, r.RSSDeltaKB)
+	return fmt.Sprintf("After teardown, against cycle 1: goroutines %+d (max %+d) · open files %+d (max %+d) · RSS %.1f → %.1f MB (%+.1f MB)",
+		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta,
+		float64(r.RSSBaselineKB)/1024, float64(r.RSSEndKB)/1024, float64(r.RSSDeltaKB)/1024)
 }
 
 func sortedClasses(m map[call.Class]int) []call.Class {

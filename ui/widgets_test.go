@@ -381,7 +381,7 @@ func TestQAView(t *testing.T) {
 	if !strings.HasPrefix(v.Summary.Text, "3/4 cycles · 2 ok (1 after a retry) · 1 failed") {
 		t.Errorf("summary %q", v.Summary.Text)
 	}
-	if v.Resources.Text != "Since cycle 1: goroutines +2 · open files +0 · RSS +0 KB" {
+	if v.Resources.Text != "Since cycle 1: goroutines +2 · open files +0 · RSS +0.0 MB" {
 		t.Errorf("resources %q", v.Resources.Text)
 	}
 	if got := []string{QACell(cs[0], 1), QACell(cs[1], 1), QACell(cs[2], 1), QACell(cs[1], 3), QACell(cs[2], 3), QACell(cs[1], 5)}; !slices.Equal(got,
@@ -431,7 +431,7 @@ func TestQAView(t *testing.T) {
 
 	rep := qa.Report{Cycles: 3, OK: 2, Failed: 1, Recovered: 1, Failures: map[call.Class]int{call.ClassNoAnswer: 1, call.ClassICEFailed: 1},
 		Phases:    map[call.Phase]qa.Percentiles{call.PhaseFirstFrame: {N: 2, P50: 300 * time.Millisecond, P95: 900 * time.Millisecond, Max: 900 * time.Millisecond}},
-		Resources: qa.Resources{GoroutinesDelta: 1, GoroutinesMaxDelta: 3, FDsDelta: 0, FDsMaxDelta: 2, RSSDeltaKB: 512}, Results: cs}
+		Resources: qa.Resources{GoroutinesDelta: 1, GoroutinesMaxDelta: 3, FDsDelta: 0, FDsMaxDelta: 2, RSSBaselineKB: 204800, RSSEndKB: 205312, RSSDeltaKB: 512}, Results: cs}
 	v.Finish(rep, nil)
 	if v.Start.Disabled() || !v.Stop.Disabled() || v.ExportJSON.Disabled() || v.ExportCSV.Disabled() || v.Report() == nil {
 		t.Error("buttons after the run")
@@ -440,7 +440,7 @@ func TestQAView(t *testing.T) {
 	if v.Summary.Text != wantSummary {
 		t.Errorf("summary %q", v.Summary.Text)
 	}
-	if want := "After teardown, against cycle 1: goroutines +1 (max +3) · open files +0 (max +2) · RSS +512 KB"; v.Resources.Text != want {
+	if want := "After teardown, against cycle 1: goroutines +1 (max +3) · open files +0 (max +2) · RSS 200.0 → 200.5 MB (+0.5 MB)"; v.Resources.Text != want {
 		t.Errorf("resources %q", v.Resources.Text)
 	}
 	// Long texts wrap or truncate: the tab never forces the window wider than 1280.
