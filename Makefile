@@ -64,6 +64,7 @@ screenshots: build
 	./scripts/screenshots.sh
 
 ## package: the Linux desktop bundle (double-click launcher)
-package: deps
+## (the fyne tool reads app/FyneApp.toml and bumps its Build number: the file is restored after)
+package: build
 	$(GO) install fyne.io/tools/cmd/fyne@v1.7.4
-	cd app && $$($(GO) env GOPATH)/bin/fyne package -os linux --release
+	cd app && cp FyneApp.toml FyneApp.toml.orig && { $$($(GO) env GOPATH)/bin/fyne package -os linux --release --executable ../bin/kvsviewer; rc=$$?; mv FyneApp.toml.orig FyneApp.toml; exit $$rc; }
