@@ -134,6 +134,6 @@ func printReport(rep qa.Report) {
 		}
 	}
 	r := rep.Resources
-	fmt.Printf("after teardown vs first cycle: goroutines %+d (max %+d), open files %+d (max %+d), RSS %+d kB (start %d kB, end %d kB)\n",
-		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta, r.RSSDeltaKB, r.RSSStartKB, r.RSSEndKB)
+	fmt.Printf("after teardown vs first cycle: goroutines %+d (max %+d), open files %+d (max %+d), RSS %+d kB (start %d kB, end %d kB), RSS trend over the second half %+.0f kB/100 cycles, capture sources open %d\n",
+		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta, r.RSSDeltaKB, r.RSSStartKB, r.RSSEndKB, r.RSSTrendKBPer100, r.CaptureOpenEnd)
 }

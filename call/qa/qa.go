@@ -82,7 +82,11 @@ type Resources struct {
 	RSSBaselineKB      int64 `json:"rss_baseline_kb"`
 	RSSEndKB           int64 `json:"rss_end_kb"`
 	RSSDeltaKB         int64 `json:"rss_delta_kb"`
-	CaptureOpenEnd     int   `json:"capture_open_end"` // local media (camera, mic, test sources) still open at the end
+	// RSSTrendKBPer100 is the least-squares slope of RSS over the second half of
+	// the cycles, in kB per 100 cycles: the leak indicator once warm-up is over
+	// (the first cycles grow the heaps to their working size).
+	RSSTrendKBPer100 float64 `json:"rss_trend_kb_per_100_cycles"`
+	CaptureOpenEnd   int     `json:"capture_open_end"` // local media (camera, mic, test sources) still open at the end
 }
 
 // Report is the outcome of a run.
@@ -352,10 +356,29 @@ func (rep *Report) summarise() {
 	res.GoroutinesDelta = last.Goroutines - base.Goroutines
 	res.FDsDelta = last.FDs - base.FDs
 	res.RSSDeltaKB = last.RSSKB - base.RSSKB
+	res.RSSTrendKBPer100 = 100 * slope(measured[len(measured)/2:])
 	for _, c := range measured {
 		res.GoroutinesMaxDelta = max(res.GoroutinesMaxDelta, c.Goroutines-base.Goroutines)
 		res.FDsMaxDelta = max(res.FDsMaxDelta, c.FDs-base.FDs)
 	}
+}
+
+// slope is the least-squares slope of RSS per cycle over cs.
+func slope(cs []Cycle) float64 {
+	if len(cs) < 2 {
+		return 0
+	}
+	var sx, sy, sxx, sxy float64
+	for _, c := range cs {
+		x, y := float64(c.N), float64(c.RSSKB)
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	n := float64(len(cs))
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / den
 }
 
 func percentiles(ds []time.Duration) Percentiles {
@@ -380,7 +403,7 @@ func (rep Report) Summary() map[string]any {
 			"goroutines_delta": rep.Resources.GoroutinesDelta, "fds_delta": rep.Resources.FDsDelta,
 			"rss_delta_kb": rep.Resources.RSSDeltaKB, "goroutines_max_delta": rep.Resources.GoroutinesMaxDelta,
 			"fds_max_delta": rep.Resources.FDsMaxDelta, "rss_start_kb": rep.Resources.RSSStartKB,
-			"rss_end_kb": rep.Resources.RSSEndKB,
+			"rss_end_kb": rep.Resources.RSSEndKB, "rss_trend_kb_per_100_cycles": rep.Resources.RSSTrendKBPer100,
 		},
 	}
 }
