@@ -60,6 +60,10 @@ func (p *idPolicy) acquire(now time.Time) (id string, wait time.Duration, notice
 		return p.newID(), 0, ""
 	case "fixed":
 		e := p.entry(p.cfg.ID)
+		if e.inUse {
+			// The previous session still closes: its cooldown starts when it is gone.
+			return "", 100 * time.Millisecond, ""
+		}
 		if left := e.LastClosed.Add(cool).Sub(now); cool > 0 && left > 0 {
 			if !p.cfg.NoWait {
 				return "", left, fmt.Sprintf("ClientId %s was used %s ago; waiting out the %s cooldown", p.cfg.ID, now.Sub(e.LastClosed).Round(time.Second), cool)

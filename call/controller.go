@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/kvsviewer/kvsviewer/media/sink"
 )
@@ -20,10 +21,11 @@ import (
 // own event loop goroutine. Each attempt is a new session built from nothing;
 // events of a session that is no longer current are dropped.
 type Controller struct {
-	cfg Config
-	log *slog.Logger
-	ids *idPolicy
-	cp  *cpCache
+	cfg      Config
+	log      *slog.Logger
+	ids      *idPolicy
+	cp       *cpCache
+	connects *rate.Limiter // ConnectAsViewer quota of the channel
 
 	remote, local *sink.Latest
 	micMuted      atomic.Bool
@@ -44,7 +46,6 @@ type Controller struct {
 	cur          *session
 	closing      map[uint64]*session
 	want         bool // the user wants a call
-	pendingStart bool
 	attempt      int
 	click        time.Time
 	retryGen     uint64
@@ -53,6 +54,9 @@ type Controller struct {
 	seen         map[Phase]bool
 	shutdown     chan struct{} // closed by the loop once Close has torn everything down
 }
+
+// connectsPerSecond is the service's ConnectAsViewer quota per channel.
+const connectsPerSecond = 3
 
 type cmdKind int
 
@@ -80,6 +84,7 @@ func NewController(cfg Config) (*Controller, error) {
 		log:      cfg.Logger,
 		ids:      ids,
 		cp:       &cpCache{},
+		connects: rate.NewLimiter(connectsPerSecond, connectsPerSecond),
 		remote:   sink.NewLatest(),
 		local:    sink.NewLatest(),
 		in:       make(chan any, 256),
@@ -220,7 +225,7 @@ func (c *Controller) loop() {
 				c.handleSessionEvent(m)
 			case retryFire:
 				if m.gen == c.retryGen && c.want && c.cur == nil {
-					c.startWhenClean()
+					c.start()
 				}
 			}
 			if closing && c.cur == nil && len(c.closing) == 0 {
@@ -239,19 +244,19 @@ type retryFire struct{ gen uint64 }
 func (c *Controller) handleCommand(m command) {
 	switch m.kind {
 	case cmdConnect:
-		if c.want && (c.cur != nil || c.pendingStart || c.State() == StateRetrying || c.State() == StateWaiting) {
+		if c.want && (c.cur != nil || c.State() == StateRetrying || c.State() == StateWaiting) {
 			return // already connecting or connected
 		}
 		c.beginUserAction()
-		c.startWhenClean()
+		c.start()
 	case cmdReconnect:
 		c.beginUserAction()
 		if c.cur != nil {
 			c.teardown(c.cur, "reconnect")
 		}
-		c.startWhenClean()
+		c.start()
 	case cmdDisconnect, cmdClose:
-		c.want, c.pendingStart = false, false
+		c.want = false
 		c.retryGen++
 		if c.cur != nil {
 			c.teardown(c.cur, "disconnect")
@@ -269,17 +274,10 @@ func (c *Controller) beginUserAction() {
 	c.retryGen++
 }
 
-// startWhenClean starts a new session once every old one has finished its
-// teardown, so that the camera and microphone are free again.
-func (c *Controller) startWhenClean() {
-	if len(c.closing) > 0 {
-		c.pendingStart = true
-		if c.State() != StateClosing {
-			c.setState(StateClosing, Event{})
-		}
-		return
-	}
-	c.pendingStart = false
+// start starts a new session. It may overlap the teardown of older ones: it
+// resolves the channel and opens signaling at once, and opens the camera and
+// microphone only once every older session has released its own.
+func (c *Controller) start() {
 	id, wait, notice := c.ids.acquire(time.Now())
 	if notice != "" {
 		c.log.Warn(notice)
@@ -290,7 +288,11 @@ func (c *Controller) startWhenClean() {
 		c.setState(StateWaiting, Event{Backoff: wait, Message: notice})
 		return
 	}
-	s := newSession(c, c.nextID.Add(1), c.attempt, id, c.click)
+	var after []<-chan struct{}
+	for _, old := range c.closing {
+		after = append(after, old.devFree)
+	}
+	s := newSession(c, c.nextID.Add(1), c.attempt, id, c.click, after)
 	c.cur = s
 	c.curICE = webrtc.ICEConnectionStateNew
 	c.iceRestarted = false
@@ -312,6 +314,9 @@ func (c *Controller) teardown(s *session, why string) {
 	if c.cur == s {
 		c.cur = nil
 	}
+	// Before anything else, and before a new session resets the sinks: no
+	// frame of this session may reach them any more.
+	s.stopFrames()
 	c.closing[s.id] = s
 	c.log.Debug("teardown", "session", s.id, "why", why)
 	if c.State() != StateClosing {
@@ -340,7 +345,7 @@ func (c *Controller) fail(s *session, class Class, err error) {
 	c.teardown(s, string(class))
 	retries := c.attempt - 1
 	if !retryable(class, err) || retries >= c.cfg.RetryLimit {
-		c.want, c.pendingStart = false, false
+		c.want = false
 		c.setState(StateFailed, Event{SessionID: s.id, Class: class, Message: msg})
 		return
 	}
@@ -365,16 +370,8 @@ func (c *Controller) handleSessionEvent(ev sessionEvent) {
 			c.remote.Reset()
 			c.local.Reset()
 		}
-		if len(c.closing) == 0 {
-			switch {
-			case c.pendingStart:
-				c.startWhenClean()
-			case c.cur == nil && !c.want:
-				c.setState(StateIdle, Event{})
-			case c.cur == nil && c.want:
-				// A retry is scheduled: show it again now that the teardown is done.
-				c.setState(StateRetrying, Event{Retry: c.attempt - 1})
-			}
+		if len(c.closing) == 0 && c.cur == nil && !c.want {
+			c.setState(StateIdle, Event{})
 		}
 		return
 	}

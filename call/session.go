@@ -104,18 +104,26 @@ type session struct {
 	iceUp   atomic.Bool // ICE has connected at least once
 	statsMu sync.Mutex  // held around pc.GetStats; teardown takes it before pc.Close
 
+	after    []<-chan struct{} // older sessions' devFree: wait for them before opening the camera and mic
+	devFree  chan struct{}     // closed once this session holds no camera or microphone
+	freeOnce sync.Once
+
+	frameMu   sync.RWMutex // held while a frame goes into the controller's sinks
+	framesOff bool         // set by stopFrames: frames of this session are dropped
+
 	cpRes *controlPlaneResult
 	kcfg  kvs.Config
 }
 
-func newSession(c *Controller, id uint64, attempt int, clientID string, click time.Time) *session {
+func newSession(c *Controller, id uint64, attempt int, clientID string, click time.Time, after []<-chan struct{}) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &session{
-		c: c, id: id, attempt: attempt, clientID: clientID, click: click,
-		log:    c.log.With("session", id, "client_id", clientID),
-		ctx:    ctx,
-		cancel: cancel,
-		cmds:   make(chan func(), 8),
+		c: c, id: id, attempt: attempt, clientID: clientID, click: click, after: after,
+		devFree: make(chan struct{}),
+		log:     c.log.With("session", id, "client_id", clientID),
+		ctx:     ctx,
+		cancel:  cancel,
+		cmds:    make(chan func(), 8),
 	}
 }
 
@@ -263,10 +271,22 @@ func (s *session) run() {
 	}
 	localCh := make(chan localResult, 1)
 	s.goFunc(func() {
+		// The camera and microphone are free once older sessions are torn down.
+		for _, d := range s.after {
+			select {
+			case <-d:
+			case <-ctx.Done():
+				localCh <- localResult{nil, ctx.Err()}
+				return
+			}
+		}
 		l, err := capture.Open(s.c.cfg.Media)
 		if err == nil && !s.adopt(func() { s.local = l }) {
 			_ = l.Close()
 			l, err = nil, context.Canceled
+		}
+		if l == nil || !l.HasDevice() {
+			s.releaseDevices() // test pattern and tone are no devices: the next session need not wait
 		}
 		localCh <- localResult{l, err}
 	})
@@ -287,6 +307,12 @@ func (s *session) run() {
 	}
 	dialCh := make(chan dialResult, 1)
 	s.goFunc(func() {
+		// The service allows 3 ConnectAsViewer per second per channel: a
+		// burst of reconnects waits here rather than being refused.
+		if err := s.c.connects.Wait(ctx); err != nil {
+			dialCh <- dialResult{err: err}
+			return
+		}
 		conn, err := s.dial(ctx)
 		dialCh <- dialResult{conn, time.Now(), err}
 	})
@@ -636,7 +662,7 @@ func (s *session) receive(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 	case webrtc.RTPCodecTypeVideo:
 		first := true
 		err = receive.Video(ctx, tr, receive.VideoOptions{
-			Sink: s.c.remote,
+			Sink: gatedSink{s, s.c.remote},
 			SendPLI: func() error {
 				return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
 			},
@@ -685,8 +711,45 @@ func (s *session) preview(local *capture.Local) {
 		}
 		seq++
 		dst = thumbnail(img, dst, 320)
-		s.c.local.PutFrame(sink.Frame{Image: dst, Width: dst.Rect.Dx(), Height: dst.Rect.Dy(), Codec: "raw", Decoded: time.Now(), Seq: seq})
+		gatedSink{s, s.c.local}.PutFrame(sink.Frame{Image: dst, Width: dst.Rect.Dx(), Height: dst.Rect.Dy(), Codec: "raw", Decoded: time.Now(), Seq: seq})
 	})
+}
+
+// releaseDevices tells sessions waiting to open the camera and microphone
+// that this one holds neither any more.
+func (s *session) releaseDevices() { s.freeOnce.Do(func() { close(s.devFree) }) }
+
+// gatedSink passes a session's frames to one of the controller's sinks until
+// the session is torn down.
+type gatedSink struct {
+	s     *session
+	inner *sink.Latest
+}
+
+// PutFrame implements sink.FrameSink.
+func (g gatedSink) PutFrame(f sink.Frame) {
+	g.s.frameMu.RLock()
+	defer g.s.frameMu.RUnlock()
+	if !g.s.framesOff {
+		g.inner.PutFrame(f)
+	}
+}
+
+// CountDropped implements sink.DropCounter.
+func (g gatedSink) CountDropped(n int) {
+	g.s.frameMu.RLock()
+	defer g.s.frameMu.RUnlock()
+	if !g.s.framesOff {
+		g.inner.CountDropped(n)
+	}
+}
+
+// stopFrames makes the session's frames stop reaching the controller's sinks;
+// when it returns, no frame of the session is on its way into them.
+func (s *session) stopFrames() {
+	s.frameMu.Lock()
+	s.framesOff = true
+	s.frameMu.Unlock()
 }
 
 // teardown releases everything of the session in the proven order, each step
@@ -736,6 +799,7 @@ func (s *session) teardown() time.Duration {
 	if local != nil {
 		step("close local media", local.Close)
 	}
+	s.releaseDevices()
 	// 4. The peer connection (stops the receivers, so the decoders end).
 	if pc != nil {
 		s.statsMu.Lock() // the context is cancelled: no GetStats starts after this
@@ -749,6 +813,7 @@ func (s *session) teardown() time.Duration {
 	// 6. Every goroutine of the session.
 	step("wait for session goroutines", func() error { s.wg.Wait(); return nil })
 	d := time.Since(start)
+	s.releaseDevices()
 	// The codecs freed large buffers: give them back to the OS (not timed:
 	// the call is already gone).
 	memtune.Trim()

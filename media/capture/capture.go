@@ -409,6 +409,10 @@ func (l *Local) openMic(d driver.Driver) error {
 	return nil
 }
 
+// HasDevice reports whether l holds a real camera or microphone (which another
+// Local cannot open at the same time), as opposed to only synthetic sources.
+func (l *Local) HasDevice() bool { return l.hasCamera() || l.hasMic() }
+
 func (l *Local) hasCamera() bool { return strings.HasPrefix(l.VideoSource, "camera:") }
 func (l *Local) hasMic() bool    { return strings.HasPrefix(l.AudioSource, "mic:") }
 
