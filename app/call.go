@@ -17,6 +17,26 @@ import (
 	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 )
 
+// setup checks the flags and builds the controller configuration and logger;
+// with --demo it starts the in-process emulator and master (stop ends them).
+func (f *callFlags) setup(ctx context.Context) (cfg call.Config, log *slog.Logger, stop func(), err error) {
+	if err := f.check(); err != nil {
+		return cfg, nil, nil, err
+	}
+	log = newLogger(f.verbose)
+	cfg = f.config()
+	cfg.Logger = log
+	stop = func() {}
+	if f.demo {
+		d, err := startDemo(ctx, f, &cfg, log)
+		if err != nil {
+			return cfg, nil, nil, err
+		}
+		stop = func() { _ = d.Close() }
+	}
+	return cfg, log, stop, nil
+}
+
 // startDemo starts the in-process emulator and master and points cfg at them.
 func startDemo(ctx context.Context, f *callFlags, cfg *call.Config, log *slog.Logger) (*demo.Demo, error) {
 	faults, err := emulator.ParseFaults(f.faults)
@@ -102,19 +122,11 @@ func runCall(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := f.check(); err != nil {
+	cfg, log, stopDemo, err := f.setup(ctx)
+	if err != nil {
 		return err
 	}
-	log := newLogger(f.verbose)
-	cfg := f.config()
-	cfg.Logger = log
-	if f.demo {
-		d, err := startDemo(ctx, &f, &cfg, log)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-	}
+	defer stopDemo()
 	ctrl, err := call.NewController(cfg)
 	if err != nil {
 		return err

@@ -27,25 +27,17 @@ func runQA(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := f.check(); err != nil {
-		return err
-	}
 	if f.video == "auto" {
 		f.video = "test" // QA measures the call, not a camera that may be busy
 	}
 	if f.audio == "auto" {
 		f.audio = "tone"
 	}
-	log := newLogger(f.verbose)
-	cfg := f.config()
-	cfg.Logger = log
-	if f.demo {
-		d, err := startDemo(ctx, &f, &cfg, log)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
+	cfg, _, stopDemo, err := f.setup(ctx)
+	if err != nil {
+		return err
 	}
+	defer stopDemo()
 	out := newJSONEvents(os.Stdout)
 	o := qa.Options{Cycles: *cycles, Hold: *hold, Gap: *gap, Reconnect: *reconnect, Config: cfg}
 	o.Progress = func(c qa.Cycle) {

@@ -389,27 +389,15 @@ func (c *Controller) handleSessionEvent(ev sessionEvent) {
 	case evTimer:
 		c.onTimer(s, ev)
 	case evGoAway:
-		if c.State() == StateLive {
-			c.publish(Event{Kind: EventNotice, SessionID: s.id, Message: "service sent GO_AWAY: reopening signaling, media continues"})
-			s.do(s.reopenSignaling)
-		} else {
-			c.fail(s, ClassGoAway, errors.New("the service sent GO_AWAY before the call was up"))
-		}
+		c.keepLiveOr(s, s.reopenSignaling, "service sent GO_AWAY: reopening signaling, media continues",
+			ClassGoAway, errors.New("the service sent GO_AWAY before the call was up"))
 	case evReconnectICE:
 		c.cp.invalidateICE()
-		if c.State() == StateLive {
-			c.publish(Event{Kind: EventNotice, SessionID: s.id, Message: "service sent RECONNECT_ICE_SERVER: refreshing ICE servers"})
-			s.do(s.refreshICEServers)
-		} else {
-			c.fail(s, ClassReconnectICEServer, errors.New("the service asked to refresh ICE servers before the call was up"))
-		}
+		c.keepLiveOr(s, s.refreshICEServers, "service sent RECONNECT_ICE_SERVER: refreshing ICE servers",
+			ClassReconnectICEServer, errors.New("the service asked to refresh ICE servers before the call was up"))
 	case evSignalingClosed:
-		if c.State() == StateLive {
-			c.publish(Event{Kind: EventNotice, SessionID: s.id, Message: "signaling connection closed: reopening it, media continues"})
-			s.do(s.reopenSignaling)
-		} else {
-			c.fail(s, ClassSignalingClosed, ev.err)
-		}
+		c.keepLiveOr(s, s.reopenSignaling, "signaling connection closed: reopening it, media continues",
+			ClassSignalingClosed, ev.err)
 	case evStats:
 		c.publish(Event{Kind: EventStats, SessionID: s.id, Stats: ev.stats})
 	case evNotice:
@@ -417,6 +405,18 @@ func (c *Controller) handleSessionEvent(ev sessionEvent) {
 	case evStall:
 		c.fail(s, ClassMediaStall, ev.err)
 	}
+}
+
+// keepLiveOr handles a signaling event: a live call repairs itself with
+// repair (on the session's goroutine) and keeps its media; a call not yet
+// live fails with class, to be retried from nothing.
+func (c *Controller) keepLiveOr(s *session, repair func(), notice string, class Class, err error) {
+	if c.State() != StateLive {
+		c.fail(s, class, err)
+		return
+	}
+	c.publish(Event{Kind: EventNotice, SessionID: s.id, Message: notice})
+	s.do(repair)
 }
 
 func (c *Controller) onPhase(s *session, ev sessionEvent) {

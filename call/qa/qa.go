@@ -238,70 +238,50 @@ func (r *runner) notify(e call.Event) {
 	}
 }
 
-// drain consumes events for d (the hold), so the buffer never fills.
-func (r *runner) drain(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
+// until consumes (and forwards) events until done returns true for one, the
+// limit passes or ctx ends; it reports whether done returned true.
+func (r *runner) until(ctx context.Context, limit time.Duration, done func(call.Event) bool) bool {
+	t := time.NewTimer(limit)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-t.C:
-			return
+			return false
 		case e, ok := <-r.events:
 			if !ok {
-				return
+				return false
 			}
 			r.notify(e)
+			if done(e) {
+				return true
+			}
 		}
 	}
+}
+
+// drain consumes events for d (the hold), so the buffer never fills.
+func (r *runner) drain(ctx context.Context, d time.Duration) {
+	r.until(ctx, d, func(call.Event) bool { return false })
 }
 
 // waitTeardown waits for Idle and returns the last teardown's duration.
 func (r *runner) waitTeardown(ctx context.Context, limit time.Duration) (time.Duration, bool) {
 	var td time.Duration
 	var got bool
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return td, got
-		case <-t.C:
-			return td, got
-		case e, ok := <-r.events:
-			if !ok {
-				return td, got
-			}
-			r.notify(e)
-			if e.Kind == call.EventPhase && e.Phase == call.PhaseTeardown {
-				td, got = e.Elapsed, true
-			}
-			if e.Kind == call.EventState && e.State == call.StateIdle {
-				return td, got
-			}
+	r.until(ctx, limit, func(e call.Event) bool {
+		if e.Kind == call.EventPhase && e.Phase == call.PhaseTeardown {
+			td, got = e.Elapsed, true
 		}
-	}
+		return e.Kind == call.EventState && e.State == call.StateIdle
+	})
+	return td, got
 }
 
 func (r *runner) waitState(ctx context.Context, s call.State, limit time.Duration) {
-	if r.ctrl.State() == s {
-		return
-	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			return
-		case e, ok := <-r.events:
-			if !ok || (e.Kind == call.EventState && e.State == s) {
-				return
-			}
-			r.notify(e)
-		}
+	if r.ctrl.State() != s {
+		r.until(ctx, limit, func(e call.Event) bool { return e.Kind == call.EventState && e.State == s })
 	}
 }
 
