@@ -350,13 +350,9 @@ func (s *session) run() {
 	}
 	s.phase(PhaseSignalingOpen, dr.at, nil)
 	if err := s.sendOffer(ctx, dr.conn, pc); err != nil {
-		class := ClassInternal
-		select {
-		case <-dr.conn.Done():
-			class = ClassSignalingClosed // the offer could not go out: the socket is gone
-		default:
-		}
-		s.failed(classify(err, class), err)
+		// The offer could not go out on the socket (which may not have noticed
+		// yet that it is gone): a signaling failure.
+		s.failed(classify(err, ClassSignalingClosed), err)
 		return
 	}
 	s.serve(ctx)
