@@ -24,6 +24,9 @@ type Actions interface {
 	SetCameraOff(bool)
 }
 
+// previewPace is the interval between the local preview's frames.
+const previewPace = 100 * time.Millisecond
+
 // Tab names, in order (also the Ctrl+1..5 shortcuts).
 const (
 	TabCall     = "Call"
@@ -94,6 +97,10 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 	m.Notice.Importance = widget.WarningImportance
 	m.Notice.Truncation = fyne.TextTruncateEllipsis
 	m.Local.placeholder.TextSize = theme.CaptionTextSize()
+	// The inset needs no more than ~10 fps, and its frames ride along with
+	// the remote picture's repaints instead of causing their own.
+	m.Local.SetPace(previewPace)
+	m.Remote.OnShown(m.Local.ShowIfDue)
 
 	toolbar := container.NewHBox(m.Connect, m.Disconnect, m.Reconnect, widget.NewSeparator(),
 		m.Mute, m.CameraOff, full, layout.NewSpacer(), m.Badge)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -25,6 +26,11 @@ type SnapshotFunc func(dst *image.RGBA) (img *image.RGBA, ok bool)
 // goroutine when a new frame exists, schedules at most one pending refresh:
 // frames arriving while one is pending are coalesced into it, and each
 // refresh copies one frame into a reused buffer.
+//
+// A paced view (SetPace) shows at most about one frame per pace interval and
+// prefers to show it together with another view's refresh (ShowIfDue): the
+// window repaints as a whole, so a refresh of its own would cost a full
+// repaint for a small picture.
 type VideoView struct {
 	widget.BaseWidget
 	image       *canvas.Image
@@ -33,10 +39,14 @@ type VideoView struct {
 	mu       sync.Mutex
 	snapshot SnapshotFunc
 
+	pace    time.Duration // 0: every frame at once; set before frames flow
+	now     func() time.Time
+	last    atomic.Int64 // UnixNano of the last frame shown
 	pending atomic.Bool
 	shown   atomic.Uint64 // frames put on screen
 	skipped atomic.Uint64 // FrameReady calls coalesced into a pending refresh
 	buf     *image.RGBA   // owned by the Fyne goroutine
+	onShown func()        // called on the Fyne goroutine after a frame was shown
 }
 
 // NewVideoView returns an empty view showing placeholder text until the
@@ -45,6 +55,7 @@ func NewVideoView(placeholder string) *VideoView {
 	v := &VideoView{
 		image:       canvas.NewImageFromImage(nil),
 		placeholder: canvas.NewText(placeholder, color.NRGBA{R: 0xc8, G: 0xc8, B: 0xc8, A: 0xff}),
+		now:         time.Now,
 	}
 	v.image.FillMode = canvas.ImageFillContain
 	v.image.ScaleMode = canvas.ImageScaleFastest
@@ -86,13 +97,55 @@ func (v *VideoView) SetPlaceholder(text string) {
 	v.placeholder.Refresh()
 }
 
+// SetPace makes the view show at most about one frame per interval d (0,
+// the default, shows every frame at once). A frame that is due is shown
+// with the next refresh of the view whose ShowIfDue is linked to this one,
+// or on its own once half an interval more has passed without one. Call it
+// before frames flow.
+func (v *VideoView) SetPace(d time.Duration) { v.pace = d }
+
+// OnShown sets fn to run on the Fyne goroutine after each frame this view
+// shows (nil for none), e.g. another view's ShowIfDue so that both pictures
+// change in the same repaint. Call it on the Fyne goroutine.
+func (v *VideoView) OnShown(fn func()) { v.onShown = fn }
+
 // FrameReady schedules a refresh from the source; safe from any goroutine.
 func (v *VideoView) FrameReady() {
 	if !v.pending.CompareAndSwap(false, true) {
 		v.skipped.Add(1)
 		return
 	}
-	fyne.Do(v.ShowLatest)
+	if v.pace <= 0 {
+		fyne.Do(v.ShowLatest)
+		return
+	}
+	// Fallback for when no linked refresh comes along to carry the frame.
+	wait := time.Duration(v.last.Load()+int64(v.pace+v.pace/2)) - time.Duration(v.now().UnixNano())
+	if wait <= 0 {
+		fyne.Do(v.showPending)
+		return
+	}
+	time.AfterFunc(wait, func() { fyne.Do(v.showPending) })
+}
+
+// ShowIfDue shows the newest frame if one is waiting and the view's pace
+// allows it (a frame shown at least 4/5 of the pace interval ago). Call it
+// on the Fyne goroutine, typically from another view's OnShown.
+func (v *VideoView) ShowIfDue() {
+	if !v.pending.Load() {
+		return
+	}
+	if time.Duration(v.now().UnixNano()-v.last.Load()) < v.pace-v.pace/5 {
+		return
+	}
+	v.ShowLatest()
+}
+
+// showPending shows the newest frame unless a linked refresh already did.
+func (v *VideoView) showPending() {
+	if v.pending.Load() {
+		v.ShowLatest()
+	}
 }
 
 // ShowLatest copies the newest frame from the source into the view now.
@@ -114,6 +167,10 @@ func (v *VideoView) ShowLatest() {
 	v.placeholder.Hide()
 	v.image.Refresh()
 	v.shown.Add(1)
+	v.last.Store(v.now().UnixNano())
+	if v.onShown != nil {
+		v.onShown()
+	}
 }
 
 // Counts returns how many frames were shown and how many FrameReady calls

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/kvsviewer/kvsviewer/call"
@@ -540,5 +541,52 @@ func TestLogPaneFiltersCopiesAndRedacts(t *testing.T) {
 	log.Info("later")
 	if got := p.Lines(); len(got) != 5 {
 		t.Errorf("a new record did not reach the pane: %q", got)
+	}
+}
+
+func TestVideoViewPacesPreview(t *testing.T) {
+	test.NewTempApp(t)
+	remote, local := NewVideoView(""), NewVideoView("")
+	test.NewTempWindow(t, container.NewStack(remote, local))
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	local.now = func() time.Time { return now }
+	local.SetPace(time.Hour)
+	remote.OnShown(local.ShowIfDue)
+	frame := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	src := func(*image.RGBA) (*image.RGBA, bool) { return frame, true }
+	remote.SetSource(src)
+	local.SetSource(src)
+
+	local.FrameReady() // nothing shown yet: due at once
+	if shown, _ := local.Counts(); shown != 1 {
+		t.Fatalf("first preview frame: shown %d", shown)
+	}
+	local.FrameReady() // within the pace: waits
+	remote.FrameReady()
+	if shown, _ := local.Counts(); shown != 1 || !local.pending.Load() {
+		t.Fatalf("preview ran ahead of its pace: shown %d", shown)
+	}
+	now = now.Add(50 * time.Minute) // 4/5 of the pace: rides along with the remote picture
+	remote.FrameReady()
+	if shown, _ := local.Counts(); shown != 2 || local.pending.Load() {
+		t.Fatalf("due preview frame not shown with the remote one: shown %d", shown)
+	}
+	if rs, _ := remote.Counts(); rs != 2 {
+		t.Errorf("remote shown %d", rs)
+	}
+
+	// Without a remote picture to ride along, the frame comes on its own.
+	alone := NewVideoView("")
+	test.NewTempWindow(t, alone)
+	alone.SetPace(time.Millisecond)
+	alone.SetSource(src)
+	alone.FrameReady()
+	alone.FrameReady()
+	deadline := time.Now().Add(10 * time.Second)
+	for shown, _ := alone.Counts(); shown < 2; shown, _ = alone.Counts() {
+		if time.Now().After(deadline) {
+			t.Fatal("paced frame never shown on its own")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
