@@ -226,6 +226,7 @@ func Run(o Options) error {
 	if err != nil {
 		return err
 	}
+	skipDepthBuffer()
 	w.Window.ShowAndRun()
 	return w.Close()
 }
