@@ -11,7 +11,7 @@ import (
 
 // runWindow opens the desktop window. Flags prefill (and override) the saved
 // settings; with no AWS settings the window starts in Demo mode.
-func runWindow(_ context.Context, args []string) error {
+func runWindow(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("kvsviewer", flag.ContinueOnError)
 	var f callFlags
 	f.register(fs)
@@ -43,7 +43,7 @@ func runWindow(_ context.Context, args []string) error {
 		EndpointURL: f.endpoint, CAFile: f.caFile, ClientID: f.clientID,
 		ClientIDPolicy: pick("client-id-policy", f.idPolicy), Codec: pick("codec", f.codec),
 		Video: pick("video", f.video), Audio: pick("audio", f.audio), Faults: f.faults,
-		Connect: *connect, Logger: log, Logs: logs,
+		Connect: *connect, Logger: log, Logs: logs, Context: ctx,
 		Tour: *tour, TourQACycles: *tourCycles,
 	})
 }

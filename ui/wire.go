@@ -48,6 +48,9 @@ type Options struct {
 
 	Connect bool // --connect: connect as soon as the window is open
 
+	// Context, when set, closes the window (and ends Run) when it is done.
+	Context context.Context
+
 	// Logger is where the app's own components log; nil logs into Logs only.
 	Logger *slog.Logger
 	// Logs is the buffer the log pane shows (app/ tees its logger into it);
@@ -227,6 +230,11 @@ func Run(o Options) error {
 		return err
 	}
 	skipDepthBuffer()
+	if o.Context != nil {
+		// SIGINT/SIGTERM (app/ cancels the context): quit like a window close.
+		stop := context.AfterFunc(o.Context, func() { fyne.Do(a.Quit) })
+		defer stop()
+	}
 	w.Window.ShowAndRun()
 	return w.Close()
 }
