@@ -177,15 +177,9 @@ func checkVideo(t *testing.T, w *ui.Window, when string) {
 	t.Logf("%s: %d remote frames shown, %d coalesced", when, shown, coalesced)
 }
 
-func TestDemoCallConnectAndReconnect(t *testing.T) {
-	if theApp == nil {
-		t.Skip("needs an X display: run under xvfb-run")
-	}
-	if _, err := exec.LookPath("import"); err != nil {
-		t.Skip("needs ImageMagick's import for screenshots")
-	}
-	// Everything the window starts (demo, controller, sessions) must end with it.
-	before := goleak.IgnoreCurrent()
+// openDemoWindow opens and shows a window in Demo mode on the test app.
+func openDemoWindow(t *testing.T) *ui.Window {
+	t.Helper()
 	var w *ui.Window
 	var err error
 	fyne.DoAndWait(func() {
@@ -197,6 +191,19 @@ func TestDemoCallConnectAndReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w
+}
+
+func TestDemoCallConnectAndReconnect(t *testing.T) {
+	if theApp == nil {
+		t.Skip("needs an X display: run under xvfb-run")
+	}
+	if _, err := exec.LookPath("import"); err != nil {
+		t.Skip("needs ImageMagick's import for screenshots")
+	}
+	// Everything the window starts (demo, controller, sessions) must end with it.
+	before := goleak.IgnoreCurrent()
+	w := openDemoWindow(t)
 	defer func() {
 		fyne.DoAndWait(w.Window.Hide) // closing the first window would quit the app
 		if err := w.Close(); err != nil {

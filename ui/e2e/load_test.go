@@ -11,7 +11,6 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/kvsviewer/kvsviewer/call"
-	"github.com/kvsviewer/kvsviewer/ui"
 )
 
 // TestHoldDemoCall keeps a demo call live for E2E_HOLD_SECONDS (skipped
@@ -22,17 +21,7 @@ func TestHoldDemoCall(t *testing.T) {
 	if theApp == nil || secs <= 0 {
 		t.Skip("set E2E_HOLD_SECONDS and run under xvfb-run")
 	}
-	var w *ui.Window
-	var err error
-	fyne.DoAndWait(func() {
-		w, err = ui.NewWindow(theApp, ui.Options{Demo: true})
-		if err == nil {
-			w.Window.Show()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openDemoWindow(t)
 	defer func() {
 		fyne.DoAndWait(w.Window.Hide)
 		w.Close()
