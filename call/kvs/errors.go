@@ -199,6 +199,24 @@ func classifyAWSError(err error, op, channel, region string, now time.Time) erro
 }
 
 // classify fills Kinds and Hint of se from its code, status and message.
+const wrongSecretHint = "the AWS secret key is wrong (signature mismatch): check the credentials"
+
+// clockHint marks se as a clock-skew refusal and words the hint when the
+// measured offset is too large or the service's message says the time was
+// off; it reports whether it did.
+func (se *ServiceError) clockHint(skewed bool) bool {
+	switch {
+	case skewed:
+		se.Hint = skewText(se.ClockOffset)
+	case mentionsSkew(se.Message):
+		se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
+	default:
+		return false
+	}
+	se.Kinds = append(se.Kinds, ErrClockSkew)
+	return true
+}
+
 func classify(se *ServiceError, channel, region string) {
 	if off, ok := offsetFromMessage(se.Message); ok && absDuration(off) > absDuration(se.ClockOffset) {
 		se.ClockOffset = off
@@ -219,28 +237,16 @@ func classify(se *ServiceError, channel, region string) {
 		return
 	case "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignatureException":
 		se.Kinds = append(se.Kinds, ErrAccessDenied)
-		switch {
-		case skewed:
-			se.Kinds = append(se.Kinds, ErrClockSkew)
-			se.Hint = skewText(se.ClockOffset)
-		case mentionsSkew(se.Message):
-			se.Kinds = append(se.Kinds, ErrClockSkew)
-			se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
-		default:
-			se.Hint = "the AWS secret key is wrong (signature mismatch): check the credentials"
+		if !se.clockHint(skewed) {
+			se.Hint = wrongSecretHint
 		}
 		return
 	case "AccessDeniedException", "AccessDenied":
 		se.Kinds = append(se.Kinds, ErrAccessDenied)
 		switch {
-		case skewed:
-			se.Kinds = append(se.Kinds, ErrClockSkew)
-			se.Hint = skewText(se.ClockOffset)
-		case mentionsSkew(se.Message):
-			se.Kinds = append(se.Kinds, ErrClockSkew)
-			se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
+		case se.clockHint(skewed):
 		case mentionsSignatureMismatch(se.Message):
-			se.Hint = "the AWS secret key is wrong (signature mismatch): check the credentials"
+			se.Hint = wrongSecretHint
 		default:
 			se.Hint = fmt.Sprintf("the credentials are not allowed to use channel %q: check the IAM policy", channel)
 		}
