@@ -258,13 +258,7 @@ func classify(se *ServiceError, channel, region string) {
 		se.Hint = fmt.Sprintf("channel %q not found in %s: check the channel name and region", channel, region)
 	case http.StatusForbidden, http.StatusUnauthorized:
 		se.Kinds = append(se.Kinds, ErrAccessDenied)
-		if skewed || mentionsSkew(se.Message) {
-			se.Kinds = append(se.Kinds, ErrClockSkew)
-			se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
-			if skewed {
-				se.Hint = skewText(se.ClockOffset)
-			}
-		} else {
+		if !se.clockHint(skewed) {
 			se.Hint = "access denied: check the credentials and their IAM policy"
 		}
 	}
