@@ -13,6 +13,7 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/decode"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 	"github.com/kvsviewer/kvsviewer/media/receive"
 	"github.com/kvsviewer/kvsviewer/media/sink"
@@ -204,7 +205,11 @@ func (v *viewer) receive(tr *webrtc.TrackRemote) error {
 // PutFrame counts a decoded frame of the viewer and reads its pattern counter
 // (sink.FrameSink).
 func (v *viewer) PutFrame(f sink.Frame) {
-	counter, ok := pattern.ReadCounter(f.Image)
+	img := f.Image
+	if p, isPic := img.(*decode.Picture); isPic {
+		img = &p.YCbCr // the pattern reader's fast path
+	}
+	counter, ok := pattern.ReadCounter(img)
 	v.statsMu.Lock()
 	if ok {
 		if v.haveCounter && counter > v.lastCounter {

@@ -2,6 +2,7 @@ package decode_test
 
 import (
 	"fmt"
+	"image"
 	"sync"
 	"syscall"
 	"testing"
@@ -73,3 +74,45 @@ func BenchmarkDecodeH264_1080p(b *testing.B) { benchDecode(b, decode.H264, 1920,
 func BenchmarkDecodeH264_720p(b *testing.B)  { benchDecode(b, decode.H264, 1280, 720, 2_500_000) }
 func BenchmarkDecodeVP8_1080p(b *testing.B)  { benchDecode(b, decode.VP8, 1920, 1080, 4_000_000) }
 func BenchmarkDecodeVP8_720p(b *testing.B)   { benchDecode(b, decode.VP8, 1280, 720, 2_500_000) }
+
+// BenchmarkScale720pToWindow converts and scales a decoded 1280x720 picture
+// to BGRX at the size the window shows it (the display path), and compares
+// with the same from the RGBA picture.
+func BenchmarkScale720pToWindow(b *testing.B) {
+	clip := benchClip(b, decode.H264, 1280, 720, 2_500_000)
+	d, err := decode.NewVideoDecoder(decode.H264)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	pic, err := d.DecodePicture(clip[0])
+	if err != nil || pic == nil {
+		b.Fatalf("decode: %v", err)
+	}
+	s := decode.NewScaler()
+	defer s.Close()
+	rgba, err := s.ToRGBA(nil, pic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		w, h int
+		src  image.Image
+	}{
+		{"picture/1184x666", 1184, 666, pic},
+		{"picture/1280x720", 1280, 720, pic},
+		{"picture/1187x668", 1187, 668, pic},
+		{"rgba/1184x666", 1184, 666, rgba},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			buf := make([]byte, tc.w*4*tc.h)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.ToBGRX(buf, tc.w*4, tc.w, tc.h, tc.src); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -137,6 +137,77 @@ static int kv_vdec_rgba(kv_vdec *d, uint8_t *dst, int stride) {
 	return 0;
 }
 
+// kv_vdec_yuv copies d->frame into three 4:2:0 planes (the caller's buffers,
+// sized for the current width/height with the given strides). YUV420P pictures
+// are copied as they are; other formats are converted by swscale. *full and
+// *bt709 receive the picture's range and matrix.
+static int kv_vdec_yuv(kv_vdec *d, uint8_t *y, int ys, uint8_t *cb, uint8_t *cr, int cs, int *full, int *bt709) {
+	AVFrame *f = d->frame;
+	enum AVPixelFormat src = (enum AVPixelFormat)f->format;
+	*full = src == AV_PIX_FMT_YUVJ420P || src == AV_PIX_FMT_YUVJ422P || src == AV_PIX_FMT_YUVJ444P ||
+		f->color_range == AVCOL_RANGE_JPEG;
+	*bt709 = f->colorspace == AVCOL_SPC_BT709;
+	if (src == AV_PIX_FMT_YUV420P || src == AV_PIX_FMT_YUVJ420P) {
+		int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
+		for (int r = 0; r < f->height; r++) memcpy(y + (size_t)r * ys, f->data[0] + (size_t)r * f->linesize[0], f->width);
+		for (int r = 0; r < ch; r++) {
+			memcpy(cb + (size_t)r * cs, f->data[1] + (size_t)r * f->linesize[1], cw);
+			memcpy(cr + (size_t)r * cs, f->data[2] + (size_t)r * f->linesize[2], cw);
+		}
+		return 0;
+	}
+	d->sws = sws_getCachedContext(d->sws, f->width, f->height, src,
+		f->width, f->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+	d->sws_w = 0; // the RGBA path must set its colour tables up again
+	if (!d->sws) { d->err = AVERROR(EINVAL); return d->err; }
+	uint8_t *dstp[4] = {y, cb, cr, NULL};
+	int dsts[4] = {ys, cs, cs, 0};
+	int h = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dstp, dsts);
+	if (h != f->height) { d->err = AVERROR_UNKNOWN; return d->err; }
+	return 0;
+}
+
+// kv_scaler converts and scales pictures for display; the swscale context is
+// cached and set up again only when a parameter changes.
+typedef struct kv_scaler {
+	struct SwsContext *sws;
+	int sf, sw, sh, df, dw, dh, cs, full;
+} kv_scaler;
+
+static kv_scaler *kv_scaler_new(void) { return calloc(1, sizeof(kv_scaler)); }
+
+static void kv_scaler_free(kv_scaler *s) {
+	if (!s) return;
+	sws_freeContext(s->sws);
+	free(s);
+}
+
+// kv_scale converts a picture (sf: AV_PIX_FMT_YUV420P with planes p0..p2 or
+// AV_PIX_FMT_RGBA with p0) of sw x sh to df (one packed plane) of dw x dh.
+// bt709/full describe a YUV source.
+static int kv_scale(kv_scaler *s, int sf, int sw, int sh,
+		const uint8_t *p0, int s0, const uint8_t *p1, int s1, const uint8_t *p2, int s2,
+		int bt709, int full, int df, int dw, int dh, uint8_t *dst, int dstride) {
+	if (!s || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || !p0 || !dst) return AVERROR(EINVAL);
+	int cs = bt709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+	int same = sw == dw && sh == dh;
+	int changed = !s->sws || s->sf != sf || s->sw != sw || s->sh != sh || s->df != df || s->dw != dw || s->dh != dh;
+	s->sws = sws_getCachedContext(s->sws, sw, sh, (enum AVPixelFormat)sf, dw, dh, (enum AVPixelFormat)df,
+		same ? SWS_POINT : SWS_BILINEAR, NULL, NULL, NULL);
+	if (!s->sws) return AVERROR(EINVAL);
+	if (changed || s->cs != cs || s->full != full) {
+		if (sf == AV_PIX_FMT_YUV420P)
+			sws_setColorspaceDetails(s->sws, sws_getCoefficients(cs), full,
+				sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+		s->sf = sf; s->sw = sw; s->sh = sh; s->df = df; s->dw = dw; s->dh = dh; s->cs = cs; s->full = full;
+	}
+	const uint8_t *src[4] = {p0, p1, p2, NULL};
+	int ss[4] = {s0, s1, s2, 0};
+	uint8_t *d[4] = {dst, NULL, NULL, NULL};
+	int ds[4] = {dstride, 0, 0, 0};
+	return sws_scale(s->sws, src, ss, 0, sh, d, ds) == dh ? 0 : AVERROR_UNKNOWN;
+}
+
 // Opus via libopus.
 static OpusDecoder *kv_opus_new(int rate, int channels, int *err) {
 	return opus_decoder_create(rate, channels, err);

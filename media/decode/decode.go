@@ -3,8 +3,10 @@
 // and VP9 video, and to libopus for Opus audio. It is decode-only.
 //
 // A VideoDecoder turns one encoded frame (an Annex-B access unit for
-// H.264/H.265, one whole frame for VP8/VP9) into an *image.RGBA. Decoders are
-// not safe for concurrent use: one goroutine owns each decoder.
+// H.264/H.265, one whole frame for VP8/VP9) into an *image.RGBA or a
+// Picture (4:2:0 planes), and a Scaler converts and scales pictures for
+// display. Decoders and scalers are not safe for concurrent use: one
+// goroutine owns each.
 package decode
 
 // #cgo pkg-config: libavcodec libavutil libswscale opus
@@ -85,6 +87,7 @@ type VideoDecoder struct {
 	codec   Codec
 	c       *C.kv_vdec
 	img     *image.RGBA
+	pic     *Picture
 	needKey bool
 }
 
@@ -117,31 +120,10 @@ func (d *VideoDecoder) Reset() { d.needKey = true }
 // error, until the next keyframe) it returns ErrNeedKeyframe; codec failures
 // wrap ErrDecode.
 func (d *VideoDecoder) Decode(frame []byte) (*image.RGBA, error) {
-	if d.c == nil {
-		return nil, ErrClosed
+	w, h, err := d.decode(frame)
+	if err != nil || w == 0 {
+		return nil, err
 	}
-	if len(frame) == 0 {
-		return nil, fmt.Errorf("%w: %s: empty frame", ErrDecode, d.codec)
-	}
-	if len(frame) > 1<<28 {
-		return nil, fmt.Errorf("%w: %s: frame of %d bytes is too large", ErrDecode, d.codec, len(frame))
-	}
-	if d.needKey {
-		if !IsKeyframe(d.codec, frame) {
-			return nil, ErrNeedKeyframe
-		}
-		C.kv_vdec_flush(d.c)
-	}
-	rc := C.kv_vdec_decode(d.c, (*C.uint8_t)(unsafe.Pointer(&frame[0])), C.int(len(frame)))
-	if rc < 0 {
-		d.needKey = true
-		return nil, fmt.Errorf("%w: %s: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
-	}
-	if rc == 0 {
-		return nil, nil
-	}
-	d.needKey = false
-	w, h := int(d.c.width), int(d.c.height)
 	if d.img == nil || d.img.Rect.Dx() != w || d.img.Rect.Dy() != h {
 		d.img = image.NewRGBA(image.Rect(0, 0, w, h))
 	}
@@ -152,13 +134,67 @@ func (d *VideoDecoder) Decode(frame []byte) (*image.RGBA, error) {
 	return d.img, nil
 }
 
+// DecodePicture is Decode without the conversion to RGBA: it returns the
+// picture in 4:2:0 planes (converted to 4:2:0 if the stream uses another
+// layout), which costs less than half the memory traffic and lets a display
+// convert and scale in one pass (Scaler). Ownership is as for Decode.
+func (d *VideoDecoder) DecodePicture(frame []byte) (*Picture, error) {
+	w, h, err := d.decode(frame)
+	if err != nil || w == 0 {
+		return nil, err
+	}
+	if d.pic == nil || d.pic.Rect.Dx() != w || d.pic.Rect.Dy() != h {
+		d.pic = &Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)}
+	}
+	p := d.pic
+	var full, bt709 C.int
+	if C.kv_vdec_yuv(d.c, (*C.uint8_t)(unsafe.Pointer(&p.Y[0])), C.int(p.YStride),
+		(*C.uint8_t)(unsafe.Pointer(&p.Cb[0])), (*C.uint8_t)(unsafe.Pointer(&p.Cr[0])), C.int(p.CStride),
+		&full, &bt709) < 0 {
+		d.needKey = true
+		return nil, fmt.Errorf("%w: %s: convert to 4:2:0: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
+	}
+	p.FullRange, p.BT709 = full != 0, bt709 != 0
+	return p, nil
+}
+
+// decode feeds one frame to the codec and returns the size of the picture it
+// produced, (0, 0) for none.
+func (d *VideoDecoder) decode(frame []byte) (w, h int, err error) {
+	if d.c == nil {
+		return 0, 0, ErrClosed
+	}
+	if len(frame) == 0 {
+		return 0, 0, fmt.Errorf("%w: %s: empty frame", ErrDecode, d.codec)
+	}
+	if len(frame) > 1<<28 {
+		return 0, 0, fmt.Errorf("%w: %s: frame of %d bytes is too large", ErrDecode, d.codec, len(frame))
+	}
+	if d.needKey {
+		if !IsKeyframe(d.codec, frame) {
+			return 0, 0, ErrNeedKeyframe
+		}
+		C.kv_vdec_flush(d.c)
+	}
+	rc := C.kv_vdec_decode(d.c, (*C.uint8_t)(unsafe.Pointer(&frame[0])), C.int(len(frame)))
+	if rc < 0 {
+		d.needKey = true
+		return 0, 0, fmt.Errorf("%w: %s: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
+	}
+	if rc == 0 {
+		return 0, 0, nil
+	}
+	d.needKey = false
+	return int(d.c.width), int(d.c.height), nil
+}
+
 // Close frees the decoder's C memory. It is idempotent.
 func (d *VideoDecoder) Close() {
 	if d.c != nil {
 		C.kv_vdec_free(d.c)
 		d.c = nil
 	}
-	d.img = nil
+	d.img, d.pic = nil, nil
 }
 
 // IsKeyframe reports whether frame starts a picture that decodes on its own:

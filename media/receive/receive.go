@@ -151,7 +151,7 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 			dropped()
 			p.request("frames lost")
 		}
-		img, err := dec.Decode(it.s.Data)
+		img, err := dec.DecodePicture(it.s.Data)
 		switch {
 		case errors.Is(err, decode.ErrNeedKeyframe):
 			o.Stats.Skipped.Add(1)

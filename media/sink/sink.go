@@ -4,15 +4,19 @@ package sink
 
 import (
 	"image"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kvsviewer/kvsviewer/media/decode"
 )
 
 // Frame is one decoded picture handed to a FrameSink.
 type Frame struct {
-	// Image is owned by the caller (the decoder) and valid only during PutFrame.
-	Image         *image.RGBA
+	// Image is an *image.RGBA or a *decode.Picture, owned by the caller (the
+	// decoder) and valid only during PutFrame.
+	Image         image.Image
 	Width, Height int
 	// Codec is the codec name, e.g. "H264" or "VP8".
 	Codec string
@@ -72,11 +76,12 @@ const fpsWindow = 512
 // PutFrame copies into the back buffer without blocking readers, then swaps.
 // In the steady state (same size) it allocates nothing. Safe for concurrent use.
 type Latest struct {
-	wmu  sync.Mutex // serialises writers; owns back
-	back *image.RGBA
+	wmu  sync.Mutex  // serialises writers; owns back
+	back image.Image // *image.RGBA or *decode.Picture, like the frames put
 
 	mu         sync.Mutex // guards everything below
-	front      *image.RGBA
+	front      image.Image
+	scaler     *decode.Scaler // converts pictures for Snapshot
 	info       FrameInfo
 	has        bool
 	read       bool // front taken by a Snapshot
@@ -97,16 +102,28 @@ type Latest struct {
 func NewLatest() *Latest { return &Latest{} }
 
 // PutFrame copies f.Image and makes it the latest frame, then calls the
-// OnFrame hook. Frames without a picture are ignored.
+// OnFrame hook. Frames without a picture, or of another image type than
+// *image.RGBA and *decode.Picture, are ignored.
 func (l *Latest) PutFrame(f Frame) {
-	if f.Image == nil || f.Image.Rect.Empty() {
+	if f.Image == nil || f.Image.Bounds().Empty() {
 		return
 	}
 	l.wmu.Lock()
-	l.back = copyRGBA(l.back, f.Image)
+	switch img := f.Image.(type) {
+	case *image.RGBA:
+		old, _ := l.back.(*image.RGBA)
+		l.back = copyRGBA(old, img)
+	case *decode.Picture:
+		old, _ := l.back.(*decode.Picture)
+		l.back = decode.CopyPicture(old, img)
+	default:
+		l.wmu.Unlock()
+		return
+	}
 	now := time.Now()
+	b := l.back.Bounds()
 	info := FrameInfo{
-		Width: l.back.Rect.Dx(), Height: l.back.Rect.Dy(), Codec: f.Codec,
+		Width: b.Dx(), Height: b.Dy(), Codec: f.Codec,
 		RTPTimestamp: f.RTPTimestamp, Received: f.Received, Decoded: f.Decoded, Seq: f.Seq,
 	}
 	l.mu.Lock()
@@ -169,7 +186,38 @@ func (l *Latest) Snapshot(dst *image.RGBA) (*image.RGBA, FrameInfo, bool) {
 		return dst, FrameInfo{}, false
 	}
 	l.read = true
-	return copyRGBA(dst, l.front), l.info, true
+	switch img := l.front.(type) {
+	case *image.RGBA:
+		return copyRGBA(dst, img), l.info, true
+	case *decode.Picture:
+		if l.scaler == nil {
+			l.scaler = decode.NewScaler()
+		}
+		out, err := l.scaler.ToRGBA(dst, img)
+		if err != nil {
+			slog.Warn("sink: cannot convert the latest frame", "err", err)
+			return dst, FrameInfo{}, false
+		}
+		return out, l.info, true
+	}
+	return dst, FrameInfo{}, false
+}
+
+// Peek calls fn with the latest frame (an *image.RGBA or a *decode.Picture)
+// without copying it, and reports whether there was one. The frame is valid
+// only during fn, which runs under the sink's lock: it must be quick (e.g.
+// convert the picture for display) and must not call the sink. Like
+// Snapshot, it marks the frame as shown.
+func (l *Latest) Peek(fn func(img image.Image, info FrameInfo)) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.everRead = true
+	if !l.has {
+		return false
+	}
+	l.read = true
+	fn(l.front, l.info)
+	return true
 }
 
 // Stats returns the counters. FPS counts the frames of the last second.

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/kvsviewer/kvsviewer/media/decode"
 	"github.com/kvsviewer/kvsviewer/media/sink"
 )
 
@@ -169,5 +170,57 @@ func TestResetForgetsFrameAndCounters(t *testing.T) {
 	l.PutFrame(sink.Frame{Image: img, Codec: "H264"})
 	if _, info, ok := l.Snapshot(nil); !ok || info.Codec != "H264" {
 		t.Fatalf("frame after Reset: ok=%v info=%+v", ok, info)
+	}
+}
+
+// TestLatestPictures: decoded 4:2:0 pictures are kept as pictures (Peek sees
+// them without a copy), Snapshot converts them to RGBA, and frames of another
+// image type are ignored.
+func TestLatestPictures(t *testing.T) {
+	l := sink.NewLatest()
+	if l.Peek(func(image.Image, sink.FrameInfo) { t.Fatal("Peek called fn on an empty sink") }) {
+		t.Fatal("Peek of an empty sink ok")
+	}
+	// A limited-range BT.601 picture: Y 81, Cb 90, Cr 240 is pure red.
+	pic := &decode.Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, 16, 8), image.YCbCrSubsampleRatio420)}
+	fill := func(b []byte, v byte) {
+		for i := range b {
+			b[i] = v
+		}
+	}
+	fill(pic.Y, 81)
+	fill(pic.Cb, 90)
+	fill(pic.Cr, 240)
+	l.PutFrame(sink.Frame{Image: pic, Codec: "H264", Seq: 1})
+	fill(pic.Y, 0) // the sink must have copied
+	var peeked image.Image
+	if !l.Peek(func(img image.Image, info sink.FrameInfo) {
+		peeked = img
+		if info.Width != 16 || info.Height != 8 || info.Seq != 1 {
+			t.Errorf("Peek info %+v", info)
+		}
+	}) {
+		t.Fatal("Peek found no frame")
+	}
+	if p, ok := peeked.(*decode.Picture); !ok || p.Y[0] != 81 {
+		t.Fatalf("Peek gave %T (Y %v), want the copied picture", peeked, p)
+	}
+	img, info, ok := l.Snapshot(nil)
+	if !ok || info.Width != 16 {
+		t.Fatalf("Snapshot ok=%v info=%+v", ok, info)
+	}
+	if c := img.RGBAAt(3, 3); c.R < 240 || c.G > 15 || c.B > 15 {
+		t.Fatalf("Snapshot pixel %v, want red", c)
+	}
+	// Peek counts as showing the frame: a frame replaced after it is not late.
+	l.PutFrame(sink.Frame{Image: pic, Seq: 2})
+	l.Peek(func(image.Image, sink.FrameInfo) {})
+	l.PutFrame(sink.Frame{Image: pic, Seq: 3})
+	if s := l.Stats(); s.Late != 0 || s.Decoded != 3 {
+		t.Fatalf("stats %+v, want 3 decoded, 0 late", s)
+	}
+	l.PutFrame(sink.Frame{Image: image.NewGray(image.Rect(0, 0, 4, 4))})
+	if s := l.Stats(); s.Decoded != 3 {
+		t.Fatalf("a gray image was taken: %+v", s)
 	}
 }
