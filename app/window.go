@@ -16,6 +16,7 @@ func runWindow(ctx context.Context, args []string) error {
 	var f callFlags
 	f.register(fs)
 	connect := fs.Bool("connect", false, "connect as soon as the window is open")
+	glVideo := fs.Bool("gl-video", false, "draw the video through Fyne's OpenGL canvas instead of X11 child windows (slower without a GPU)")
 	tour := fs.String("tour", "", "screenshot tour: walk through the README's screens, handshaking through files in this directory")
 	tourCycles := fs.Int("tour-qa-cycles", 50, "QA cycles of the screenshot tour")
 	if err := fs.Parse(args); err != nil {
@@ -43,7 +44,7 @@ func runWindow(ctx context.Context, args []string) error {
 		EndpointURL: f.endpoint, CAFile: f.caFile, ClientID: f.clientID,
 		ClientIDPolicy: pick("client-id-policy", f.idPolicy), Codec: pick("codec", f.codec),
 		Video: pick("video", f.video), Audio: pick("audio", f.audio), Faults: f.faults,
-		Connect: *connect, Logger: log, Logs: logs, Context: ctx,
+		Connect: *connect, GLVideo: *glVideo, Logger: log, Logs: logs, Context: ctx,
 		Tour: *tour, TourQACycles: *tourCycles,
 	})
 }

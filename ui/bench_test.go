@@ -18,7 +18,7 @@ func BenchmarkVideoViewFrame(b *testing.B) {
 	v := NewVideoView("")
 	test.NewTempWindow(b, v)
 	l := sink.NewLatest()
-	v.SetSource(sinkSource(l))
+	v.SetSource(l)
 	frame := sink.Frame{Image: image.NewRGBA(image.Rect(0, 0, 1280, 720))}
 	b.SetBytes(1280 * 720 * 4)
 	b.ReportAllocs()

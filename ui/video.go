@@ -15,17 +15,29 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/media/sink"
 )
 
-// SnapshotFunc copies the newest frame into dst (reusing it when its size
-// fits) and returns the image holding it; ok is false when there is no frame.
-type SnapshotFunc func(dst *image.RGBA) (img *image.RGBA, ok bool)
+// Source is where a VideoView takes its frames; *sink.Latest is one.
+type Source interface {
+	// Snapshot copies the newest frame into dst (reused when its size fits)
+	// and returns it; ok is false when there is no frame.
+	Snapshot(dst *image.RGBA) (img *image.RGBA, info sink.FrameInfo, ok bool)
+	// Peek calls fn with the newest frame without copying it; false when
+	// there is none.
+	Peek(fn func(img image.Image, info sink.FrameInfo)) bool
+}
 
-// VideoView shows frames from a SnapshotFunc in a canvas.Image that keeps
-// the aspect ratio and scales with the window. FrameReady, called from any
-// goroutine when a new frame exists, schedules at most one pending refresh:
-// frames arriving while one is pending are coalesced into it, and each
-// refresh copies one frame into a reused buffer.
+// VideoView shows frames from a Source, keeping the aspect ratio and scaling
+// with the window. FrameReady, called from any goroutine when a new frame
+// exists, schedules at most one pending refresh: frames arriving while one is
+// pending are coalesced into it.
+//
+// By default the picture is a canvas.Image drawn by Fyne's OpenGL painter:
+// each refresh copies one frame into a reused buffer and repaints the window.
+// With UseSurface (an X11 child window, see native.go) frames bypass Fyne:
+// they are converted and scaled straight into the surface on a goroutine of
+// the view, and the window is not repainted for them.
 //
 // A paced view (SetPace) shows at most about one frame per pace interval and
 // prefers to show it together with another view's refresh (ShowIfDue): the
@@ -36,8 +48,9 @@ type VideoView struct {
 	image       *canvas.Image
 	placeholder *canvas.Text
 
-	mu       sync.Mutex
-	snapshot SnapshotFunc
+	mu     sync.Mutex
+	source Source
+	native *nativeOut // nil: frames go through the canvas.Image
 
 	pace    time.Duration // 0: every frame at once; set before frames flow
 	now     func() time.Time
@@ -58,7 +71,7 @@ func NewVideoView(placeholder string) *VideoView {
 		now:         time.Now,
 	}
 	v.image.FillMode = canvas.ImageFillContain
-	v.image.ScaleMode = canvas.ImageScaleFastest
+	v.image.ScaleMode = canvas.ImageScalePixels
 	v.placeholder.Alignment = fyne.TextAlignCenter
 	v.ExtendBaseWidget(v)
 	return v
@@ -76,11 +89,17 @@ func (v *VideoView) MinSize() fyne.Size { return fyne.NewSize(64, 36) }
 
 // SetSource sets where frames come from (nil detaches) and clears the picture.
 // Call it on the Fyne goroutine.
-func (v *VideoView) SetSource(fn SnapshotFunc) {
+func (v *VideoView) SetSource(src Source) {
 	v.mu.Lock()
-	v.snapshot = fn
+	v.source = src
 	v.mu.Unlock()
 	v.Clear()
+}
+
+func (v *VideoView) currentSource() Source {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.source
 }
 
 // Clear removes the picture and shows the placeholder. Call it on the Fyne goroutine.
@@ -88,6 +107,10 @@ func (v *VideoView) Clear() {
 	v.image.Image = nil
 	v.image.Refresh()
 	v.placeholder.Show()
+	if n := v.native; n != nil {
+		n.has.Store(false)
+		v.place()
+	}
 }
 
 // SetPlaceholder changes the text shown while there is no picture.
@@ -111,6 +134,14 @@ func (v *VideoView) OnShown(fn func()) { v.onShown = fn }
 
 // FrameReady schedules a refresh from the source; safe from any goroutine.
 func (v *VideoView) FrameReady() {
+	if n := v.native; n != nil {
+		select {
+		case n.wake <- struct{}{}:
+		default:
+			v.skipped.Add(1)
+		}
+		return
+	}
 	if !v.pending.CompareAndSwap(false, true) {
 		v.skipped.Add(1)
 		return
@@ -152,13 +183,11 @@ func (v *VideoView) showPending() {
 // Call it on the Fyne goroutine (FrameReady does).
 func (v *VideoView) ShowLatest() {
 	v.pending.Store(false)
-	v.mu.Lock()
-	fn := v.snapshot
-	v.mu.Unlock()
-	if fn == nil {
+	src := v.currentSource()
+	if src == nil || v.native != nil {
 		return
 	}
-	img, ok := fn(v.buf)
+	img, _, ok := src.Snapshot(v.buf)
 	if !ok || img == nil {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/qa"
+	"github.com/kvsviewer/kvsviewer/media/sink"
 )
 
 func TestStateBadge(t *testing.T) {
@@ -456,6 +457,22 @@ func (faultErr) Error() string { return "unknown fault" }
 
 var errFault = faultErr{}
 
+// snapSource is a Source made of a snapshot function, for tests.
+type snapSource func(dst *image.RGBA) (*image.RGBA, bool)
+
+func (f snapSource) Snapshot(dst *image.RGBA) (*image.RGBA, sink.FrameInfo, bool) {
+	img, ok := f(dst)
+	return img, sink.FrameInfo{}, ok
+}
+
+func (f snapSource) Peek(fn func(image.Image, sink.FrameInfo)) bool {
+	img, ok := f(nil)
+	if ok {
+		fn(img, sink.FrameInfo{Width: img.Rect.Dx(), Height: img.Rect.Dy()})
+	}
+	return ok
+}
+
 func TestVideoViewCoalescesFrames(t *testing.T) {
 	test.NewTempApp(t)
 	v := NewVideoView("waiting")
@@ -463,7 +480,7 @@ func TestVideoViewCoalescesFrames(t *testing.T) {
 	src := image.NewRGBA(image.Rect(0, 0, 64, 36))
 	frames := 0
 	var bufs []*image.RGBA
-	v.SetSource(func(dst *image.RGBA) (*image.RGBA, bool) {
+	v.SetSource(snapSource(func(dst *image.RGBA) (*image.RGBA, bool) {
 		if frames == 0 {
 			return nil, false
 		}
@@ -473,7 +490,7 @@ func TestVideoViewCoalescesFrames(t *testing.T) {
 		copy(dst.Pix, src.Pix)
 		bufs = append(bufs, dst)
 		return dst, true
-	})
+	}))
 	v.FrameReady() // no frame yet: the placeholder stays
 	if v.Image() != nil || !v.placeholder.Visible() {
 		t.Fatal("showed a picture without a frame")
@@ -553,7 +570,7 @@ func TestVideoViewPacesPreview(t *testing.T) {
 	local.SetPace(time.Hour)
 	remote.OnShown(local.ShowIfDue)
 	frame := image.NewRGBA(image.Rect(0, 0, 8, 8))
-	src := func(*image.RGBA) (*image.RGBA, bool) { return frame, true }
+	src := snapSource(func(*image.RGBA) (*image.RGBA, bool) { return frame, true })
 	remote.SetSource(src)
 	local.SetSource(src)
 

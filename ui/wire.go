@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -22,7 +21,6 @@ import (
 	"github.com/kvsviewer/kvsviewer/call/qa"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
-	"github.com/kvsviewer/kvsviewer/media/sink"
 )
 
 // AppID is the app's unique id (as in app/FyneApp.toml); Fyne keys the
@@ -47,6 +45,9 @@ type Options struct {
 	Faults         string // --fault SPEC: emulator faults in Demo mode
 
 	Connect bool // --connect: connect as soon as the window is open
+	// GLVideo (--gl-video) draws the video through Fyne's OpenGL canvas even
+	// where X11 child windows would do (they cost far less without a GPU).
+	GLVideo bool
 
 	// Context, when set, closes the window (and ends Run) when it is done.
 	Context context.Context
@@ -213,14 +214,6 @@ func DeviceChoices(devs []capture.Device) (cameras, mics []DeviceChoice) {
 	return cameras, mics
 }
 
-// sinkSource adapts a sink to the video view.
-func sinkSource(l *sink.Latest) SnapshotFunc {
-	return func(dst *image.RGBA) (*image.RGBA, bool) {
-		img, _, ok := l.Snapshot(dst)
-		return img, ok
-	}
-}
-
 // Run opens the viewer window and returns when it is closed, after the call,
 // any QA run and the demo have been shut down.
 func Run(o Options) error {
@@ -326,16 +319,16 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 	}
 	w.wg.Add(1)
 	go w.ticker()
-	if o.Connect || o.Tour != "" {
-		a.Lifecycle().SetOnStarted(func() {
-			if o.Tour != "" {
-				w.wg.Add(1)
-				go w.tour()
-				return
-			}
+	a.Lifecycle().SetOnStarted(func() {
+		w.attachSurfaces()
+		switch {
+		case o.Tour != "":
+			w.wg.Add(1)
+			go w.tour()
+		case o.Connect:
 			w.Connect()
-		})
-	}
+		}
+	})
 	w.log.Info("window ready", "mode", w.settings.Mode, "connect", o.Connect)
 	return w, nil
 }
@@ -361,6 +354,11 @@ func (w *Window) Close() error {
 		}
 	}
 	w.wg.Wait()
+	for _, v := range []*VideoView{w.View.Remote, w.View.Local} {
+		if err := v.CloseSurface(); err != nil {
+			w.log.Debug("close video surface", "err", err)
+		}
+	}
 	if done != nil {
 		<-done
 		w.mu.Lock()
@@ -374,6 +372,30 @@ func (w *Window) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// attachSurfaces makes the remote picture and the preview draw into X11
+// child windows instead of through Fyne's OpenGL painter, which without a GPU
+// costs far more than the whole call (see ui/native.go); it keeps the OpenGL
+// path where that is not possible or Options.GLVideo asks for it. Call it on
+// the Fyne goroutine once the window is shown.
+func (w *Window) attachSurfaces() {
+	if w.o.GLVideo {
+		w.log.Info("video drawn by OpenGL (--gl-video)")
+		return
+	}
+	surfaces, err := openSurfaces(w.Window, 2)
+	if err != nil {
+		w.log.Info("video drawn by OpenGL", "reason", err)
+		return
+	}
+	callShown := func() bool {
+		return (w.View.FullScreen() || w.View.Tabs.Selected() == w.View.Tabs.Items[0]) &&
+			w.Window.Canvas().Overlays().Top() == nil
+	}
+	w.View.Remote.UseSurface(surfaces[0], callShown)
+	w.View.Local.UseSurface(surfaces[1], callShown)
+	w.log.Info("video drawn into X11 child windows")
 }
 
 // startDemo starts the emulator and demo master in the background, once.
@@ -482,8 +504,8 @@ func (w *Window) controller() (*call.Controller, error) {
 	// Queued before any frame's refresh (fyne.Do runs in order); not waited
 	// for, so that a window closing meanwhile cannot block this goroutine.
 	fyne.Do(func() {
-		w.View.Remote.SetSource(sinkSource(remote))
-		w.View.Local.SetSource(sinkSource(local))
+		w.View.Remote.SetSource(remote)
+		w.View.Local.SetSource(local)
 	})
 	remote.OnFrame(w.View.Remote.FrameReady)
 	local.OnFrame(w.View.Local.FrameReady)
