@@ -20,6 +20,7 @@ import (
 	"github.com/kvsviewer/kvsviewer/internal/memtune"
 	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/decode"
 	"github.com/kvsviewer/kvsviewer/media/receive"
 	"github.com/kvsviewer/kvsviewer/media/sink"
 )
@@ -699,7 +700,7 @@ func (s *session) receive(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 // preview feeds the local camera preview sink with small copies of the
 // frames being sent.
 func (s *session) preview(local *capture.Local) {
-	var dst *image.RGBA
+	var dst *decode.Picture
 	var seq uint64
 	local.SetPreview(func(img image.Image) {
 		if s.ctx.Err() != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/decode"
 )
 
 // statsLoop publishes live stats about once a second and watches for a media
@@ -114,33 +115,46 @@ func collectStats(report webrtc.StatsReport) rawStats {
 
 // thumbnail scales img down to at most maxW pixels wide into dst (reused
 // when its size fits), by nearest-neighbour sampling: cheap enough for a
-// preview inset.
-func thumbnail(img image.Image, dst *image.RGBA, maxW int) *image.RGBA {
+// preview inset. It keeps the picture in 4:2:0 planes, which a display
+// converts fastest; Go's YCbCr images are full-range (JFIF) BT.601.
+func thumbnail(img image.Image, dst *decode.Picture, maxW int) *decode.Picture {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= 0 || h <= 0 {
-		return image.NewRGBA(image.Rect(0, 0, 1, 1))
+		w, h = 1, 1
 	}
 	tw := min(w, maxW)
 	th := max(h*tw/w, 1)
 	if dst == nil || dst.Rect.Dx() != tw || dst.Rect.Dy() != th {
-		dst = image.NewRGBA(image.Rect(0, 0, tw, th))
+		dst = &decode.Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, tw, th), image.YCbCrSubsampleRatio420), FullRange: true}
 	}
 	yc, isYC := img.(*image.YCbCr)
-	for y := 0; y < th; y++ {
+	for y := range th {
 		sy := b.Min.Y + y*h/th
-		row := dst.Pix[y*dst.Stride:]
-		for x := 0; x < tw; x++ {
+		row := dst.Y[y*dst.YStride:]
+		for x := range tw {
 			sx := b.Min.X + x*w/tw
-			var r, g, bl uint8
 			if isYC {
-				yi, ci := yc.YOffset(sx, sy), yc.COffset(sx, sy)
-				r, g, bl = color.YCbCrToRGB(yc.Y[yi], yc.Cb[ci], yc.Cr[ci])
-			} else {
-				cr, cg, cb, _ := img.At(sx, sy).RGBA()
-				r, g, bl = uint8(cr>>8), uint8(cg>>8), uint8(cb>>8)
+				row[x] = yc.Y[yc.YOffset(sx, sy)]
+				continue
 			}
-			row[x*4], row[x*4+1], row[x*4+2], row[x*4+3] = r, g, bl, 255
+			r, g, bl, _ := img.At(sx, sy).RGBA()
+			row[x], _, _ = color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+		}
+	}
+	cw, ch := (tw+1)/2, (th+1)/2
+	for y := range ch {
+		sy := b.Min.Y + min(2*y, th-1)*h/th
+		cb, cr := dst.Cb[y*dst.CStride:], dst.Cr[y*dst.CStride:]
+		for x := range cw {
+			sx := b.Min.X + min(2*x, tw-1)*w/tw
+			if isYC {
+				ci := yc.COffset(sx, sy)
+				cb[x], cr[x] = yc.Cb[ci], yc.Cr[ci]
+				continue
+			}
+			r, g, bl, _ := img.At(sx, sy).RGBA()
+			_, cb[x], cr[x] = color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(bl>>8))
 		}
 	}
 	return dst

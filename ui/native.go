@@ -198,9 +198,7 @@ func (v *VideoView) place() {
 
 // fitRect is where a w x h picture goes, in window pixels, inside a view at
 // pos with size (in Fyne units; scale is the canvas scale): as large as fits
-// with its aspect kept, centred. The width is a multiple of 16 pixels when
-// scaled (swscale's vector paths need it; it costs at most 15 pixels of
-// margin), and the height follows the aspect.
+// with its aspect kept, centred.
 func fitRect(pos fyne.Position, size fyne.Size, scale float32, w, h int) image.Rectangle {
 	if w <= 0 || h <= 0 {
 		return image.Rectangle{}
@@ -208,16 +206,9 @@ func fitRect(pos fyne.Position, size fyne.Size, scale float32, w, h int) image.R
 	px := func(f float32) int { return int(math.Round(float64(f * scale))) }
 	x0, y0 := px(pos.X), px(pos.Y)
 	aw, ah := px(pos.X+size.Width)-x0, px(pos.Y+size.Height)-y0
-	if aw <= 0 || ah <= 0 {
-		return image.Rectangle{}
-	}
-	dw, dh := aw, aw*h/w
+	dw, dh := aw, (aw*h+w/2)/w
 	if dh > ah {
-		dw, dh = ah*w/h, ah
-	}
-	if dw != w && dw >= 16 {
-		dw &^= 15
-		dh = min(ah, (dw*h+w/2)/w)
+		dw, dh = (ah*w+h/2)/h, ah
 	}
 	if dw <= 0 || dh <= 0 {
 		return image.Rectangle{}
