@@ -120,6 +120,8 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 		container.NewTabItem(TabQA, orEmpty(qa)),
 	)
 	m.content = container.NewBorder(container.NewPadded(toolbar), nil, nil, nil, m.Tabs)
+	// Video drawn into native surfaces must hide or move at once (see native.go).
+	m.Tabs.OnSelected = func(*container.TabItem) { m.placeVideo() }
 	m.updateButtons(call.StateIdle)
 	m.SetNotice("")
 	return m
@@ -169,6 +171,14 @@ func (m *MainView) ToggleFullScreen() {
 		m.win.SetContent(m.content)
 	}
 	m.win.SetFullScreen(m.fullscreen)
+	fyne.Do(m.placeVideo) // after the new content's layout
+}
+
+// placeVideo moves or hides the video surfaces now rather than at their next
+// check (no-op for views drawn by Fyne).
+func (m *MainView) placeVideo() {
+	m.Remote.place()
+	m.Local.place()
 }
 
 // FullScreen reports whether the video is shown full screen.

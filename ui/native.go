@@ -172,9 +172,10 @@ func (v *VideoView) place() {
 		r = fitRect(pos, v.Size(), c.Scale(), int(n.frameW.Load()), int(n.frameH.Load()))
 		show = !r.Empty()
 	}
-	if show {
+	// Only on a change: canvas.Text's Hide and Show repaint the window.
+	if show && v.placeholder.Visible() {
 		v.placeholder.Hide()
-	} else if !n.has.Load() {
+	} else if !show && !n.has.Load() && !v.placeholder.Visible() {
 		v.placeholder.Show()
 	}
 	if show == n.shown && (!show || r == n.rect) {

@@ -208,8 +208,22 @@ func (v *VideoView) Counts() (shown, coalesced uint64) {
 	return v.shown.Load(), v.skipped.Load()
 }
 
-// Image returns the frame on screen, or nil.
+// Image returns the frame on screen when Fyne draws the picture, or nil
+// (always nil with a surface).
 func (v *VideoView) Image() image.Image { return v.image.Image }
+
+// HasPicture reports whether the view shows a frame (rather than its
+// placeholder), drawn by Fyne or into its surface. Call it on the Fyne
+// goroutine.
+func (v *VideoView) HasPicture() bool {
+	if n := v.native; n != nil {
+		return n.has.Load() && n.shown
+	}
+	return v.image.Image != nil
+}
+
+// Native reports whether the view draws into a surface (UseSurface).
+func (v *VideoView) Native() bool { return v.native != nil }
 
 // FormatStats renders live call statistics as one line: resolution and
 // codec, fps, bitrates, RTT and loss.

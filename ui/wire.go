@@ -223,6 +223,7 @@ func Run(o Options) error {
 		return err
 	}
 	skipDepthBuffer()
+	a.Lifecycle().SetOnStarted(w.started)
 	if o.Context != nil {
 		// SIGINT/SIGTERM (app/ cancels the context): quit like a window close.
 		stop := context.AfterFunc(o.Context, func() { fyne.Do(a.Quit) })
@@ -319,16 +320,7 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 	}
 	w.wg.Add(1)
 	go w.ticker()
-	a.Lifecycle().SetOnStarted(func() {
-		w.attachSurfaces()
-		switch {
-		case o.Tour != "":
-			w.wg.Add(1)
-			go w.tour()
-		case o.Connect:
-			w.Connect()
-		}
-	})
+
 	w.log.Info("window ready", "mode", w.settings.Mode, "connect", o.Connect)
 	return w, nil
 }
@@ -372,6 +364,26 @@ func (w *Window) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Show shows the window in an app that is already running, like Run does
+// for a new app. Call it on the Fyne goroutine.
+func (w *Window) Show() {
+	w.Window.Show()
+	w.started()
+}
+
+// started runs once the window is on screen: the video surfaces, then
+// --connect or the screenshot tour.
+func (w *Window) started() {
+	w.attachSurfaces()
+	switch {
+	case w.o.Tour != "":
+		w.wg.Add(1)
+		go w.tour()
+	case w.o.Connect:
+		w.Connect()
+	}
 }
 
 // attachSurfaces makes the remote picture and the preview draw into X11

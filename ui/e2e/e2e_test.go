@@ -132,13 +132,13 @@ func checkVideo(t *testing.T, w *ui.Window, when string) {
 	// Wait until both views have shown a frame of this session.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var remote, local image.Image
-		fyne.DoAndWait(func() { remote, local = w.View.Remote.Image(), w.View.Local.Image() })
-		if remote != nil && local != nil {
+		var remote, local bool
+		fyne.DoAndWait(func() { remote, local = w.View.Remote.HasPicture(), w.View.Local.HasPicture() })
+		if remote && local {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no picture (remote %v, local %v)", when, remote != nil, local != nil)
+			t.Fatalf("%s: no picture (remote %v, local %v)", when, remote, local)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -177,19 +177,54 @@ func checkVideo(t *testing.T, w *ui.Window, when string) {
 	t.Logf("%s: %d remote frames shown, %d coalesced", when, shown, coalesced)
 }
 
-// openDemoWindow opens and shows a window in Demo mode on the test app.
-func openDemoWindow(t *testing.T) *ui.Window {
+// checkHiddenInOtherTab shows the Settings tab during the call and checks
+// that no video shows through it (a native surface must hide with its tab),
+// then goes back to the call and checks the video again.
+func checkHiddenInOtherTab(t *testing.T, w *ui.Window) {
+	t.Helper()
+	var videoR image.Rectangle
+	shot := capture(t, w.Window.Title())
+	fyne.DoAndWait(func() {
+		videoR = rect(w.Window.Canvas(), shot, w.View.Remote)
+		w.View.SelectTab(ui.TabSettings)
+	})
+	time.Sleep(300 * time.Millisecond)
+	a := capture(t, w.Window.Title())
+	time.Sleep(700 * time.Millisecond)
+	b := capture(t, w.Window.Title())
+	if n, total := changed(a, b, videoR, image.Rectangle{}); n*1000 > total {
+		t.Errorf("Settings tab: %d of %d pixels where the video was still change: the video shows through", n, total)
+	}
+	var shows bool
+	fyne.DoAndWait(func() { shows = w.View.Remote.Native() && w.View.Remote.HasPicture() })
+	if shows {
+		t.Error("Settings tab: the remote video surface is still shown")
+	}
+	fyne.DoAndWait(func() { w.View.SelectTab(ui.TabCall) })
+	checkVideo(t, w, "back on the Call tab")
+}
+
+// openDemoWindow opens and shows a window in Demo mode on the test app,
+// drawing the video into X11 child windows or, with glVideo, through Fyne.
+func openDemoWindow(t *testing.T, glVideo bool) *ui.Window {
 	t.Helper()
 	var w *ui.Window
 	var err error
 	fyne.DoAndWait(func() {
-		w, err = ui.NewWindow(theApp, ui.Options{Demo: true})
+		w, err = ui.NewWindow(theApp, ui.Options{Demo: true, GLVideo: glVideo})
 		if err == nil {
-			w.Window.Show()
+			// A title of its own: import finds the window by it.
+			w.Window.SetTitle(fmt.Sprintf("KVS Viewer e2e %s %d", t.Name(), time.Now().UnixNano()))
+			w.Show()
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var native bool
+	fyne.DoAndWait(func() { native = w.View.Remote.Native() && w.View.Local.Native() })
+	if native == glVideo {
+		t.Fatalf("video drawn natively: %v, want %v", native, !glVideo)
 	}
 	return w
 }
@@ -201,9 +236,14 @@ func TestDemoCallConnectAndReconnect(t *testing.T) {
 	if _, err := exec.LookPath("import"); err != nil {
 		t.Skip("needs ImageMagick's import for screenshots")
 	}
+	t.Run("x11-surfaces", func(t *testing.T) { demoCallConnectAndReconnect(t, false) })
+	t.Run("gl-video", func(t *testing.T) { demoCallConnectAndReconnect(t, true) })
+}
+
+func demoCallConnectAndReconnect(t *testing.T, glVideo bool) {
 	// Everything the window starts (demo, controller, sessions) must end with it.
 	before := goleak.IgnoreCurrent()
-	w := openDemoWindow(t)
+	w := openDemoWindow(t, glVideo)
 	defer func() {
 		fyne.DoAndWait(w.Window.Hide) // closing the first window would quit the app
 		if err := w.Close(); err != nil {
@@ -227,6 +267,7 @@ func TestDemoCallConnectAndReconnect(t *testing.T) {
 		t.Errorf("badge %q after Live", badge)
 	}
 	checkVideo(t, w, "after Connect")
+	checkHiddenInOtherTab(t, w)
 
 	_, seq, _ = w.State()
 	fyne.DoAndWait(func() { test.Tap(w.View.Reconnect) })

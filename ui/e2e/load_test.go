@@ -21,7 +21,7 @@ func TestHoldDemoCall(t *testing.T) {
 	if theApp == nil || secs <= 0 {
 		t.Skip("set E2E_HOLD_SECONDS and run under xvfb-run")
 	}
-	w := openDemoWindow(t)
+	w := openDemoWindow(t, os.Getenv("E2E_GL_VIDEO") != "")
 	defer func() {
 		fyne.DoAndWait(w.Window.Hide)
 		w.Close()
