@@ -114,7 +114,8 @@ func (c *Controller) State() State { return State(c.state.Load()) }
 // RemoteVideo is the sink holding the master's latest decoded frame.
 func (c *Controller) RemoteVideo() *sink.Latest { return c.remote }
 
-// LocalVideo is the sink holding the local camera preview.
+// LocalVideo is the sink holding the local camera preview: small copies
+// (320 pixels wide) of the frames sent, about ten a second.
 func (c *Controller) LocalVideo() *sink.Latest { return c.local }
 
 // SetMicMuted mutes or unmutes the microphone of this and later calls.

@@ -697,13 +697,23 @@ func (s *session) receive(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 	}
 }
 
+// previewInterval spaces the preview's frames: an inset needs no more than
+// about ten a second, and each costs a thumbnail and a display conversion.
+const previewInterval = 90 * time.Millisecond
+
 // preview feeds the local camera preview sink with small copies of the
-// frames being sent.
+// frames being sent, at most one per previewInterval.
 func (s *session) preview(local *capture.Local) {
 	var dst *decode.Picture
 	var seq uint64
+	var last time.Time
 	local.SetPreview(func(img image.Image) {
 		if s.ctx.Err() != nil {
+			return
+		}
+		if now := time.Now(); now.Sub(last) >= previewInterval {
+			last = now
+		} else {
 			return
 		}
 		seq++

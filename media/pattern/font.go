@@ -73,8 +73,10 @@ func fillLuma(y []byte, stride, clipW, clipH, x0, y0, w, h int, v byte) {
 	}
 	for r := y0; r < y1; r++ {
 		row := y[r*stride+x0 : r*stride+x1]
-		for i := range row {
-			row[i] = v
+		// Doubling copies run as memmove: several times faster than a byte loop.
+		row[0] = v
+		for n := 1; n < len(row); n *= 2 {
+			copy(row[n:], row[:n])
 		}
 	}
 }
