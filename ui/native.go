@@ -31,8 +31,9 @@ type Surface interface {
 }
 
 // placeEvery is how often a view with a surface checks where it is on screen:
-// moves, tab switches and dialogs do not tell a widget, so it asks.
-const placeEvery = 100 * time.Millisecond
+// dialogs and moves do not tell a widget, so it asks (resizes, tab switches
+// and full screen place it at once). Each check wakes the Fyne event loop.
+const placeEvery = 250 * time.Millisecond
 
 // nativeOut is a VideoView's drawing into a Surface.
 type nativeOut struct {

@@ -84,6 +84,22 @@ func (v *VideoView) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(container.NewStack(v.image, container.NewCenter(v.placeholder)))
 }
 
+// Resize implements fyne.CanvasObject; a surface follows at once.
+func (v *VideoView) Resize(size fyne.Size) {
+	v.BaseWidget.Resize(size)
+	if v.native != nil {
+		fyne.Do(v.place) // once the layout pass is over
+	}
+}
+
+// Move implements fyne.CanvasObject; a surface follows at once.
+func (v *VideoView) Move(pos fyne.Position) {
+	v.BaseWidget.Move(pos)
+	if v.native != nil {
+		fyne.Do(v.place)
+	}
+}
+
 // MinSize keeps the view small enough to fit any window; it grows with it.
 func (v *VideoView) MinSize() fyne.Size { return fyne.NewSize(64, 36) }
 
