@@ -5,7 +5,8 @@
 # seconds (default 60) the viewer process's CPU use (% of one core) and the share of decoded
 # frames the window never showed (the app's "render" log lines). The emulator and master run
 # in another process, so their encoding does not count against the viewer.
-# Usage: scripts/render-load.sh   (BIN=... DURATION=60 VIDEO=test|none AUDIO=tone|none)
+# Usage: scripts/render-load.sh   (BIN=... DURATION=60 VIDEO=test|none AUDIO=tone|none
+#                                  APP_FLAGS="--gl-video" to measure the OpenGL video path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ BIN=${BIN:-./bin/kvsviewer}
 DURATION=${DURATION:-60}
 VIDEO=${VIDEO:-test}
 AUDIO=${AUDIO:-tone}
+APP_FLAGS=${APP_FLAGS:-}
 export LANG=C.UTF-8
 [ -x "$BIN" ] || { echo "render-load: $BIN not found (make build)" >&2; exit 1; }
 TMP=$(mktemp -d)
@@ -34,12 +36,12 @@ grep -q "demo master connected" "$TMP/emu.out" || { echo "render-load: the emula
 # The emulator prints the environment a viewer needs (endpoint, region, test credentials, CA).
 eval "$(sed -n 's/^  export /export /p' "$TMP/emu.out")"
 CA=$(sed -n 's/^CA file: //p' "$TMP/emu.out")
-export BIN CA DURATION VIDEO AUDIO TMP
+export BIN CA DURATION VIDEO AUDIO TMP APP_FLAGS
 export XDG_CONFIG_HOME="$TMP/config"
 
 xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
 	set -euo pipefail
-	"$BIN" --channel demo-channel --ca-file "$CA" --video "$VIDEO" --audio "$AUDIO" --connect -v >"$TMP/app.log" 2>&1 &
+	"$BIN" --channel demo-channel --ca-file "$CA" --video "$VIDEO" --audio "$AUDIO" --connect -v $APP_FLAGS >"$TMP/app.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 300); do
 		grep -q "msg=render" "$TMP/app.log" && break
@@ -53,8 +55,8 @@ xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
 	sleep "$DURATION"
 	a1=$(ticks "$pid"); x1=$( [ -n "$xvfb" ] && ticks "$xvfb" || echo 0 ); t1=$(date +%s.%N)
 	hz=$(getconf CLK_TCK)
-	awk -v a="$((a1 - a0))" -v x="$((x1 - x0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" -v v="$VIDEO" -v au="$AUDIO" \
-		"BEGIN { s = t1 - t0; printf \"viewer (sending video=%s audio=%s): %.1f%% of one core over %.0f s; Xvfb %.1f%%\\n\", v, au, 100*a/hz/s, s, 100*x/hz/s }"
+	awk -v a="$((a1 - a0))" -v x="$((x1 - x0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" -v v="$VIDEO" -v au="$AUDIO" -v fl="${APP_FLAGS:+ $APP_FLAGS}" \
+		"BEGIN { s = t1 - t0; printf \"viewer (sending video=%s audio=%s%s): %.1f%% of one core over %.0f s; Xvfb %.1f%%\\n\", v, au, fl, 100*a/hz/s, s, 100*x/hz/s }"
 	grep "msg=render" "$TMP/app.log" | tail -n 1
 	kill "$pid"
 	wait "$pid" || true
