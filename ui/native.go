@@ -46,7 +46,6 @@ type nativeOut struct {
 	has    atomic.Bool     // a frame is there to show
 	frameW atomic.Int32    // size of the latest frame
 	frameH atomic.Int32    //
-	last   atomic.Int64    // UnixNano of the last draw, for pacing
 	rect   image.Rectangle // where the surface is, owned by the Fyne goroutine
 	shown  bool            // whether it is mapped, owned by the Fyne goroutine
 }
@@ -103,7 +102,7 @@ func (v *VideoView) present(n *nativeOut) {
 		case <-n.wake:
 		}
 		if v.pace > 0 {
-			wait := time.Duration(n.last.Load() + int64(v.pace) - v.now().UnixNano())
+			wait := time.Duration(v.last.Load() + int64(v.pace) - v.now().UnixNano())
 			if wait > 0 {
 				select {
 				case <-n.stop:
@@ -152,9 +151,8 @@ func (v *VideoView) drawNative(n *nativeOut, scaler *decode.Scaler) {
 		return
 	}
 	if drawn {
-		n.last.Store(v.now().UnixNano())
 		v.shown.Add(1)
-		v.last.Store(n.last.Load())
+		v.last.Store(v.now().UnixNano())
 	}
 }
 

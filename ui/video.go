@@ -86,18 +86,18 @@ func (v *VideoView) CreateRenderer() fyne.WidgetRenderer {
 
 // Resize implements fyne.CanvasObject; a surface follows at once.
 func (v *VideoView) Resize(size fyne.Size) {
-	v.BaseWidget.Resize(size)
-	if v.native != nil {
+	if v.native != nil && size != v.Size() {
 		fyne.Do(v.place) // once the layout pass is over
 	}
+	v.BaseWidget.Resize(size)
 }
 
 // Move implements fyne.CanvasObject; a surface follows at once.
 func (v *VideoView) Move(pos fyne.Position) {
-	v.BaseWidget.Move(pos)
-	if v.native != nil {
+	if v.native != nil && pos != v.Position() {
 		fyne.Do(v.place)
 	}
+	v.BaseWidget.Move(pos)
 }
 
 // MinSize keeps the view small enough to fit any window; it grows with it.

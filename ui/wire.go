@@ -320,7 +320,6 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 	}
 	w.wg.Add(1)
 	go w.ticker()
-
 	w.log.Info("window ready", "mode", w.settings.Mode, "connect", o.Connect)
 	return w, nil
 }
