@@ -71,7 +71,7 @@ func NewVideoView(placeholder string) *VideoView {
 		now:         time.Now,
 	}
 	v.image.FillMode = canvas.ImageFillContain
-	v.image.ScaleMode = canvas.ImageScalePixels
+	v.image.ScaleMode = canvas.ImageScaleFastest
 	v.placeholder.Alignment = fyne.TextAlignCenter
 	v.ExtendBaseWidget(v)
 	return v
