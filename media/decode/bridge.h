@@ -20,9 +20,9 @@ typedef struct kv_vdec {
 	AVPacket *pkt;
 	AVFrame *frame;
 	AVFrame *tmp;
-	struct SwsContext *sws;
-	int sws_cs, sws_full, sws_w, sws_h, sws_fmt; // what sws was set up for
+	struct SwsContext *sws; // converts pictures that are not 4:2:0 to 4:2:0
 	int width, height;
+	int full, bt709; // range and matrix of the last picture kv_vdec_yuv copied
 	int err;
 	char errbuf[AV_ERROR_MAX_STRING_SIZE];
 } kv_vdec;
@@ -103,51 +103,16 @@ static int kv_vdec_decode(kv_vdec *d, const uint8_t *data, int size) {
 	return got;
 }
 
-// kv_vdec_rgba converts d->frame into dst (RGBA, stride bytes per row), which
-// must hold stride*height bytes for the current width/height.
-static int kv_vdec_rgba(kv_vdec *d, uint8_t *dst, int stride) {
-	AVFrame *f = d->frame;
-	enum AVPixelFormat src = (enum AVPixelFormat)f->format;
-	int full = 0;
-	switch (src) { // deprecated J formats: plain YUV with full range
-	case AV_PIX_FMT_YUVJ420P: src = AV_PIX_FMT_YUV420P; full = 1; break;
-	case AV_PIX_FMT_YUVJ422P: src = AV_PIX_FMT_YUV422P; full = 1; break;
-	case AV_PIX_FMT_YUVJ444P: src = AV_PIX_FMT_YUV444P; full = 1; break;
-	default: full = f->color_range == AVCOL_RANGE_JPEG; break;
-	}
-	// Same size: swscale takes its unscaled (SIMD yuv2rgb) path; SWS_POINT is the cheapest flag.
-	int changed = !d->sws || f->width != d->sws_w || f->height != d->sws_h || src != d->sws_fmt;
-	d->sws = sws_getCachedContext(d->sws, f->width, f->height, src,
-		f->width, f->height, AV_PIX_FMT_RGBA, SWS_POINT, NULL, NULL, NULL);
-	if (!d->sws) { d->err = AVERROR(EINVAL); return d->err; }
-	int cs = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
-	if (changed || cs != d->sws_cs || full != d->sws_full) {
-		// Re-initialising the tables is not free: only when something changed.
-		sws_setColorspaceDetails(d->sws, sws_getCoefficients(cs), full,
-			sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
-		d->sws_cs = cs;
-		d->sws_full = full;
-		d->sws_w = f->width;
-		d->sws_h = f->height;
-		d->sws_fmt = src;
-	}
-	uint8_t *dstp[4] = {dst, NULL, NULL, NULL};
-	int dsts[4] = {stride, 0, 0, 0};
-	int h = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dstp, dsts);
-	if (h != f->height) { d->err = AVERROR_UNKNOWN; return d->err; }
-	return 0;
-}
-
 // kv_vdec_yuv copies d->frame into three 4:2:0 planes (the caller's buffers,
 // sized for the current width/height with the given strides). YUV420P pictures
-// are copied as they are; other formats are converted by swscale. *full and
-// *bt709 receive the picture's range and matrix.
-static int kv_vdec_yuv(kv_vdec *d, uint8_t *y, int ys, uint8_t *cb, uint8_t *cr, int cs, int *full, int *bt709) {
+// are copied as they are; other formats are converted by swscale. d->full and
+// d->bt709 receive the picture's range and matrix.
+static int kv_vdec_yuv(kv_vdec *d, uint8_t *y, int ys, uint8_t *cb, uint8_t *cr, int cs) {
 	AVFrame *f = d->frame;
 	enum AVPixelFormat src = (enum AVPixelFormat)f->format;
-	*full = src == AV_PIX_FMT_YUVJ420P || src == AV_PIX_FMT_YUVJ422P || src == AV_PIX_FMT_YUVJ444P ||
+	d->full = src == AV_PIX_FMT_YUVJ420P || src == AV_PIX_FMT_YUVJ422P || src == AV_PIX_FMT_YUVJ444P ||
 		f->color_range == AVCOL_RANGE_JPEG;
-	*bt709 = f->colorspace == AVCOL_SPC_BT709;
+	d->bt709 = f->colorspace == AVCOL_SPC_BT709;
 	if (src == AV_PIX_FMT_YUV420P || src == AV_PIX_FMT_YUVJ420P) {
 		int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
 		for (int r = 0; r < f->height; r++) memcpy(y + (size_t)r * ys, f->data[0] + (size_t)r * f->linesize[0], f->width);
@@ -157,10 +122,17 @@ static int kv_vdec_yuv(kv_vdec *d, uint8_t *y, int ys, uint8_t *cb, uint8_t *cr,
 		}
 		return 0;
 	}
+	switch (src) { // deprecated J formats: plain YUV with full range (kept in d->full)
+	case AV_PIX_FMT_YUVJ422P: src = AV_PIX_FMT_YUV422P; break;
+	case AV_PIX_FMT_YUVJ444P: src = AV_PIX_FMT_YUV444P; break;
+	default: break;
+	}
 	d->sws = sws_getCachedContext(d->sws, f->width, f->height, src,
 		f->width, f->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
-	d->sws_w = 0; // the RGBA path must set its colour tables up again
 	if (!d->sws) { d->err = AVERROR(EINVAL); return d->err; }
+	// Same range in and out: only the chroma layout changes; d->full says which.
+	const int *coef = sws_getCoefficients(d->bt709 ? SWS_CS_ITU709 : SWS_CS_ITU601);
+	sws_setColorspaceDetails(d->sws, coef, d->full, coef, d->full, 0, 1 << 16, 1 << 16);
 	uint8_t *dstp[4] = {y, cb, cr, NULL};
 	int dsts[4] = {ys, cs, cs, 0};
 	int h = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dstp, dsts);

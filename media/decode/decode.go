@@ -88,6 +88,7 @@ type VideoDecoder struct {
 	c       *C.kv_vdec
 	img     *image.RGBA
 	pic     *Picture
+	rgba    *Scaler // Decode's conversion, made on first use
 	needKey bool
 }
 
@@ -120,18 +121,20 @@ func (d *VideoDecoder) Reset() { d.needKey = true }
 // error, until the next keyframe) it returns ErrNeedKeyframe; codec failures
 // wrap ErrDecode.
 func (d *VideoDecoder) Decode(frame []byte) (*image.RGBA, error) {
-	w, h, err := d.decode(frame)
-	if err != nil || w == 0 {
+	pic, err := d.DecodePicture(frame)
+	if err != nil || pic == nil {
 		return nil, err
 	}
-	if d.img == nil || d.img.Rect.Dx() != w || d.img.Rect.Dy() != h {
-		d.img = image.NewRGBA(image.Rect(0, 0, w, h))
+	if d.rgba == nil {
+		d.rgba = NewScaler()
 	}
-	if C.kv_vdec_rgba(d.c, (*C.uint8_t)(unsafe.Pointer(&d.img.Pix[0])), C.int(d.img.Stride)) < 0 {
+	img, err := d.rgba.ToRGBA(d.img, pic)
+	if err != nil {
 		d.needKey = true
-		return nil, fmt.Errorf("%w: %s: convert to RGBA: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
+		return nil, fmt.Errorf("%w: %s: convert to RGBA: %v", ErrDecode, d.codec, err)
 	}
-	return d.img, nil
+	d.img = img
+	return img, nil
 }
 
 // DecodePicture is Decode without the conversion to RGBA: it returns the
@@ -147,14 +150,12 @@ func (d *VideoDecoder) DecodePicture(frame []byte) (*Picture, error) {
 		d.pic = &Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)}
 	}
 	p := d.pic
-	var full, bt709 C.int
 	if C.kv_vdec_yuv(d.c, (*C.uint8_t)(unsafe.Pointer(&p.Y[0])), C.int(p.YStride),
-		(*C.uint8_t)(unsafe.Pointer(&p.Cb[0])), (*C.uint8_t)(unsafe.Pointer(&p.Cr[0])), C.int(p.CStride),
-		&full, &bt709) < 0 {
+		(*C.uint8_t)(unsafe.Pointer(&p.Cb[0])), (*C.uint8_t)(unsafe.Pointer(&p.Cr[0])), C.int(p.CStride)) < 0 {
 		d.needKey = true
 		return nil, fmt.Errorf("%w: %s: convert to 4:2:0: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
 	}
-	p.FullRange, p.BT709 = full != 0, bt709 != 0
+	p.FullRange, p.BT709 = d.c.full != 0, d.c.bt709 != 0
 	return p, nil
 }
 
@@ -194,7 +195,10 @@ func (d *VideoDecoder) Close() {
 		C.kv_vdec_free(d.c)
 		d.c = nil
 	}
-	d.img, d.pic = nil, nil
+	if d.rgba != nil {
+		d.rgba.Close()
+	}
+	d.img, d.pic, d.rgba = nil, nil, nil
 }
 
 // IsKeyframe reports whether frame starts a picture that decodes on its own:
