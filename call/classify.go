@@ -1,6 +1,7 @@
 package call
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/url"
@@ -23,7 +24,16 @@ func classify(err error, step Class) Class {
 	return step
 }
 
-func isChannelNotFound(err error) bool { return errors.Is(err, kvs.ErrChannelNotFound) }
+// retryable says whether a failure is worth another attempt.
+func retryable(class Class, err error) bool {
+	switch class {
+	case ClassAuth, ClassLocalMedia:
+		return false
+	case ClassControlPlane:
+		return !errors.Is(err, kvs.ErrChannelNotFound)
+	}
+	return !errors.Is(err, context.Canceled)
+}
 
 // describe is the failure in words for logs, the UI and reports.
 func describe(class Class, err error) string {

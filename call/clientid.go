@@ -32,7 +32,7 @@ type idEntry struct {
 
 func newIDPolicy(cfg ClientIDConfig) (*idPolicy, error) {
 	p := &idPolicy{cfg: cfg}
-	if cfg.StorePath == "" || cfg.Policy != "pool" {
+	if cfg.StorePath == "" || cfg.Policy != PolicyPool {
 		return p, nil
 	}
 	raw, err := os.ReadFile(cfg.StorePath)
@@ -56,9 +56,9 @@ func (p *idPolicy) acquire(now time.Time) (id string, wait time.Duration, notice
 	defer p.mu.Unlock()
 	cool := p.cfg.Cooldown
 	switch p.cfg.Policy {
-	case "fresh":
+	case PolicyFresh:
 		return p.newID(), 0, ""
-	case "fixed":
+	case PolicyFixed:
 		e := p.entry(p.cfg.ID)
 		if e.inUse {
 			// The previous session still closes: its cooldown starts when it is gone.
@@ -112,7 +112,7 @@ func (p *idPolicy) acquire(now time.Time) (id string, wait time.Duration, notice
 func (p *idPolicy) release(id string, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cfg.Policy == "fresh" {
+	if p.cfg.Policy == PolicyFresh {
 		return nil
 	}
 	e := p.entry(id)
@@ -135,14 +135,14 @@ func (p *idPolicy) newID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := p.cfg.ID
-	if prefix == "" || p.cfg.Policy == "fixed" {
+	if prefix == "" || p.cfg.Policy == PolicyFixed {
 		prefix = "viewer"
 	}
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
 func (p *idPolicy) save() error {
-	if p.cfg.StorePath == "" || p.cfg.Policy != "pool" {
+	if p.cfg.StorePath == "" || p.cfg.Policy != PolicyPool {
 		return nil
 	}
 	raw, err := json.MarshalIndent(p.entries, "", "  ")

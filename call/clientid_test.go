@@ -9,7 +9,7 @@ import (
 
 func TestPoolNeverReusesWithinCooldownAndStaysBounded(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "ids.json")
-	cfg := ClientIDConfig{Policy: "pool", PoolSize: 3, Cooldown: time.Minute, StorePath: store}
+	cfg := ClientIDConfig{Policy: PolicyPool, PoolSize: 3, Cooldown: time.Minute, StorePath: store}
 	p, err := newIDPolicy(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestPoolNeverReusesWithinCooldownAndStaysBounded(t *testing.T) {
 
 func TestFixedPolicyWaitsOrWarns(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	p, _ := newIDPolicy(ClientIDConfig{Policy: "fixed", ID: "me", Cooldown: time.Minute})
+	p, _ := newIDPolicy(ClientIDConfig{Policy: PolicyFixed, ID: "me", Cooldown: time.Minute})
 	if id, wait, _ := p.acquire(now); id != "me" || wait != 0 {
 		t.Fatalf("first use: %q %s", id, wait)
 	}
@@ -67,7 +67,7 @@ func TestFixedPolicyWaitsOrWarns(t *testing.T) {
 }
 
 func TestFreshPolicyNeverRepeats(t *testing.T) {
-	p, _ := newIDPolicy(ClientIDConfig{Policy: "fresh", ID: "qa"})
+	p, _ := newIDPolicy(ClientIDConfig{Policy: PolicyFresh, ID: "qa"})
 	a, _, _ := p.acquire(time.Now())
 	b, _, _ := p.acquire(time.Now())
 	if a == b || len(a) < 4 || a[:3] != "qa-" {
@@ -80,7 +80,7 @@ func TestDamagedPoolFileStartsANewPool(t *testing.T) {
 	if err := writeFile(store, "{not json"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := newIDPolicy(ClientIDConfig{Policy: "pool", PoolSize: 2, Cooldown: time.Minute, StorePath: store})
+	p, err := newIDPolicy(ClientIDConfig{Policy: PolicyPool, PoolSize: 2, Cooldown: time.Minute, StorePath: store})
 	if err != nil {
 		t.Fatalf("damaged pool file: %v", err)
 	}

@@ -1,17 +1,17 @@
 package call
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/rtc"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
 // Config is everything a Controller needs to make calls. The zero value of
-// each duration and limit means its default (see WithDefaults).
+// each duration and limit means its default (see WithDefaults). Users edit
+// Settings; Settings.Config maps them here.
 type Config struct {
 	AWS       kvs.AWSOptions
 	Channel   string // channel name or ARN
@@ -21,34 +21,56 @@ type Config struct {
 	ICEConnectTimeout    time.Duration // answer set but ICE not connected within this: ice_failed (default 10 s)
 	ICEDisconnectedGrace time.Duration // ICE disconnected this long: try one ICE restart (default 3 s)
 	MediaStallTimeout    time.Duration // connected but no decoded frame for this long: media_stall (default 5 s)
-	RetryLimit           int           // retries after the first attempt; negative: none (default 5)
+	RetryLimit           int           // retries after a failed attempt (default 5)
+	NoRetries            bool          // no automatic retry: the first failed attempt fails the call
 	BackoffMin           time.Duration // first retry delay before jitter (default 250 ms)
 	BackoffMax           time.Duration // retry delay cap (default 8 s)
 	TeardownStepLimit    time.Duration // each teardown step may take this long before it is reported and skipped (default 2 s)
 
 	Media capture.Options
-	NAT   string // "all" (STUN+TURN), "relay" (TURN only), "stun" (STUN only)
+	NAT   NATMode
 
 	Logger *slog.Logger
 }
 
+// NATMode says which ICE candidates a call may use.
+type NATMode = rtc.NATMode
+
+// The NAT modes.
+const (
+	NATAll   = rtc.NATAll   // STUN and TURN (the default)
+	NATRelay = rtc.NATRelay // TURN only: the media always goes through a relay
+	NATSTUN  = rtc.NATSTUN  // STUN only: no relay
+)
+
+// IDPolicy says how each attempt's viewer ClientId is chosen.
+type IDPolicy string
+
+// The ClientId policies.
+const (
+	// PolicyPool keeps a per-install pool of ids, each reused only after its cooldown.
+	PolicyPool IDPolicy = "pool"
+	// PolicyFixed always uses ClientIDConfig.ID, waiting out (or warning about) its cooldown.
+	PolicyFixed IDPolicy = "fixed"
+	// PolicyFresh makes a new random id for every attempt.
+	PolicyFresh IDPolicy = "fresh"
+)
+
 // ClientIDConfig selects how each attempt's viewer ClientId is chosen.
 type ClientIDConfig struct {
-	Policy    string        // "pool" (default), "fixed" or "fresh"
-	ID        string        // the id for "fixed"; the prefix of generated ids otherwise
+	Policy    IDPolicy      // PolicyPool when empty
+	ID        string        // the id for PolicyFixed; the prefix of generated ids otherwise
 	PoolSize  int           // ids in the pool (default 8)
 	Cooldown  time.Duration // an id is reused only this long after its session closed (default 60 s; negative: none)
-	NoWait    bool          // "fixed": connect during the cooldown after a warning instead of waiting it out
+	NoWait    bool          // PolicyFixed: connect during the cooldown after a warning instead of waiting it out
 	StorePath string        // where the pool is persisted; "" keeps it in memory
 }
 
-// FieldError is a validation error tied to one settings field.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+// The defaults of WithDefaults.
+const (
+	DefaultAnswerTimeout = 5 * time.Second
+	DefaultRetryLimit    = 5
+)
 
 // WithDefaults returns c with every unset duration and limit set to its default.
 func (c Config) WithDefaults() Config {
@@ -57,7 +79,7 @@ func (c Config) WithDefaults() Config {
 			*d = v
 		}
 	}
-	def(&c.AnswerTimeout, 5*time.Second)
+	def(&c.AnswerTimeout, DefaultAnswerTimeout)
 	def(&c.ICEConnectTimeout, 10*time.Second)
 	def(&c.ICEDisconnectedGrace, 3*time.Second)
 	def(&c.MediaStallTimeout, 5*time.Second)
@@ -66,75 +88,19 @@ func (c Config) WithDefaults() Config {
 	def(&c.TeardownStepLimit, 2*time.Second)
 	def(&c.ClientIDs.Cooldown, 60*time.Second)
 	if c.RetryLimit == 0 {
-		c.RetryLimit = 5
+		c.RetryLimit = DefaultRetryLimit
 	}
 	if c.ClientIDs.Policy == "" {
-		c.ClientIDs.Policy = "pool"
+		c.ClientIDs.Policy = PolicyPool
 	}
 	if c.ClientIDs.PoolSize == 0 {
 		c.ClientIDs.PoolSize = 8
 	}
 	if c.NAT == "" {
-		c.NAT = "all"
+		c.NAT = NATAll
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
-}
-
-// Validate checks the settings a user can get wrong and returns every problem
-// found, joined; each is a *FieldError.
-func (c Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-	}
-	if c.Channel == "" {
-		bad("channel", "enter a channel name or ARN")
-	} else if len(c.Channel) > 2048 {
-		bad("channel", "too long")
-	}
-	switch c.ClientIDs.Policy {
-	case "", "pool", "fresh":
-		if c.ClientIDs.ID != "" && len(c.ClientIDs.ID) > 200 {
-			bad("client_id", "prefix too long (at most 200 characters)")
-		}
-	case "fixed":
-		if err := kvs.ValidateClientID(c.ClientIDs.ID); err != nil {
-			bad("client_id", "%v", err)
-		}
-	default:
-		bad("client_id_policy", "must be pool, fixed or fresh")
-	}
-	if c.ClientIDs.PoolSize < 0 || c.ClientIDs.PoolSize > 64 {
-		bad("pool_size", "must be between 1 and 64")
-	}
-	if c.AnswerTimeout < 0 || (c.AnswerTimeout > 0 && c.AnswerTimeout < 100*time.Millisecond) || c.AnswerTimeout > 2*time.Minute {
-		bad("answer_timeout", "must be between 100ms and 2m")
-	}
-	if c.RetryLimit > 1000 {
-		bad("retry_limit", "at most 1000")
-	}
-	switch c.NAT {
-	case "", "all", "relay", "stun":
-	default:
-		bad("nat", "must be all, relay or stun")
-	}
-	switch c.Media.Codec {
-	case "", "auto", "h264", "vp8":
-	default:
-		bad("codec", "must be auto, h264 or vp8")
-	}
-	switch c.Media.Video {
-	case "", "auto", "camera", "test", "none":
-	default:
-		bad("video", "must be auto, camera, test or none")
-	}
-	switch c.Media.Audio {
-	case "", "auto", "mic", "tone", "none":
-	default:
-		bad("audio", "must be auto, mic, tone or none")
-	}
-	return errors.Join(errs...)
 }

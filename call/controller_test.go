@@ -414,7 +414,7 @@ func TestAuthFailureIsNotRetried(t *testing.T) {
 func TestFixedClientIDWaitsOutCooldown(t *testing.T) {
 	cool := 2 * time.Second
 	r := newRig(t, emulator.Faults{ReuseCooldown: cool}, func(c *call.Config) {
-		c.ClientIDs = call.ClientIDConfig{Policy: "fixed", ID: "fixed-viewer", Cooldown: cool}
+		c.ClientIDs = call.ClientIDConfig{Policy: call.PolicyFixed, ID: "fixed-viewer", Cooldown: cool}
 	})
 	r.ctrl.Connect()
 	r.waitLive(20 * time.Second)

@@ -35,7 +35,7 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			report := pc.GetStats()
 			s.statsMu.Unlock()
 			st := collectStats(report)
-			rs := s.c.remote.Stats()
+			rs := s.deps.remote.Stats()
 			st.Codec, st.Width, st.Height, st.FPS = rs.Codec, rs.Width, rs.Height, rs.FPS
 			st.FramesDecoded, st.FramesDropped = rs.Decoded, rs.Dropped
 			s.mu.Lock()
@@ -60,7 +60,7 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			// A stall: frames were decoded before, and none for MediaStallTimeout.
 			if rs.Decoded != lastDecoded {
 				lastDecoded, lastProgress = rs.Decoded, now
-			} else if lastDecoded > 0 && now.Sub(lastProgress) >= s.c.cfg.MediaStallTimeout {
+			} else if lastDecoded > 0 && now.Sub(lastProgress) >= s.deps.cfg.MediaStallTimeout {
 				s.post(sessionEvent{kind: evStall, err: errStall(now.Sub(lastProgress))})
 				lastProgress = now
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 	"github.com/kvsviewer/kvsviewer/call/master"
@@ -20,7 +21,8 @@ const Channel = "demo-channel"
 
 // Options configure Start.
 type Options struct {
-	Faults   emulator.Faults
+	Faults    emulator.Faults
+	FaultSpec string // faults in the flags' syntax (see CheckFaults); when set, it replaces Faults
 	NoMaster bool   // run only the emulator (the master runs elsewhere)
 	Codec    string // the master's codec preference ("auto", "h264", "vp8")
 	Width    int    // the master's picture; default 1280x720@30
@@ -40,6 +42,13 @@ type Demo struct {
 func Start(ctx context.Context, o Options) (*Demo, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.FaultSpec != "" {
+		f, err := emulator.ParseFaults(o.FaultSpec)
+		if err != nil {
+			return nil, fmt.Errorf("demo faults: %w", err)
+		}
+		o.Faults = f
 	}
 	e, err := emulator.Start(ctx, emulator.Config{
 		Channels: []string{Channel},
@@ -81,7 +90,24 @@ func (d *Demo) AWSOptions() kvs.AWSOptions {
 // Channel is the demo channel's name.
 func (d *Demo) Channel() string { return Channel }
 
-// SetFaults parses spec (see emulator.ParseFaults) and applies it.
+// Configure points cfg at the demo: the emulator's endpoint, credentials and
+// CA, the demo channel, the ClientId cooldown its faults emulate, and an
+// in-memory ClientId pool (the demo service lives only as long as the app).
+func (d *Demo) Configure(cfg *call.Config) {
+	cfg.AWS = d.AWSOptions()
+	cfg.Channel = Channel
+	cfg.ClientIDs.Cooldown = ClientIDCooldown(d.Emulator.ActiveFaults())
+	cfg.ClientIDs.StorePath = ""
+}
+
+// CheckFaults reports whether spec is a valid fault list, such as
+// "drop-offer-every=3,delay-answer=1s" (see the README for every fault).
+func CheckFaults(spec string) error {
+	_, err := emulator.ParseFaults(spec)
+	return err
+}
+
+// SetFaults parses spec (see CheckFaults) and puts those faults in force.
 func (d *Demo) SetFaults(spec string) error {
 	f, err := emulator.ParseFaults(spec)
 	if err != nil {

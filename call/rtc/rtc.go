@@ -16,14 +16,17 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// NAT modes accepted in Options.NAT.
+// NATMode says which ICE servers and candidates a call may use.
+type NATMode string
+
+// The NAT modes of Options.NAT.
 const (
 	// NATAll uses every ICE server: STUN and TURN (the default).
-	NATAll = "all"
+	NATAll NATMode = "all"
 	// NATRelay only uses relay candidates (ICETransportPolicyRelay).
-	NATRelay = "relay"
+	NATRelay NATMode = "relay"
 	// NATSTUN drops the TURN servers and keeps STUN.
-	NATSTUN = "stun"
+	NATSTUN NATMode = "stun"
 )
 
 // Payload types of the default codecs. They match pion's defaults so that
@@ -46,7 +49,7 @@ type Options struct {
 	// off, and Configuration drops every STUN/TURN server.
 	Loopback bool
 	// NAT is NATAll ("" means the same), NATRelay or NATSTUN.
-	NAT string
+	NAT NATMode
 	// Populate registers the codecs in the order they should be offered (for
 	// example a mediadevices CodecSelector's Populate). Nil registers
 	// DefaultCodecs.

@@ -1,37 +1,8 @@
-// Package call is the call controller: one Session per connection attempt,
-// a single event loop that owns every state change, an ordered and bounded
-// teardown, the answer watchdog, failure classes and retry with backoff, the
-// ClientId policy, and per-session phase timings and stats.
 package call
 
 import (
 	"time"
 )
-
-// State is the controller's user-visible state.
-type State int
-
-// The controller states, in the order a healthy call passes through them.
-const (
-	StateIdle State = iota
-	StateConnecting
-	StateOffering
-	StateConnectingMedia
-	StateLive
-	StateClosing
-	StateRetrying
-	StateFailed
-	StateWaiting // waiting out a ClientId cooldown before connecting
-)
-
-var stateNames = [...]string{"Idle", "Connecting", "Offering", "Connecting media", "Live", "Closing", "Retrying", "Failed", "Waiting"}
-
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return "Unknown"
-}
 
 // Class names why an attempt failed. The names are stable: logs, JSON events
 // and QA reports use them.

@@ -1,0 +1,258 @@
+package call
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// loopMsg is what the event loop consumes: a command, a session event, a
+// retry timer or a finished teardown.
+type loopMsg interface{ isLoopMsg() }
+
+// command is a user action.
+type command int
+
+const (
+	cmdConnect command = iota
+	cmdDisconnect
+	cmdReconnect
+	cmdClose
+)
+
+// applyMedia asks the loop to apply mute and camera-off to the current call.
+type applyMedia struct{}
+
+// retryDue is a scheduled retry (or ClientId wait) coming due; gen tells
+// whether it was cancelled meanwhile.
+type retryDue struct{ gen uint64 }
+
+// teardownDone reports that a session has released everything it held.
+type teardownDone struct {
+	id   uint64
+	took time.Duration
+}
+
+func (command) isLoopMsg()      {}
+func (applyMedia) isLoopMsg()   {}
+func (retryDue) isLoopMsg()     {}
+func (teardownDone) isLoopMsg() {}
+func (sessionEvent) isLoopMsg() {}
+
+// loopState is everything only the loop goroutine reads and writes.
+type loopState struct {
+	m        machine
+	action   userAction
+	cur      *attempt            // the current session, nil when there is none
+	closing  map[uint64]*session // sessions being torn down
+	retryGen uint64              // bumped to cancel a scheduled retry
+	lastID   uint64              // the last session id given out
+	stopping bool                // Close was called: end once every session is torn down
+}
+
+// userAction is what the user last asked for.
+type userAction struct {
+	want    bool      // the user wants a call
+	click   time.Time // when they asked: phases are timed from here
+	attempt int       // the attempt number of the next or current session (1 = the first)
+}
+
+func (c *Controller) loop() {
+	defer close(c.stopped)
+	for {
+		switch m := (<-c.inbox).(type) {
+		case command:
+			c.onCommand(m)
+		case applyMedia:
+			if a := c.lp.cur; a != nil {
+				a.s.applyMedia(!c.micMuted.Load(), !c.cameraOff.Load())
+			}
+		case retryDue:
+			if m.gen == c.lp.retryGen && c.lp.action.want && c.lp.cur == nil {
+				c.start()
+			}
+		case teardownDone:
+			c.onTeardownDone(m)
+		case sessionEvent:
+			c.onSessionEvent(m)
+		}
+		if c.lp.stopping && c.lp.cur == nil && len(c.lp.closing) == 0 {
+			return
+		}
+	}
+}
+
+// moveTo changes the state through the transition table and publishes it.
+// A move the table refuses is a bug: it is logged and the state stays.
+func (c *Controller) moveTo(to State, e Event) {
+	from := c.lp.m.state
+	if err := c.lp.m.moveTo(to); err != nil {
+		c.log.Error("bug: "+err.Error(), "from", from.String(), "to", to.String())
+		return
+	}
+	c.published.Store(int32(to))
+	e.Kind, e.State = EventState, to
+	if a := c.lp.cur; a != nil && e.SessionID == 0 {
+		e.SessionID, e.ClientID = a.s.id, a.s.clientID
+	}
+	e.Attempt = c.lp.action.attempt
+	c.publish(e)
+}
+
+func (c *Controller) onCommand(cmd command) {
+	if c.lp.stopping {
+		return
+	}
+	switch cmd {
+	case cmdConnect:
+		st := c.lp.m.state
+		if c.lp.action.want && (c.lp.cur != nil || st == StateRetrying || st == StateWaiting) {
+			return // already connecting or connected
+		}
+		c.beginUserAction()
+		c.start()
+	case cmdReconnect:
+		c.beginUserAction()
+		if a := c.lp.cur; a != nil {
+			c.teardown(a.s, "reconnect")
+		}
+		c.start()
+	case cmdDisconnect, cmdClose:
+		c.lp.stopping = cmd == cmdClose
+		c.lp.action.want = false
+		c.lp.retryGen++
+		if a := c.lp.cur; a != nil {
+			c.teardown(a.s, "disconnect")
+		}
+		c.quiesce()
+	}
+}
+
+func (c *Controller) beginUserAction() {
+	c.lp.action = userAction{want: true, click: time.Now(), attempt: 1}
+	c.lp.retryGen++
+}
+
+// quiesce moves to Closing while teardowns still run and to Idle once none
+// is left: for when the user wants no call.
+func (c *Controller) quiesce() {
+	to := StateIdle
+	if len(c.lp.closing) > 0 {
+		to = StateClosing
+	}
+	if c.lp.m.state != to {
+		c.moveTo(to, Event{})
+	}
+}
+
+// start starts a new session. It may overlap the teardown of older ones: it
+// resolves the channel and opens signaling at once, and opens the camera and
+// microphone only once every older session has released its own.
+func (c *Controller) start() {
+	id, wait, notice := c.ids.acquire(time.Now())
+	if notice != "" {
+		c.log.Warn(notice)
+		c.publish(Event{Kind: EventNotice, Message: notice, Attempt: c.lp.action.attempt})
+	}
+	if wait > 0 {
+		c.scheduleRetry(wait)
+		c.moveTo(StateWaiting, Event{Backoff: wait, Message: notice})
+		return
+	}
+	var after []<-chan struct{}
+	for _, old := range c.lp.closing {
+		after = append(after, old.devFree)
+	}
+	c.lp.lastID++
+	s := newSession(c.sessionDeps(), sessionInfo{
+		id: c.lp.lastID, attempt: c.lp.action.attempt, clientID: id, click: c.lp.action.click, after: after,
+	})
+	c.lp.cur = &attempt{s: s, ice: webrtc.ICEConnectionStateNew, seen: map[Phase]bool{}}
+	c.remote.Reset()
+	c.local.Reset()
+	c.moveTo(StateConnecting, Event{SessionID: s.id, ClientID: id})
+	s.start()
+}
+
+// sessionDeps is what a session may use of the controller.
+func (c *Controller) sessionDeps() sessionDeps {
+	return sessionDeps{
+		cfg: c.cfg, log: c.log, post: func(ev sessionEvent) { c.send(ev) },
+		cp: c.cp, connects: c.connects, remote: c.remote, local: c.local,
+		micMuted: c.micMuted.Load, cameraOff: c.cameraOff.Load,
+	}
+}
+
+func (c *Controller) scheduleRetry(d time.Duration) {
+	c.lp.retryGen++
+	gen := c.lp.retryGen
+	time.AfterFunc(d, func() { c.send(retryDue{gen}) })
+}
+
+// teardown moves s from current to closing and tears it down in the background.
+func (c *Controller) teardown(s *session, why string) {
+	if a := c.lp.cur; a != nil && a.s == s {
+		c.lp.cur = nil
+	}
+	// Before anything else, and before a new session resets the sinks: no
+	// frame of this session may reach them any more.
+	s.stopFrames()
+	c.lp.closing[s.id] = s
+	c.log.Debug("teardown", "session", s.id, "why", why)
+	if c.lp.m.state != StateClosing {
+		c.moveTo(StateClosing, Event{SessionID: s.id, ClientID: s.clientID})
+	}
+	go func() {
+		took := s.teardown()
+		c.send(teardownDone{id: s.id, took: took})
+	}()
+}
+
+func (c *Controller) onTeardownDone(m teardownDone) {
+	if s := c.lp.closing[m.id]; s != nil {
+		delete(c.lp.closing, m.id)
+		if err := c.ids.release(s.clientID, time.Now()); err != nil {
+			c.log.Warn("ClientId pool not saved", "error", err)
+		}
+	}
+	c.publish(Event{Kind: EventPhase, SessionID: m.id, Phase: PhaseTeardown, Elapsed: m.took})
+	if c.lp.cur != nil {
+		return
+	}
+	// The old call is gone: never leave its last picture on screen.
+	c.remote.Reset()
+	c.local.Reset()
+	if c.lp.m.state == StateClosing {
+		c.quiesce()
+	}
+}
+
+// fail records a failed attempt, tears it down and retries or gives up.
+func (c *Controller) fail(s *session, class Class, err error) {
+	msg := describe(class, err)
+	n := c.lp.action.attempt
+	c.log.Warn("call attempt failed", "session", s.id, "attempt", n, "class", class, "error", msg)
+	c.publish(Event{Kind: EventError, SessionID: s.id, Attempt: n, ClientID: s.clientID, Class: class, Message: msg, Elapsed: time.Since(c.lp.action.click)})
+	c.teardown(s, string(class))
+	if !retryable(class, err) || c.cfg.NoRetries || n-1 >= c.cfg.RetryLimit {
+		c.lp.action.want = false
+		c.moveTo(StateFailed, Event{SessionID: s.id, Class: class, Message: msg})
+		return
+	}
+	c.lp.action.attempt++
+	d := c.backoff(n)
+	c.scheduleRetry(d)
+	c.moveTo(StateRetrying, Event{SessionID: s.id, Class: class, Message: msg, Retry: n, Backoff: d})
+}
+
+// backoff is the delay before retry number retry (1 = the first retry):
+// exponential from BackoffMin up to BackoffMax, with equal jitter.
+func (c *Controller) backoff(retry int) time.Duration {
+	d := c.cfg.BackoffMin << min(retry-1, 20)
+	if d > c.cfg.BackoffMax || d <= 0 {
+		d = c.cfg.BackoffMax
+	}
+	// Equal jitter: half fixed, half random, so retries of many viewers spread out.
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,269 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/rtc"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+)
+
+// negotiation is the offer/answer state of a session.
+type negotiation struct {
+	offerAt  time.Time                 // when the first offer started going out (run goroutine)
+	answered bool                      // an answer was applied (run goroutine)
+	remoteOK bool                      // the remote description is set (run goroutine)
+	pending  []webrtc.ICECandidateInit // remote candidates that came before the answer (run goroutine)
+
+	candMu    sync.Mutex // guards the two below: pion's gatherer calls in from its goroutine
+	offerSent bool
+	outCands  []webrtc.ICECandidateInit // local candidates gathered before the offer went out
+}
+
+// prepare builds the peer connection, adds the local tracks and sets the
+// local offer (gathering starts; candidates wait for the offer to go out).
+func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) {
+	api, err := rtc.NewAPI(s.rtcOptions(local.Selector))
+	if err != nil {
+		return nil, fmt.Errorf("build WebRTC API: %w", err)
+	}
+	pc, err := api.NewPeerConnection(rtc.Configuration(s.cpRes.ice.Servers, s.rtcOptions(nil)))
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	if !s.adopt(func() { s.pc = pc }) {
+		_ = pc.Close()
+		return nil, context.Canceled
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			s.sendCandidate(c.ToJSON())
+		}
+	})
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		if st == webrtc.ICEConnectionStateConnected {
+			s.iceUp.Store(true)
+			s.phase(PhaseICEConnected, time.Now(), nil)
+		}
+		s.post(sessionEvent{kind: evICE, ice: st})
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		s.goFunc(func() { s.receive(pc, tr) })
+	})
+	if err := addTracks(pc, local); err != nil {
+		return nil, err
+	}
+	if local.Video != nil {
+		s.preview(local)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return nil, fmt.Errorf("create offer: %w", err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return nil, fmt.Errorf("set local description: %w", err)
+	}
+	return pc, nil
+}
+
+// addTracks offers to receive video and audio and sends what local has.
+// It adds the send-track wrappers, never the raw mediadevices tracks: those
+// can make the teardown of a call that never connected hang (see capture.SendTrack).
+func addTracks(pc *webrtc.PeerConnection, local *capture.Local) error {
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		tr := local.AudioSend
+		if kind == webrtc.RTPCodecTypeVideo {
+			tr = local.VideoSend
+		}
+		if tr == nil {
+			if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				return fmt.Errorf("add %s transceiver: %w", kind, err)
+			}
+			continue
+		}
+		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+			return fmt.Errorf("add local %s track: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+// sendOffer sends the local offer, then the candidates gathered so far.
+func (s *session) sendOffer(ctx context.Context, conn *kvs.Conn, pc *webrtc.PeerConnection) error {
+	// Anything received before the offer started going out is stale.
+	s.neg.offerAt = time.Now()
+	if err := conn.SendOffer(ctx, *pc.LocalDescription(), s.correlationID("offer")); err != nil {
+		return fmt.Errorf("send offer: %w", err)
+	}
+	s.phase(PhaseOfferSent, time.Now(), nil)
+	s.flushCandidates(conn)
+	s.goFunc(func() { s.statsLoop(pc) })
+	return nil
+}
+
+func (s *session) correlationID(what string) string {
+	return what + "-" + strconv.FormatUint(s.id, 10)
+}
+
+// sendCandidate trickles a local candidate, after the offer: a candidate that
+// reached the master before the offer would be dropped by it.
+func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
+	n := &s.neg
+	n.candMu.Lock()
+	if !n.offerSent {
+		n.outCands = append(n.outCands, c)
+		n.candMu.Unlock()
+		return
+	}
+	n.candMu.Unlock()
+	conn := s.signaling()
+	if conn == nil {
+		return
+	}
+	if err := conn.SendCandidate(s.ctx, c, "", ""); err != nil && s.ctx.Err() == nil {
+		s.log.Debug("candidate not sent", "error", err)
+	}
+}
+
+func (s *session) flushCandidates(conn *kvs.Conn) {
+	n := &s.neg
+	n.candMu.Lock()
+	n.offerSent = true
+	pending := n.outCands
+	n.outCands = nil
+	n.candMu.Unlock()
+	for _, c := range pending {
+		if err := conn.SendCandidate(s.ctx, c, "", ""); err != nil {
+			s.log.Debug("candidate not sent", "error", err)
+		}
+	}
+}
+
+// serve handles signaling messages and repairs until the session ends.
+func (s *session) serve(ctx context.Context) {
+	for {
+		conn := s.signaling()
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.repairs.ready:
+			s.runRepairs()
+		case <-conn.Done():
+			if ctx.Err() != nil {
+				return
+			}
+			err := conn.Err()
+			if err == nil {
+				err = kvs.ErrSignalingClosed
+			}
+			s.post(sessionEvent{kind: evSignalingClosed, err: err})
+			// Wait for the controller's decision: a repair, or the teardown.
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.repairs.ready:
+				s.runRepairs()
+			}
+		case m, ok := <-conn.Messages():
+			if ok {
+				s.handle(m)
+			}
+		}
+	}
+}
+
+func (s *session) handle(m kvs.Message) {
+	if (m.Type == kvs.TypeSDPAnswer || m.Type == kvs.TypeICECandidate) && m.Received.Before(s.neg.offerAt) {
+		// Queued by the service for this ClientId before this session's offer
+		// existed: it belongs to an earlier session and must not touch this one.
+		s.log.Debug("stale message dropped", "type", m.Type)
+		return
+	}
+	switch m.Type {
+	case kvs.TypeSDPAnswer:
+		s.onAnswer(m)
+	case kvs.TypeICECandidate:
+		s.onRemoteCandidate(m.Candidate)
+	case kvs.TypeGoAway:
+		s.post(sessionEvent{kind: evGoAway})
+	case kvs.TypeReconnectICEServer:
+		s.post(sessionEvent{kind: evReconnectICE})
+	case kvs.TypeStatusResponse:
+		s.onStatus(m.Status)
+	}
+}
+
+func (s *session) onRemoteCandidate(c *webrtc.ICECandidateInit) {
+	if c == nil {
+		return
+	}
+	if !s.neg.remoteOK {
+		s.neg.pending = append(s.neg.pending, *c)
+		return
+	}
+	if err := s.pc.AddICECandidate(*c); err != nil {
+		s.log.Debug("remote candidate rejected", "error", err)
+	}
+}
+
+// onStatus handles the service refusing one of our messages: a refused
+// offer fails the attempt, anything else is a notice.
+func (s *session) onStatus(st *kvs.StatusResponse) {
+	if st == nil {
+		return
+	}
+	err := fmt.Errorf("service refused a message (%s %s): %s", st.StatusCode, st.ErrorType, st.Description)
+	if st.CorrelationID == s.correlationID("offer") && !s.neg.answered {
+		s.failed(ClassStatusResponse, err)
+		return
+	}
+	s.notice(err.Error())
+}
+
+func (s *session) onAnswer(m kvs.Message) {
+	n := &s.neg
+	if m.Answer != nil && n.answered && !s.iceUp.Load() && s.pc.SignalingState() == webrtc.SignalingStateStable {
+		// A second answer before ICE came up: the first one answered an
+		// earlier offer of this ClientId, and the master has moved on to ours.
+		// This peer connection cannot be saved; start over at once rather
+		// than wait for the ICE timeout.
+		s.failed(ClassICEFailed, errors.New("a second SDP answer arrived before ICE connected: the first answered an earlier offer"))
+		return
+	}
+	if m.Answer == nil || s.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		// Not an answer to an offer of ours that is still open: a late or
+		// duplicate answer (e.g. to an earlier offer of the same ClientId).
+		s.log.Debug("answer ignored", "signaling_state", s.pc.SignalingState().String())
+		return
+	}
+	// Held until answer_received is posted: media can only start once the
+	// answer is being applied, so the first frame, which takes phaseMu too,
+	// is always reported after the answer (the state machine relies on it).
+	s.phaseMu.Lock()
+	err := s.pc.SetRemoteDescription(*m.Answer)
+	restart := n.answered
+	if err == nil {
+		n.answered, n.remoteOK = true, true
+		if !restart {
+			s.phase(PhaseAnswerReceived, time.Now(), nil)
+		}
+	}
+	s.phaseMu.Unlock()
+	if err != nil {
+		s.log.Warn("answer rejected", "error", err)
+		return
+	}
+	for _, c := range n.pending {
+		if err := s.pc.AddICECandidate(c); err != nil {
+			s.log.Debug("queued remote candidate rejected", "error", err)
+		}
+	}
+	n.pending = nil
+}

@@ -1,0 +1,213 @@
+package call
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/pion/mediadevices"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/rtc"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+)
+
+// cpCache keeps control-plane answers that outlive a call: the channel ARN and
+// endpoints (stable) and the ICE servers (until shortly before they expire).
+type cpCache struct {
+	mu  sync.Mutex
+	key string
+	res *controlPlaneResult
+}
+
+func (p *cpCache) invalidateICE() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.res != nil {
+		p.res.ice.Expires = time.Time{}
+	}
+}
+
+type controlPlaneResult struct {
+	channel   kvs.Channel
+	endpoints kvs.Endpoints
+	ice       kvs.ICEConfig
+	loopback  bool
+}
+
+// controlPlane resolves the channel, its endpoints and ICE servers, reusing
+// the controller's cache where the answers are still valid.
+func (s *session) controlPlane(ctx context.Context) (kvs.Config, *controlPlaneResult, error) {
+	channel := s.deps.cfg.Channel
+	cfg, err := kvs.LoadAWSConfig(ctx, s.deps.cfg.AWS)
+	if err != nil {
+		return kvs.Config{}, nil, err
+	}
+	cache := s.deps.cp
+	cache.mu.Lock()
+	var res controlPlaneResult
+	hit := cache.res != nil && cache.key == channel
+	if hit {
+		res = *cache.res
+	}
+	cache.mu.Unlock()
+	cp := kvs.NewControlPlane(cfg)
+	if !hit {
+		if res.channel, err = cp.DescribeChannel(ctx, channel); err != nil {
+			return cfg, nil, err
+		}
+		if res.endpoints, err = cp.GetEndpoints(ctx, res.channel.ARN, kvs.RoleViewer); err != nil {
+			return cfg, nil, err
+		}
+	}
+	if time.Until(res.ice.Expires) < time.Minute {
+		// TURN credentials expire (Ttl ~300 s): fetch new ones well before.
+		if res.ice, err = cp.GetICEServers(ctx, res.endpoints, res.channel.ARN, s.clientID); err != nil {
+			return cfg, nil, err
+		}
+		if res.ice.Expires.IsZero() {
+			res.ice.Expires = time.Now().Add(5 * time.Minute)
+		}
+	}
+	res.loopback = isLoopbackURL(res.endpoints.WSS)
+	cache.mu.Lock()
+	cache.key, cache.res = channel, &res
+	cache.mu.Unlock()
+	return cfg, &res, nil
+}
+
+func (s *session) rtcOptions(sel *mediadevices.CodecSelector) rtc.Options {
+	o := rtc.Options{Loopback: s.cpRes.loopback, NAT: s.deps.cfg.NAT, Logger: s.log}
+	if sel != nil {
+		o.Populate = func(me *webrtc.MediaEngine) error {
+			sel.Populate(me)
+			return nil
+		}
+	}
+	return o
+}
+
+type localResult struct {
+	l   *capture.Local
+	err error
+}
+
+type dialResult struct {
+	conn *kvs.Conn
+	at   time.Time
+	err  error
+}
+
+// run sets the call up and then serves signaling until the session ends:
+// local media, the control plane and signaling run side by side; the offer
+// goes out once the peer connection and the socket are both ready.
+func (s *session) run() {
+	ctx := s.ctx
+	localCh := s.openLocal(ctx)
+	cfg, res, err := s.controlPlane(ctx)
+	if err != nil {
+		s.failed(classify(err, ClassControlPlane), err)
+		return
+	}
+	s.kcfg, s.cpRes = cfg, res
+	s.phase(PhaseControlPlane, time.Now(), nil)
+	dialCh := s.openSignaling(ctx)
+
+	var lr localResult
+	select {
+	case lr = <-localCh:
+	case <-ctx.Done():
+		return
+	}
+	if lr.err != nil {
+		s.failed(ClassLocalMedia, lr.err)
+		return
+	}
+	for _, n := range lr.l.Notes {
+		s.notice(n)
+	}
+	lr.l.SetAudioEnabled(!s.deps.micMuted())
+	lr.l.SetVideoEnabled(!s.deps.cameraOff())
+	pc, err := s.prepare(lr.l)
+	if err != nil {
+		s.failed(classify(err, ClassInternal), err)
+		return
+	}
+
+	var dr dialResult
+	select {
+	case dr = <-dialCh:
+	case <-ctx.Done():
+		return
+	}
+	if dr.err != nil {
+		s.failed(classify(dr.err, ClassSignalingClosed), dr.err)
+		return
+	}
+	s.phase(PhaseSignalingOpen, dr.at, nil)
+	if err := s.sendOffer(ctx, dr.conn, pc); err != nil {
+		// The offer could not go out on the socket (which may not have noticed
+		// yet that it is gone): a signaling failure.
+		s.failed(classify(err, ClassSignalingClosed), err)
+		return
+	}
+	s.serve(ctx)
+}
+
+// openLocal opens the camera and microphone (or the test sources) in the
+// background, once older sessions have released theirs.
+func (s *session) openLocal(ctx context.Context) <-chan localResult {
+	ch := make(chan localResult, 1)
+	s.goFunc(func() {
+		for _, d := range s.after {
+			select {
+			case <-d:
+			case <-ctx.Done():
+				ch <- localResult{nil, ctx.Err()}
+				return
+			}
+		}
+		l, err := capture.Open(s.deps.cfg.Media)
+		if err == nil && !s.adopt(func() { s.local = l }) {
+			_ = l.Close()
+			l, err = nil, context.Canceled
+		}
+		if l == nil || !l.HasDevice() {
+			s.releaseDevices() // test pattern and tone are no devices: the next session need not wait
+		}
+		ch <- localResult{l, err}
+	})
+	return ch
+}
+
+// openSignaling dials the signaling channel in the background.
+func (s *session) openSignaling(ctx context.Context) <-chan dialResult {
+	ch := make(chan dialResult, 1)
+	s.goFunc(func() {
+		// The service allows 3 ConnectAsViewer per second per channel: a
+		// burst of reconnects waits here rather than being refused.
+		if err := s.deps.connects.Wait(ctx); err != nil {
+			ch <- dialResult{err: err}
+			return
+		}
+		conn, err := s.dial(ctx)
+		ch <- dialResult{conn, time.Now(), err}
+	})
+	return ch
+}
+
+func (s *session) dial(ctx context.Context) (*kvs.Conn, error) {
+	conn, err := kvs.Dial(ctx, kvs.DialOptions{
+		Config: s.kcfg, ChannelARN: s.cpRes.channel.ARN, Endpoints: s.cpRes.endpoints,
+		Role: kvs.RoleViewer, ClientID: s.clientID, Logger: s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !s.adopt(func() { s.conn = conn }) {
+		_ = conn.Close()
+		return nil, context.Canceled
+	}
+	return conn, nil
+}

@@ -1,0 +1,132 @@
+package call
+
+import (
+	"errors"
+	"time"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/media/capture"
+)
+
+// Mode says what the app calls.
+type Mode string
+
+// The modes.
+const (
+	ModeDemo Mode = "demo" // the built-in emulator and demo master on 127.0.0.1
+	ModeAWS  Mode = "aws"  // a real Kinesis Video Streams signaling channel
+)
+
+// Settings are what a user sets, in the window's form or as flags: flat,
+// persistable, and never secret (credentials come from the AWS profile or the
+// standard credential chain at connect time). Config maps them to a
+// controller Config: the one mapping every command and the window use.
+type Settings struct {
+	Mode Mode
+
+	Profile     string // AWS shared-config profile; "" = the default chain
+	Region      string // "" = from the profile, AWS_REGION or the channel ARN
+	Channel     string // channel name or ARN
+	EndpointURL string // control-plane endpoint override (https://...)
+	CAFile      string // PEM file of CAs to trust for the endpoints
+
+	ClientIDPolicy IDPolicy
+	ClientID       string // PolicyFixed: the id; otherwise a prefix
+
+	AnswerTimeout time.Duration
+	Retries       int // automatic retries after a failed attempt; 0 = none
+
+	Video       string // capture.SourceAuto, SourceCamera, SourceTest or SourceNone
+	VideoDevice string // with SourceCamera: the camera's id ("" = the default camera)
+	Audio       string // capture.SourceAuto, SourceMic, SourceTone or SourceNone
+	AudioDevice string // with SourceMic: the microphone's id ("" = the default one)
+	Width       int    // the picture sent
+	Height      int
+	FPS         int
+	Codec       string // capture.CodecAuto, CodecH264 or CodecVP8
+	NAT         NATMode
+
+	Faults string // Demo mode: emulator faults, e.g. "drop-offer-every=3,delay-answer=1s"
+}
+
+// DefaultSettings are the first-run settings: Demo mode.
+func DefaultSettings() Settings {
+	return Settings{
+		Mode:           ModeDemo,
+		ClientIDPolicy: PolicyPool,
+		AnswerTimeout:  DefaultAnswerTimeout,
+		Retries:        DefaultRetryLimit,
+		Video:          capture.SourceAuto,
+		Audio:          capture.SourceAuto,
+		Width:          1280,
+		Height:         720,
+		FPS:            30,
+		Codec:          capture.CodecAuto,
+		NAT:            NATAll,
+	}
+}
+
+// Config maps the settings to a controller configuration. In Demo mode the
+// AWS fields and the channel are left for the demo to fill (demo.Configure).
+func (s Settings) Config() Config {
+	c := Config{
+		ClientIDs:     ClientIDConfig{Policy: s.ClientIDPolicy, ID: s.ClientID},
+		AnswerTimeout: s.AnswerTimeout,
+		RetryLimit:    s.Retries,
+		NoRetries:     s.Retries == 0,
+		Media: capture.Options{
+			Video: s.Video, VideoDevice: s.VideoDevice, Audio: s.Audio, AudioDevice: s.AudioDevice,
+			Width: s.Width, Height: s.Height, FPS: s.FPS, Codec: s.Codec,
+		},
+		NAT: s.NAT,
+	}
+	if s.Mode != ModeDemo {
+		c.AWS = kvs.AWSOptions{Region: s.Region, Profile: s.Profile, EndpointURL: s.EndpointURL, CAFile: s.CAFile}
+		c.Channel = s.Channel
+	}
+	return c
+}
+
+// Validate checks the settings through Config's validation and returns every
+// problem, joined; each is a *FieldError. Demo mode ignores the AWS fields.
+func (s Settings) Validate() error {
+	var errs fieldErrors
+	switch s.Mode {
+	case ModeDemo, ModeAWS:
+	default:
+		errs.add(FieldMode, "choose demo or aws")
+	}
+	if s.Faults != "" && s.Mode != ModeDemo {
+		errs.add(FieldFaults, "works only in Demo mode (faults are injected by the built-in emulator)")
+	}
+	c := s.Config()
+	if s.Mode == ModeDemo {
+		c.Channel = "demo" // filled by the demo
+	}
+	c.check(&errs)
+	return errors.Join(errs...)
+}
+
+// FieldErrors lists the *FieldErrors in err (as Validate returns it); any
+// other error in it is reported against FieldMode.
+func FieldErrors(err error) []*FieldError {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	var out []*FieldError
+	for _, e := range list {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe)
+		} else {
+			out = append(out, &FieldError{Field: FieldMode, Message: e.Error()})
+		}
+	}
+	return out
+}
