@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +43,50 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// bugCatcher is a slog handler that keeps the controller's "bug:" records
+// (an illegal state transition, for one): every rig fails its test on them.
+type bugCatcher struct {
+	slog.Handler
+	mu   *sync.Mutex
+	bugs *[]string
+}
+
+func newBugCatcher(next slog.Handler) bugCatcher {
+	return bugCatcher{Handler: next, mu: &sync.Mutex{}, bugs: &[]string{}}
+}
+
+func (b bugCatcher) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || b.Handler.Enabled(ctx, l)
+}
+
+func (b bugCatcher) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "bug:") {
+		b.mu.Lock()
+		*b.bugs = append(*b.bugs, r.Message)
+		b.mu.Unlock()
+	}
+	if !b.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return b.Handler.Handle(ctx, r)
+}
+
+func (b bugCatcher) WithAttrs(as []slog.Attr) slog.Handler {
+	b.Handler = b.Handler.WithAttrs(as)
+	return b
+}
+
+func (b bugCatcher) WithGroup(name string) slog.Handler {
+	b.Handler = b.Handler.WithGroup(name)
+	return b
+}
+
+func (b bugCatcher) seen() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(*b.bugs)
+}
+
 // rig is a demo (emulator + master) and a controller pointed at it.
 type rig struct {
 	t      testing.TB
@@ -47,6 +94,7 @@ type rig struct {
 	ctrl   *call.Controller
 	events <-chan call.Event
 	log    []call.Event
+	bugs   bugCatcher
 }
 
 func newRig(t *testing.T, faults emulator.Faults, tune func(*call.Config)) *rig {
@@ -57,7 +105,8 @@ func newRig(t *testing.T, faults emulator.Faults, tune func(*call.Config)) *rig 
 func newRigTB(t testing.TB, faults emulator.Faults, tune func(*call.Config), w, h int) *rig {
 	t.Helper()
 	ctx := context.Background()
-	log := testLogger()
+	bugs := newBugCatcher(testLogger().Handler())
+	log := slog.New(bugs)
 	d, err := demo.Start(ctx, demo.Options{Faults: faults, Width: w, Height: h, FPS: 30, Logger: log})
 	if err != nil {
 		t.Fatalf("demo: %v", err)
@@ -81,7 +130,7 @@ func newRigTB(t testing.TB, faults emulator.Faults, tune func(*call.Config), w, 
 		t.Fatalf("controller: %v", err)
 	}
 	events, _ := ctrl.Subscribe()
-	r := &rig{t: t, demo: d, ctrl: ctrl, events: events}
+	r := &rig{t: t, demo: d, ctrl: ctrl, events: events, bugs: bugs}
 	t.Cleanup(r.close)
 	return r
 }
@@ -89,6 +138,9 @@ func newRigTB(t testing.TB, faults emulator.Faults, tune func(*call.Config), w, 
 func (r *rig) close() {
 	if err := r.ctrl.Close(); err != nil {
 		r.t.Errorf("controller close: %v", err)
+	}
+	for _, b := range r.bugs.seen() {
+		r.t.Errorf("the controller logged a bug: %s", b)
 	}
 	if err := r.demo.Close(); err != nil {
 		r.t.Errorf("demo close: %v", err)
@@ -98,19 +150,13 @@ func (r *rig) close() {
 // waitFor returns the first event matching ok, failing the test after limit.
 func (r *rig) waitFor(limit time.Duration, what string, ok func(call.Event) bool) call.Event {
 	r.t.Helper()
-	deadline := time.After(limit)
-	for {
-		select {
-		case e := <-r.events:
-			r.log = append(r.log, e)
-			if ok(e) {
-				return e
-			}
-		case <-deadline:
-			r.t.Fatalf("no %s within %s; events: %s", what, limit, summary(r.log))
-			return call.Event{}
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	e, err := call.Await(ctx, r.events, ok, func(e call.Event) { r.log = append(r.log, e) })
+	if err != nil {
+		r.t.Fatalf("no %s within %s (%v); events: %s", what, limit, err, summary(r.log))
 	}
+	return e
 }
 
 func (r *rig) waitLive(limit time.Duration) call.Event {
@@ -125,7 +171,7 @@ func (r *rig) waitLive(limit time.Duration) call.Event {
 
 func (r *rig) waitIdle() call.Event {
 	r.t.Helper()
-	return r.waitFor(10*time.Second, "idle", func(e call.Event) bool { return e.Kind == call.EventState && e.State == call.StateIdle })
+	return r.waitFor(10*time.Second, "idle", call.IsState(call.StateIdle))
 }
 
 func (r *rig) errorsSeen() []call.Class {
@@ -403,6 +449,13 @@ func TestAuthFailureIsNotRetried(t *testing.T) {
 	}
 	if errs := r.errorsSeen(); len(errs) != 1 {
 		t.Fatalf("attempts %v, want exactly one (auth is not retried)", errs)
+	}
+	// Failed stays (with its reason on screen) after the failed session's
+	// teardown, until the user acts.
+	r.waitFor(5*time.Second, "teardown", call.IsPhase(call.PhaseTeardown))
+	time.Sleep(100 * time.Millisecond)
+	if st := r.ctrl.State(); st != call.StateFailed {
+		t.Fatalf("state %s after the teardown, want Failed until the user acts", st)
 	}
 	r.ctrl.Connect()
 	ff := r.waitLive(20 * time.Second)
