@@ -23,13 +23,13 @@ const Channel = "demo-channel"
 type Options struct {
 	Faults    emulator.Faults
 	FaultSpec string // faults in the flags' syntax (see CheckFaults); when set, it replaces Faults
-	NoMaster bool   // run only the emulator (the master runs elsewhere)
-	Codec    string // the master's codec preference ("auto", "h264", "vp8")
-	Width    int    // the master's picture; default 1280x720@30
-	Height   int
-	FPS      int
-	EventLog string // optional path of the emulator's JSON-lines event log
-	Logger   *slog.Logger
+	NoMaster  bool   // run only the emulator (the master runs elsewhere)
+	Codec     string // the master's codec preference ("auto", "h264", "vp8")
+	Width     int    // the master's picture; default 1280x720@30
+	Height    int
+	FPS       int
+	EventLog  string // optional path of the emulator's JSON-lines event log
+	Logger    *slog.Logger
 }
 
 // Demo is a running emulator plus demo master.
