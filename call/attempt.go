@@ -3,6 +3,7 @@ package call
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -14,6 +15,8 @@ type attempt struct {
 	ice          webrtc.ICEConnectionState // the last ICE state reported
 	iceRestarted bool                      // the one ICE restart was tried
 	seen         map[Phase]bool            // phases reported so far
+	offerAt      time.Time                 // when the offer went out
+	answerWait   time.Duration             // how long this offer waits for its answer
 }
 
 // onSessionEvent handles an event of the current session; events of any
@@ -76,10 +79,12 @@ func (c *Controller) onPhase(a *attempt, ev sessionEvent) {
 		Phase: ev.phase, Elapsed: ev.at.Sub(c.lp.action.click), Frame: ev.frame})
 	switch ev.phase {
 	case PhaseOfferSent:
-		c.moveTo(StateOffering, Event{})
-		s.arm(timerAnswer, c.cfg.AnswerTimeout)
+		a.offerAt, a.answerWait = ev.at, c.answerWait()
+		c.moveTo(StateOffering, Event{AnswerTimeout: a.answerWait})
+		s.arm(timerAnswer, a.answerWait)
 	case PhaseAnswerReceived:
 		s.disarm(timerAnswer)
+		c.answeredAfter(ev.at.Sub(a.offerAt))
 		c.moveTo(StateConnectingMedia, Event{})
 		if !a.seen[PhaseICEConnected] {
 			s.arm(timerICE, c.cfg.ICEConnectTimeout)
@@ -114,7 +119,8 @@ func (c *Controller) onTimer(a *attempt, t timerKind) {
 	switch t {
 	case timerAnswer:
 		if !a.seen[PhaseAnswerReceived] {
-			c.fail(s, ClassNoAnswer, fmt.Errorf("no SDP answer within %s", c.cfg.AnswerTimeout))
+			c.noAnswerAfter(a.answerWait)
+			c.fail(s, ClassNoAnswer, fmt.Errorf("no SDP answer within %s", a.answerWait))
 		}
 	case timerICE:
 		if !a.seen[PhaseICEConnected] {
@@ -146,5 +152,5 @@ func (c *Controller) onICEDisconnectedTooLong(a *attempt) {
 	a.iceRestarted = true
 	c.publish(Event{Kind: EventNotice, SessionID: a.s.id, Message: "ICE disconnected: trying an ICE restart"})
 	a.s.requestRepair(repairICERestart)
-	a.s.arm(timerRestart, c.cfg.AnswerTimeout+c.cfg.ICEDisconnectedGrace)
+	a.s.arm(timerRestart, c.answerWait()+c.cfg.ICEDisconnectedGrace)
 }

@@ -17,7 +17,8 @@ type Config struct {
 	Channel   string // channel name or ARN
 	ClientIDs ClientIDConfig
 
-	AnswerTimeout        time.Duration // no SDP answer within this: no_answer (default 5 s)
+	AnswerTimeout        time.Duration // no SDP answer within this: no_answer (default 5 s); grows for a slow master
+	MaxAnswerTimeout     time.Duration // the answer timeout grows up to this (default 30 s)
 	ICEConnectTimeout    time.Duration // answer set but ICE not connected within this: ice_failed (default 10 s)
 	ICEDisconnectedGrace time.Duration // ICE disconnected this long: try one ICE restart (default 3 s)
 	MediaStallTimeout    time.Duration // connected but no decoded frame for this long: media_stall (default 5 s)
@@ -68,8 +69,9 @@ type ClientIDConfig struct {
 
 // The defaults of WithDefaults.
 const (
-	DefaultAnswerTimeout = 5 * time.Second
-	DefaultRetryLimit    = 5
+	DefaultAnswerTimeout    = 5 * time.Second
+	DefaultMaxAnswerTimeout = 30 * time.Second
+	DefaultRetryLimit       = 5
 )
 
 // WithDefaults returns c with every unset duration and limit set to its default.
@@ -80,6 +82,7 @@ func (c Config) WithDefaults() Config {
 		}
 	}
 	def(&c.AnswerTimeout, DefaultAnswerTimeout)
+	def(&c.MaxAnswerTimeout, max(DefaultMaxAnswerTimeout, c.AnswerTimeout))
 	def(&c.ICEConnectTimeout, 10*time.Second)
 	def(&c.ICEDisconnectedGrace, 3*time.Second)
 	def(&c.MediaStallTimeout, 5*time.Second)

@@ -396,6 +396,39 @@ func TestFaultsRecover(t *testing.T) {
 	}
 }
 
+// TestSlowMasterIsReached: a master whose answer takes longer than the
+// answer timeout is still reached, because the timeout doubles after each
+// unanswered offer (and says so); the next call starts with the time the
+// master needed and connects without a failed attempt.
+func TestSlowMasterIsReached(t *testing.T) {
+	r := newRig(t, emulator.Faults{AnswerDelay: 1200 * time.Millisecond}, func(c *call.Config) {
+		c.AnswerTimeout, c.MaxAnswerTimeout = 400*time.Millisecond, 4*time.Second
+	})
+	r.ctrl.Connect()
+	retry := r.waitFor(10*time.Second, "retrying", call.IsState(call.StateRetrying))
+	if retry.AnswerTimeout != 800*time.Millisecond || !strings.Contains(retry.Message, "no SDP answer within 400ms; retrying in") ||
+		!strings.Contains(retry.Message, "waiting 800ms for the answer") {
+		t.Fatalf("retry event %+v: want the next answer timeout (800ms) said in words", retry)
+	}
+	r.waitLive(20 * time.Second)
+	if errs := r.errorsSeen(); len(errs) != 2 || errs[0] != call.ClassNoAnswer || errs[1] != call.ClassNoAnswer {
+		t.Fatalf("failed attempts %v, want two no_answer (400ms, 800ms) before 1.6s wins", errs)
+	}
+	r.ctrl.Disconnect()
+	r.waitIdle()
+	r.log = nil
+	r.ctrl.Connect()
+	offering := r.waitFor(10*time.Second, "offering", call.IsState(call.StateOffering))
+	if offering.AnswerTimeout < 2*time.Second {
+		t.Fatalf("the next call waits %s for the answer, want about twice the 1.2s the master took", offering.AnswerTimeout)
+	}
+	ff := r.waitLive(20 * time.Second)
+	if errs := r.errorsSeen(); len(errs) > 0 {
+		t.Fatalf("failed attempts %v on the second call, want none", errs)
+	}
+	r.assertVideoFlows(ff.ClientID)
+}
+
 // TestLiveCallSurvivesSignalingEvents: GO_AWAY, RECONNECT_ICE_SERVER and a
 // dropped signaling socket while live reopen signaling (or refresh ICE
 // servers) without dropping the media.

@@ -67,9 +67,12 @@ type Event struct {
 	Message   string
 	Retry     int           // with StateRetrying: the retry number
 	Backoff   time.Duration // with StateRetrying / StateWaiting: how long until the next attempt
-	ClientID  string
-	Frame     *FrameInfo
-	Stats     *Stats
+	// AnswerTimeout, with StateOffering and a no_answer StateRetrying: how
+	// long the (next) offer waits for its answer.
+	AnswerTimeout time.Duration
+	ClientID      string
+	Frame         *FrameInfo
+	Stats         *Stats
 }
 
 // FrameInfo describes the first decoded frame of a session.

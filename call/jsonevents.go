@@ -65,6 +65,9 @@ func (j *JSONWriter) Event(e Event) {
 		if e.State == StateRetrying || e.State == StateWaiting {
 			f["retry"], f["backoff_ms"] = e.Retry, Millis(e.Backoff)
 		}
+		if e.AnswerTimeout > 0 {
+			f["answer_timeout_ms"] = Millis(e.AnswerTimeout)
+		}
 		if e.Message != "" {
 			f["message"] = e.Message
 		}

@@ -23,6 +23,7 @@ func TestJSONEventsGolden(t *testing.T) {
 	evs = append(evs,
 		call.Event{Time: at(0), Kind: call.EventState, State: call.StateConnecting, SessionID: 1, Attempt: 1},
 		call.Event{Time: at(1), Kind: call.EventNotice, Message: "no camera found: sending the test pattern"},
+		call.Event{Time: at(2), Kind: call.EventState, State: call.StateOffering, AnswerTimeout: 5 * time.Second},
 	)
 	for i, p := range call.Phases[:len(call.Phases)-1] {
 		e := call.Event{Time: at(100 + i), Kind: call.EventPhase, Phase: p, SessionID: 1, Attempt: 1, Elapsed: ms(10.5 * float64(i+1))}
@@ -35,7 +36,8 @@ func TestJSONEventsGolden(t *testing.T) {
 		call.Event{Time: at(300), Kind: call.EventStats, SessionID: 1, Stats: &call.Stats{Codec: "H264", Width: 1280, Height: 720,
 			FPS: 29.96, InboundKbps: 1234.56, OutboundKbps: 800.04, RTT: ms(1.5), PacketsLost: 3, Jitter: ms(2.25), AudioPackets: 50, CandidateType: "host"}},
 		call.Event{Time: at(400), Kind: call.EventError, Class: call.ClassNoAnswer, Message: "no SDP answer within 5s", SessionID: 2, Attempt: 2},
-		call.Event{Time: at(401), Kind: call.EventState, State: call.StateRetrying, Retry: 1, Backoff: ms(187.5), Message: "no SDP answer within 5s"},
+		call.Event{Time: at(401), Kind: call.EventState, State: call.StateRetrying, Retry: 1, Backoff: ms(187.5), AnswerTimeout: 10 * time.Second,
+			Message: "no SDP answer within 5s; retrying in 188ms and waiting 10s for the answer"},
 		call.Event{Time: at(402), Kind: call.EventState, State: call.StateWaiting, Backoff: ms(2000), Message: "ClientId cooling down"},
 		call.Event{Time: at(500), Kind: call.EventPhase, Phase: call.PhaseTeardown, SessionID: 2, Elapsed: ms(17.25)},
 		call.Event{Time: at(501), Kind: call.EventState, State: call.StateIdle},

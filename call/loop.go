@@ -1,6 +1,7 @@
 package call
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -42,13 +43,14 @@ func (sessionEvent) isLoopMsg() {}
 
 // loopState is everything only the loop goroutine reads and writes.
 type loopState struct {
-	m        machine
-	action   userAction
-	cur      *attempt            // the current session, nil when there is none
-	closing  map[uint64]*session // sessions being torn down
-	retryGen uint64              // bumped to cancel a scheduled retry
-	lastID   uint64              // the last session id given out
-	stopping bool                // Close was called: end once every session is torn down
+	m          machine
+	action     userAction
+	cur        *attempt            // the current session, nil when there is none
+	closing    map[uint64]*session // sessions being torn down
+	retryGen   uint64              // bumped to cancel a scheduled retry
+	lastID     uint64              // the last session id given out
+	answerWait time.Duration       // the answer timeout of the next offer (grows for a slow master)
+	stopping   bool                // Close was called: end once every session is torn down
 }
 
 // userAction is what the user last asked for.
@@ -243,7 +245,36 @@ func (c *Controller) fail(s *session, class Class, err error) {
 	c.lp.action.attempt++
 	d := c.backoff(n)
 	c.scheduleRetry(d)
-	c.moveTo(StateRetrying, Event{SessionID: s.id, Class: class, Message: msg, Retry: n, Backoff: d})
+	retry := Event{SessionID: s.id, Class: class, Message: msg, Retry: n, Backoff: d}
+	if class == ClassNoAnswer {
+		// Say what the watchdog does about it: a slow master gets more time.
+		retry.AnswerTimeout = c.answerWait()
+		retry.Message = fmt.Sprintf("%s; retrying in %s and waiting %s for the answer", msg, d.Round(time.Millisecond), retry.AnswerTimeout)
+		c.log.Info("no answer: the next offer waits longer", "answer_timeout", retry.AnswerTimeout)
+	}
+	c.moveTo(StateRetrying, retry)
+}
+
+// answerWait is how long the next offer waits for its answer: the
+// configured timeout at first, doubled after each offer that went
+// unanswered, and twice the last answer time once one came (a slow master
+// keeps getting the time it needs; a fast one brings the watchdog back
+// down), always between AnswerTimeout and MaxAnswerTimeout.
+func (c *Controller) answerWait() time.Duration {
+	if c.lp.answerWait == 0 {
+		return c.cfg.AnswerTimeout
+	}
+	return c.lp.answerWait
+}
+
+// noAnswerAfter grows the answer timeout after an offer waited d in vain.
+func (c *Controller) noAnswerAfter(d time.Duration) {
+	c.lp.answerWait = min(2*d, c.cfg.MaxAnswerTimeout)
+}
+
+// answeredAfter sets the answer timeout from an answer that took d.
+func (c *Controller) answeredAfter(d time.Duration) {
+	c.lp.answerWait = min(max(2*d, c.cfg.AnswerTimeout), c.cfg.MaxAnswerTimeout)
 }
 
 // backoff is the delay before retry number retry (1 = the first retry):

@@ -33,8 +33,9 @@ type Settings struct {
 	ClientIDPolicy IDPolicy
 	ClientID       string // PolicyFixed: the id; otherwise a prefix
 
-	AnswerTimeout time.Duration
-	Retries       int // automatic retries after a failed attempt; 0 = none
+	AnswerTimeout    time.Duration // the first wait for an SDP answer
+	MaxAnswerTimeout time.Duration // how far that wait grows for a slow master
+	Retries          int           // automatic retries after a failed attempt; 0 = none
 
 	Video       string // capture.SourceAuto, SourceCamera, SourceTest or SourceNone
 	VideoDevice string // with SourceCamera: the camera's id ("" = the default camera)
@@ -52,17 +53,18 @@ type Settings struct {
 // DefaultSettings are the first-run settings: Demo mode.
 func DefaultSettings() Settings {
 	return Settings{
-		Mode:           ModeDemo,
-		ClientIDPolicy: PolicyPool,
-		AnswerTimeout:  DefaultAnswerTimeout,
-		Retries:        DefaultRetryLimit,
-		Video:          capture.SourceAuto,
-		Audio:          capture.SourceAuto,
-		Width:          1280,
-		Height:         720,
-		FPS:            30,
-		Codec:          capture.CodecAuto,
-		NAT:            NATAll,
+		Mode:             ModeDemo,
+		ClientIDPolicy:   PolicyPool,
+		AnswerTimeout:    DefaultAnswerTimeout,
+		MaxAnswerTimeout: DefaultMaxAnswerTimeout,
+		Retries:          DefaultRetryLimit,
+		Video:            capture.SourceAuto,
+		Audio:            capture.SourceAuto,
+		Width:            1280,
+		Height:           720,
+		FPS:              30,
+		Codec:            capture.CodecAuto,
+		NAT:              NATAll,
 	}
 }
 
@@ -70,10 +72,11 @@ func DefaultSettings() Settings {
 // AWS fields and the channel are left for the demo to fill (demo.Configure).
 func (s Settings) Config() Config {
 	c := Config{
-		ClientIDs:     ClientIDConfig{Policy: s.ClientIDPolicy, ID: s.ClientID},
-		AnswerTimeout: s.AnswerTimeout,
-		RetryLimit:    s.Retries,
-		NoRetries:     s.Retries == 0,
+		ClientIDs:        ClientIDConfig{Policy: s.ClientIDPolicy, ID: s.ClientID},
+		AnswerTimeout:    s.AnswerTimeout,
+		MaxAnswerTimeout: s.MaxAnswerTimeout,
+		RetryLimit:       s.Retries,
+		NoRetries:        s.Retries == 0,
 		Media: capture.Options{
 			Video: s.Video, VideoDevice: s.VideoDevice, Audio: s.Audio, AudioDevice: s.AudioDevice,
 			Width: s.Width, Height: s.Height, FPS: s.FPS, Codec: s.Codec,

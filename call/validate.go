@@ -24,23 +24,24 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // The setting names of FieldError.Field: the flags' names, with '-' as '_'.
 const (
-	FieldMode           = "mode"
-	FieldProfile        = "profile"
-	FieldRegion         = "region"
-	FieldChannel        = "channel"
-	FieldEndpoint       = "endpoint"
-	FieldCAFile         = "ca_file"
-	FieldClientIDPolicy = "client_id_policy"
-	FieldClientID       = "client_id"
-	FieldPoolSize       = "pool_size"
-	FieldAnswerTimeout  = "answer_timeout"
-	FieldRetries        = "retries"
-	FieldVideo          = "video"
-	FieldAudio          = "audio"
-	FieldVideoFormat    = "video_format"
-	FieldCodec          = "codec"
-	FieldNAT            = "nat"
-	FieldFaults         = "faults"
+	FieldMode             = "mode"
+	FieldProfile          = "profile"
+	FieldRegion           = "region"
+	FieldChannel          = "channel"
+	FieldEndpoint         = "endpoint"
+	FieldCAFile           = "ca_file"
+	FieldClientIDPolicy   = "client_id_policy"
+	FieldClientID         = "client_id"
+	FieldPoolSize         = "pool_size"
+	FieldAnswerTimeout    = "answer_timeout"
+	FieldMaxAnswerTimeout = "max_answer_timeout"
+	FieldRetries          = "retries"
+	FieldVideo            = "video"
+	FieldAudio            = "audio"
+	FieldVideoFormat      = "video_format"
+	FieldCodec            = "codec"
+	FieldNAT              = "nat"
+	FieldFaults           = "faults"
 )
 
 // The limits Validate enforces.
@@ -86,6 +87,9 @@ func (c Config) check(errs *fieldErrors) {
 	c.ClientIDs.validate(errs)
 	if c.AnswerTimeout != 0 && (c.AnswerTimeout < MinAnswerTimeout || c.AnswerTimeout > MaxAnswerTimeout) {
 		errs.add(FieldAnswerTimeout, "between %s and %s", MinAnswerTimeout, MaxAnswerTimeout)
+	}
+	if c.MaxAnswerTimeout != 0 && (c.MaxAnswerTimeout < c.AnswerTimeout || c.MaxAnswerTimeout > MaxAnswerTimeout) {
+		errs.add(FieldMaxAnswerTimeout, "between the answer timeout and %s", MaxAnswerTimeout)
 	}
 	if c.RetryLimit < 0 || c.RetryLimit > MaxRetries {
 		errs.add(FieldRetries, "between 0 and %d", MaxRetries)

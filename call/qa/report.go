@@ -143,14 +143,14 @@ func percentiles(ds []time.Duration) Percentiles {
 	return Percentiles{N: len(ds), P50: at(0.50), P95: at(0.95), Max: ds[len(ds)-1]}
 }
 
-// Summary is the report as the design's one-line "summary" JSON event.
+// Summary is the report's fields of the one-line "summary" JSON event.
 func (rep Report) Summary() map[string]any {
 	phases := map[string]Percentiles{}
 	for p, v := range rep.Phases {
 		phases[phaseKey(p)] = v
 	}
 	return map[string]any{
-		"event": "summary", "cycles": rep.Cycles, "ok": rep.OK, "failed": rep.Failed, "recovered": rep.Recovered,
+		"cycles": rep.Cycles, "ok": rep.OK, "failed": rep.Failed, "recovered": rep.Recovered,
 		"failures": rep.Failures, "phases": phases, "duration_ms": ms(rep.Duration),
 		"resources": map[string]any{
 			"goroutines_delta": rep.Resources.GoroutinesDelta, "fds_delta": rep.Resources.FDsDelta,
@@ -169,6 +169,7 @@ func phaseKey(p call.Phase) string {
 // WriteJSON writes the whole report (summary fields plus every cycle).
 func (rep Report) WriteJSON(w io.Writer) error {
 	out := rep.Summary()
+	out["event"] = "summary"
 	out["started"] = rep.Started
 	out["results"] = rep.Results
 	out["resources"] = rep.Resources
