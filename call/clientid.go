@@ -3,11 +3,7 @@ package call
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -17,74 +13,116 @@ import (
 // unanswered) while the number of distinct ids stays bounded (fresh ids on
 // every reconnect leave stale viewer sessions that fill the channel's ten
 // viewer slots).
+//
+// The pool grows rather than make a caller wait: an id whose session closed
+// cleanly holds no viewer slot, so a new one costs nothing. It reuses an id
+// (past its cooldown) once it holds PoolSize ids, or when the channel refused
+// a new viewer: a reused id replaces its own stale session, preferably one
+// that did not close cleanly.
 type idPolicy struct {
-	cfg ClientIDConfig
+	cfg   ClientIDConfig
+	store *idStore // the persisted pool; nil keeps it in memory
 
 	mu      sync.Mutex
-	entries []idEntry
+	entries []idEntry       // the pool when there is no store; the fixed id's record
+	inUse   map[string]bool // ids this process holds
+	full    bool            // the channel refused a new viewer: reuse before growing
 }
 
 type idEntry struct {
 	ID         string    `json:"id"`
 	LastClosed time.Time `json:"last_closed"`
-	inUse      bool
+	Unclean    bool      `json:"unclean,omitempty"` // its last session did not close its socket cleanly
+	Holder     int       `json:"holder,omitempty"`  // the process id using it now, 0 when free
+}
+
+// idGrant is what acquire hands out: an id, or how long to wait for one.
+type idGrant struct {
+	id     string
+	wait   time.Duration
+	notice string // something the user should be told
 }
 
 func newIDPolicy(cfg ClientIDConfig) (*idPolicy, error) {
-	p := &idPolicy{cfg: cfg}
-	if cfg.StorePath == "" || cfg.Policy != PolicyPool {
-		return p, nil
-	}
-	raw, err := os.ReadFile(cfg.StorePath)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return p, nil
-	case err != nil:
-		return nil, fmt.Errorf("read ClientId pool: %w", err)
-	}
-	if err := json.Unmarshal(raw, &p.entries); err != nil {
-		// A damaged pool file is not worth failing a call over: start a new pool.
-		p.entries = nil
+	p := &idPolicy{cfg: cfg, inUse: map[string]bool{}}
+	if cfg.StorePath != "" && cfg.Policy == PolicyPool {
+		s, err := openIDStore(cfg.StorePath)
+		if err != nil {
+			return nil, err
+		}
+		p.store = s
 	}
 	return p, nil
 }
 
+// channelFull tells the policy that the channel refused a new viewer:
+// until an attempt gets through, reuse ids (past their cooldown) rather
+// than make new ones.
+func (p *idPolicy) channelFull(full bool) {
+	p.mu.Lock()
+	p.full = full
+	p.mu.Unlock()
+}
+
 // acquire returns the id for the next attempt, or how long to wait until one
-// is out of its cooldown. notice is set when the user should be told something.
-func (p *idPolicy) acquire(now time.Time) (id string, wait time.Duration, notice string) {
+// is out of its cooldown.
+func (p *idPolicy) acquire(now time.Time) (idGrant, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cool := p.cfg.Cooldown
 	switch p.cfg.Policy {
 	case PolicyFresh:
-		return p.newID(), 0, ""
+		return idGrant{id: p.newID()}, nil
 	case PolicyFixed:
-		e := p.entry(p.cfg.ID)
-		if e.inUse {
-			// The previous session still closes: its cooldown starts when it is gone.
-			return "", 100 * time.Millisecond, ""
-		}
-		if left := e.LastClosed.Add(cool).Sub(now); cool > 0 && left > 0 {
-			if !p.cfg.NoWait {
-				return "", left, fmt.Sprintf("ClientId %s was used %s ago; waiting out the %s cooldown", p.cfg.ID, now.Sub(e.LastClosed).Round(time.Second), cool)
-			}
-			notice = fmt.Sprintf("ClientId %s was used %s ago: the service may not answer this offer", p.cfg.ID, now.Sub(e.LastClosed).Round(time.Second))
-		}
-		e.inUse = true
-		return e.ID, 0, notice
+		return p.acquireFixed(now), nil
 	}
-	// pool: a new id while the pool is not full, so consecutive sessions never
-	// share an id (a late answer to the previous session's offer cannot reach
-	// the next); then the least recently closed free id out of its cooldown.
-	if len(p.entries) < p.cfg.PoolSize {
-		p.entries = append(p.entries, idEntry{ID: p.newID(), inUse: true})
-		return p.entries[len(p.entries)-1].ID, 0, ""
+	var g idGrant
+	err := p.update(func(entries []idEntry) []idEntry {
+		entries, g = p.pick(entries, now)
+		return entries
+	})
+	return g, err
+}
+
+func (p *idPolicy) acquireFixed(now time.Time) idGrant {
+	cool := p.cfg.Cooldown
+	e := p.entry(p.cfg.ID)
+	if p.inUse[e.ID] {
+		// The previous session still closes: its cooldown starts when it is gone.
+		return idGrant{wait: 100 * time.Millisecond}
 	}
+	var notice string
+	if left := e.LastClosed.Add(cool).Sub(now); cool > 0 && left > 0 {
+		ago := now.Sub(e.LastClosed).Round(time.Second)
+		if !p.cfg.NoWait {
+			return idGrant{wait: left, notice: fmt.Sprintf("ClientId %s was used %s ago; waiting out the %s cooldown", e.ID, ago, cool)}
+		}
+		notice = fmt.Sprintf("ClientId %s was used %s ago: the service may not answer this offer", e.ID, ago)
+	}
+	p.inUse[e.ID] = true
+	return idGrant{id: e.ID, notice: notice}
+}
+
+// pick chooses from the pool: a new id while it can grow (and the channel
+// has room), else the least recently closed free id out of its cooldown,
+// preferring one whose session did not close cleanly; else it says how long
+// until one is free.
+func (p *idPolicy) pick(entries []idEntry, now time.Time) ([]idEntry, idGrant) {
+	if !p.full && len(entries) < p.cfg.PoolSize {
+		id := p.newID()
+		p.inUse[id] = true
+		return append(entries, idEntry{ID: id, Holder: pid}), idGrant{id: id}
+	}
+	cool := p.cfg.Cooldown
 	best := -1
 	var soonest time.Duration = -1
-	for i := range p.entries {
-		e := &p.entries[i]
-		if e.inUse {
+	better := func(a, b idEntry) bool {
+		if a.Unclean != b.Unclean {
+			return a.Unclean
+		}
+		return a.LastClosed.Before(b.LastClosed)
+	}
+	for i, e := range entries {
+		if p.inUse[e.ID] || (e.Holder != 0 && e.Holder != pid && processAlive(e.Holder)) {
 			continue
 		}
 		if left := e.LastClosed.Add(cool).Sub(now); cool > 0 && left > 0 {
@@ -93,34 +131,61 @@ func (p *idPolicy) acquire(now time.Time) (id string, wait time.Duration, notice
 			}
 			continue
 		}
-		if best < 0 || e.LastClosed.Before(p.entries[best].LastClosed) {
+		if best < 0 || better(e, entries[best]) {
 			best = i
 		}
 	}
 	if best < 0 {
 		if soonest < 0 {
-			// Every id is in use by a session still closing: retry shortly.
+			// Every id is held by a session still closing: retry shortly.
 			soonest = 100 * time.Millisecond
 		}
-		return "", soonest, fmt.Sprintf("all %d pooled ClientIds are in their %s cooldown", p.cfg.PoolSize, cool)
+		why := fmt.Sprintf("all %d pooled ClientIds are in their %s cooldown", len(entries), cool)
+		if p.full {
+			why = "the channel has no free viewer slot and every ClientId that could replace a stale session is in its cooldown"
+		}
+		return entries, idGrant{wait: soonest, notice: why}
 	}
-	p.entries[best].inUse = true
-	return p.entries[best].ID, 0, ""
+	entries[best].Holder = pid
+	p.inUse[entries[best].ID] = true
+	return entries, idGrant{id: entries[best].ID}
 }
 
-// release marks id closed at now and persists the pool.
-func (p *idPolicy) release(id string, now time.Time) error {
+// release marks id closed at now (cleanly or not) and persists the pool.
+func (p *idPolicy) release(id string, now time.Time, clean bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cfg.Policy == PolicyFresh {
+	delete(p.inUse, id)
+	switch p.cfg.Policy {
+	case PolicyFresh:
+		return nil
+	case PolicyFixed:
+		e := p.entry(id)
+		e.LastClosed, e.Unclean = now, !clean
 		return nil
 	}
-	e := p.entry(id)
-	e.inUse = false
-	e.LastClosed = now
-	return p.save()
+	return p.update(func(entries []idEntry) []idEntry {
+		for i := range entries {
+			if entries[i].ID == id {
+				entries[i].LastClosed, entries[i].Unclean, entries[i].Holder = now, !clean, 0
+				return entries
+			}
+		}
+		return append(entries, idEntry{ID: id, LastClosed: now, Unclean: !clean})
+	})
 }
 
+// update runs f on the pool: the store's, read and written under its file
+// lock (another process may share it), or the in-memory one.
+func (p *idPolicy) update(f func([]idEntry) []idEntry) error {
+	if p.store == nil {
+		p.entries = f(p.entries)
+		return nil
+	}
+	return p.store.update(f)
+}
+
+// entry returns the in-memory record of id, adding it when missing.
 func (p *idPolicy) entry(id string) *idEntry {
 	for i := range p.entries {
 		if p.entries[i].ID == id {
@@ -139,25 +204,4 @@ func (p *idPolicy) newID() string {
 		prefix = "viewer"
 	}
 	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-func (p *idPolicy) save() error {
-	if p.cfg.StorePath == "" || p.cfg.Policy != PolicyPool {
-		return nil
-	}
-	raw, err := json.MarshalIndent(p.entries, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode ClientId pool: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(p.cfg.StorePath), 0o700); err != nil {
-		return fmt.Errorf("save ClientId pool: %w", err)
-	}
-	tmp := p.cfg.StorePath + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return fmt.Errorf("save ClientId pool: %w", err)
-	}
-	if err := os.Rename(tmp, p.cfg.StorePath); err != nil {
-		return fmt.Errorf("save ClientId pool: %w", err)
-	}
-	return nil
 }

@@ -61,7 +61,7 @@ const (
 type ClientIDConfig struct {
 	Policy    IDPolicy      // PolicyPool when empty
 	ID        string        // the id for PolicyFixed; the prefix of generated ids otherwise
-	PoolSize  int           // ids in the pool (default 8)
+	PoolSize  int           // the pool grows up to this many ids (default 64)
 	Cooldown  time.Duration // an id is reused only this long after its session closed (default 60 s; negative: none)
 	NoWait    bool          // PolicyFixed: connect during the cooldown after a warning instead of waiting it out
 	StorePath string        // where the pool is persisted; "" keeps it in memory
@@ -72,6 +72,7 @@ const (
 	DefaultAnswerTimeout    = 5 * time.Second
 	DefaultMaxAnswerTimeout = 30 * time.Second
 	DefaultRetryLimit       = 5
+	DefaultPoolSize         = 64
 )
 
 // WithDefaults returns c with every unset duration and limit set to its default.
@@ -97,7 +98,7 @@ func (c Config) WithDefaults() Config {
 		c.ClientIDs.Policy = PolicyPool
 	}
 	if c.ClientIDs.PoolSize == 0 {
-		c.ClientIDs.PoolSize = 8
+		c.ClientIDs.PoolSize = DefaultPoolSize
 	}
 	if c.NAT == "" {
 		c.NAT = NATAll

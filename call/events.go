@@ -20,6 +20,7 @@ const (
 	ClassControlPlane       Class = "control_plane"
 	ClassAuth               Class = "auth"
 	ClassMediaStall         Class = "media_stall"
+	ClassViewerLimit        Class = "viewer_limit"
 	ClassLocalMedia         Class = "local_media"
 	ClassInternal           Class = "internal"
 )
@@ -27,8 +28,11 @@ const (
 // Phase names a milestone of a session, timed from the user's action.
 type Phase string
 
-// The phases, in order. PhaseTeardown is the duration of the teardown itself.
+// The phases, in order. PhaseClientIDWait and PhaseTeardown are durations
+// (of the wait for a ClientId out of its cooldown, and of the teardown); the
+// others are timed from the user's action, the wait for a ClientId excluded.
 const (
+	PhaseClientIDWait   Phase = "client_id_wait"
 	PhaseControlPlane   Phase = "control_plane_done"
 	PhaseSignalingOpen  Phase = "signaling_open"
 	PhaseOfferSent      Phase = "offer_sent"
@@ -40,7 +44,11 @@ const (
 )
 
 // Phases lists the phases in order.
-var Phases = []Phase{PhaseControlPlane, PhaseSignalingOpen, PhaseOfferSent, PhaseAnswerReceived, PhaseICEConnected, PhaseFirstRTP, PhaseFirstFrame, PhaseTeardown}
+var Phases = []Phase{PhaseClientIDWait, PhaseControlPlane, PhaseSignalingOpen, PhaseOfferSent, PhaseAnswerReceived, PhaseICEConnected, PhaseFirstRTP, PhaseFirstFrame, PhaseTeardown}
+
+// IsDuration reports whether the phase's Elapsed is a duration of its own
+// rather than the time since the user's action.
+func (p Phase) IsDuration() bool { return p == PhaseClientIDWait || p == PhaseTeardown }
 
 // EventKind tells which fields of an Event are set.
 type EventKind string

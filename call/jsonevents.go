@@ -43,13 +43,14 @@ func (j *JSONWriter) WriteNow(name string, fields map[string]any) {
 }
 
 // Event writes e in the interface's shape. Phases are timed from the user's
-// action (their Elapsed); the teardown carries its duration in "ms".
+// action (their Elapsed); the teardown and the wait for a ClientId carry
+// their duration in "ms".
 func (j *JSONWriter) Event(e Event) {
 	t := j.Since(e.Time)
 	switch e.Kind {
 	case EventPhase:
 		f := map[string]any{"session": e.SessionID, "attempt": e.Attempt}
-		if e.Phase == PhaseTeardown {
+		if e.Phase.IsDuration() {
 			f["ms"] = Millis(e.Elapsed)
 		} else {
 			t = Millis(e.Elapsed)

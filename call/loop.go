@@ -31,8 +31,9 @@ type retryDue struct{ gen uint64 }
 
 // teardownDone reports that a session has released everything it held.
 type teardownDone struct {
-	id   uint64
-	took time.Duration
+	id    uint64
+	took  time.Duration
+	clean bool // the signaling socket closed cleanly: the session holds no viewer slot
 }
 
 func (command) isLoopMsg()      {}
@@ -58,6 +59,8 @@ type userAction struct {
 	want    bool      // the user wants a call
 	click   time.Time // when they asked: phases are timed from here
 	attempt int       // the attempt number of the next or current session (1 = the first)
+
+	waitingSince time.Time // when it started waiting for a ClientId (zero: not waiting)
 }
 
 func (c *Controller) loop() {
@@ -152,29 +155,60 @@ func (c *Controller) quiesce() {
 // resolves the channel and opens signaling at once, and opens the camera and
 // microphone only once every older session has released its own.
 func (c *Controller) start() {
-	id, wait, notice := c.ids.acquire(time.Now())
-	if notice != "" {
-		c.log.Warn(notice)
-		c.publish(Event{Kind: EventNotice, Message: notice, Attempt: c.lp.action.attempt})
+	now := time.Now()
+	g := c.acquireID(now)
+	if g.notice != "" {
+		c.log.Warn(g.notice)
+		c.publish(Event{Kind: EventNotice, Message: g.notice, Attempt: c.lp.action.attempt})
 	}
-	if wait > 0 {
-		c.scheduleRetry(wait)
-		c.moveTo(StateWaiting, Event{Backoff: wait, Message: notice})
+	if g.wait > 0 {
+		if c.lp.action.waitingSince.IsZero() {
+			c.lp.action.waitingSince = now
+		}
+		c.scheduleRetry(g.wait)
+		c.moveTo(StateWaiting, Event{Backoff: g.wait, Message: g.notice})
 		return
 	}
+	c.endIDWait(now)
 	var after []<-chan struct{}
 	for _, old := range c.lp.closing {
 		after = append(after, old.devFree)
 	}
 	c.lp.lastID++
 	s := newSession(c.sessionDeps(), sessionInfo{
-		id: c.lp.lastID, attempt: c.lp.action.attempt, clientID: id, click: c.lp.action.click, after: after,
+		id: c.lp.lastID, attempt: c.lp.action.attempt, clientID: g.id, click: c.lp.action.click, after: after,
 	})
 	c.lp.cur = &attempt{s: s, ice: webrtc.ICEConnectionStateNew, seen: map[Phase]bool{}}
 	c.remote.Reset()
 	c.local.Reset()
-	c.moveTo(StateConnecting, Event{SessionID: s.id, ClientID: id})
+	c.moveTo(StateConnecting, Event{SessionID: s.id, ClientID: g.id})
 	s.start()
+}
+
+// acquireID asks the ClientId policy for an id. A pool file that cannot be
+// used (locked by a stuck process, unwritable) must not stop the call: a new
+// id, not kept, does no harm.
+func (c *Controller) acquireID(now time.Time) idGrant {
+	g, err := c.ids.acquire(now)
+	if err != nil {
+		c.log.Warn("ClientId pool unavailable: using a new id", "error", err)
+		g = idGrant{id: c.ids.newID(), notice: "the ClientId pool could not be used (" + err.Error() + "): using a new id"}
+	}
+	return g
+}
+
+// endIDWait ends a wait for a ClientId: its time is reported as its own
+// phase and taken out of the timings that follow (control plane, first
+// frame), which are timed from the click.
+func (c *Controller) endIDWait(now time.Time) {
+	a := &c.lp.action
+	if a.waitingSince.IsZero() {
+		return
+	}
+	waited := now.Sub(a.waitingSince)
+	a.waitingSince = time.Time{}
+	a.click = a.click.Add(waited)
+	c.publish(Event{Kind: EventPhase, Phase: PhaseClientIDWait, Elapsed: waited, Attempt: a.attempt})
 }
 
 // sessionDeps is what a session may use of the controller.
@@ -206,15 +240,15 @@ func (c *Controller) teardown(s *session, why string) {
 		c.moveTo(StateClosing, Event{SessionID: s.id, ClientID: s.clientID})
 	}
 	go func() {
-		took := s.teardown()
-		c.send(teardownDone{id: s.id, took: took})
+		took, clean := s.teardown()
+		c.send(teardownDone{id: s.id, took: took, clean: clean})
 	}()
 }
 
 func (c *Controller) onTeardownDone(m teardownDone) {
 	if s := c.lp.closing[m.id]; s != nil {
 		delete(c.lp.closing, m.id)
-		if err := c.ids.release(s.clientID, time.Now()); err != nil {
+		if err := c.ids.release(s.clientID, time.Now(), m.clean); err != nil {
 			c.log.Warn("ClientId pool not saved", "error", err)
 		}
 	}

@@ -110,9 +110,10 @@ type session struct {
 
 	neg negotiation // run goroutine only, but for the candidates it guards itself
 
-	iceUp   atomic.Bool // ICE has connected at least once
-	statsMu sync.Mutex  // held around pc.GetStats; teardown takes it before pc.Close
-	phaseMu sync.Mutex  // orders answer_received before first_frame (see onAnswer)
+	iceUp            atomic.Bool // ICE has connected at least once
+	signalingDropped atomic.Bool // a signaling socket of the session was closed under it
+	statsMu          sync.Mutex  // held around pc.GetStats; teardown takes it before pc.Close
+	phaseMu          sync.Mutex  // orders answer_received before first_frame (see onAnswer)
 
 	devFree  chan struct{} // closed once this session holds no camera or microphone
 	freeOnce sync.Once

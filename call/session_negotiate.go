@@ -163,6 +163,7 @@ func (s *session) serve(ctx context.Context) {
 			if err == nil {
 				err = kvs.ErrSignalingClosed
 			}
+			s.signalingDropped.Store(true)
 			s.post(sessionEvent{kind: evSignalingClosed, err: err})
 			// Wait for the controller's decision: a repair, or the teardown.
 			select {

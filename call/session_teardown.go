@@ -11,8 +11,10 @@ import (
 )
 
 // teardown releases everything of the session in the proven order, each step
-// bounded, and returns how long it took.
-func (s *session) teardown() time.Duration {
+// bounded, and returns how long it took and whether its signaling socket
+// closed cleanly (a socket that dropped may leave a stale viewer session at
+// the service, holding a viewer slot for a while).
+func (s *session) teardown() (took time.Duration, clean bool) {
 	start := time.Now()
 	s.mu.Lock()
 	s.torn = true
@@ -32,8 +34,13 @@ func (s *session) teardown() time.Duration {
 		}
 	}
 	// 1. Signaling first: no late answer or candidate can arrive any more.
+	clean = !s.signalingDropped.Load()
 	if conn != nil {
-		step("close signaling", conn.Close)
+		step("close signaling", func() error {
+			err := conn.Close()
+			clean = clean && err == nil
+			return err
+		})
 	}
 	// 2. Stop transceivers and remove senders: this unbinds the local tracks
 	// from the peer connection while their RTP pumps still run (closing a
@@ -59,11 +66,11 @@ func (s *session) teardown() time.Duration {
 	}
 	// 6. Every goroutine of the session.
 	step("wait for session goroutines", func() error { s.wg.Wait(); return nil })
-	took := time.Since(start)
+	took = time.Since(start)
 	// The codecs freed large buffers: give them back to the OS (not timed:
 	// the call is already gone).
 	memtune.Trim()
-	return took
+	return took, clean
 }
 
 func removeSenders(pc *webrtc.PeerConnection) error {

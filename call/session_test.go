@@ -89,8 +89,11 @@ func TestSessionAlone(t *testing.T) {
 	await("signaling reopened", func(ev sessionEvent) bool { return ev.kind == evNotice && ev.msg == "signaling reopened" })
 
 	s.stopFrames()
-	took := s.teardown()
+	took, clean := s.teardown()
 	t.Logf("teardown %s", took)
+	if !clean {
+		t.Error("a session closed by us reports an unclean close")
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

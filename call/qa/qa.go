@@ -135,9 +135,11 @@ func (r *runner) awaitFirstFrame(ctx context.Context, c *Cycle) {
 			if e.Phase == call.PhaseTeardown {
 				return // the previous call's teardown (reconnect mode)
 			}
-			sessions[e.SessionID] = true
+			if e.SessionID != 0 {
+				sessions[e.SessionID] = true
+				c.ClientID = e.ClientID
+			}
 			c.Phases[e.Phase] = e.Elapsed
-			c.ClientID = e.ClientID
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.o.CycleTimeout)
