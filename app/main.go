@@ -8,11 +8,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	// Imported for its init: it holds the standard log package's output (Fyne's
+	// locale complaint) until run decides where it goes.
+	"github.com/kvsviewer/kvsviewer/internal/initlog"
 )
 
 const usage = `usage: kvsviewer [flags]            open the window (Demo mode when no AWS settings)
@@ -36,6 +42,9 @@ func run(args []string) int {
 	var err error
 	switch cmd {
 	case "":
+		// The window's log is the standard one again; what Fyne logged while
+		// initialising (the locale it cannot parse, which is harmless) is dropped.
+		initlog.Release(os.Stderr)
 		err = runWindow(ctx, args)
 	case "call":
 		err = runCall(ctx, args)
@@ -68,13 +77,22 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// newLogger logs to stderr: warnings and errors, or everything with -v.
+// newLogger logs to stderr: warnings and errors, or everything with -v. The
+// standard log package (Fyne, some libraries) logs into it at debug level from
+// then on, beginning with what was logged while the program started.
 func newLogger(verbose bool) *slog.Logger {
 	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	l := slog.New(h)
+	held := initlog.Release(slog.NewLogLogger(h, slog.LevelDebug).Writer())
+	log.SetFlags(0) // the handler adds the time
+	for _, line := range held {
+		l.Debug(strings.TrimSpace(line), "logged", "at start-up")
+	}
+	return l
 }
 
 // clientIDStore is where the ClientId pool of AWS calls is kept between runs.

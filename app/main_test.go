@@ -174,3 +174,67 @@ func TestBadInputIsAClearError(t *testing.T) {
 		}
 	}
 }
+
+// cLocaleEnv is the environment with LANG=C.UTF-8 as the only locale setting:
+// the locale Fyne's lang package cannot parse (it logs an error at init).
+func cLocaleEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "LANG" && k != "LC_ALL" && k != "LC_MESSAGES" {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "LANG=C.UTF-8")
+}
+
+// runC runs the binary in the C locale and returns its stdout and stderr.
+func runC(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = cLocaleEnv()
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %v\nstderr:\n%s", args, err, e.String())
+	}
+	return o.String(), e.String()
+}
+
+// TestNoFyneNoise: the headless commands and the help print nothing of Fyne's
+// (its lang package logs "Error parsing user locale C" while initialising).
+func TestNoFyneNoise(t *testing.T) {
+	for _, args := range [][]string{
+		{"call", "--demo", "--duration", "1s", "--width", "320", "--height", "240"},
+		{"--help"},
+		{"help"},
+		{"call", "--help"},
+	} {
+		_, stderr := runC(t, args...)
+		if strings.Contains(stderr, "Fyne error") || strings.Contains(stderr, "locale") {
+			t.Errorf("%v: stderr has Fyne's output:\n%s", args, stderr)
+		}
+	}
+}
+
+// TestWindowNoLocaleError: the window does not show Fyne's complaint about the
+// C locale either (it is harmless: Fyne falls back to English).
+func TestWindowNoLocaleError(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no X display (run under xvfb-run)")
+	}
+	cmd := exec.Command(bin, "--demo")
+	cmd.Env = cLocaleEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	_ = cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("window: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); strings.Contains(s, "Fyne error") || strings.Contains(s, "locale") {
+		t.Fatalf("window stderr has Fyne's locale error:\n%s", s)
+	}
+}
