@@ -4,10 +4,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"os"
@@ -21,11 +23,11 @@ import (
 	"github.com/kvsviewer/kvsviewer/internal/initlog"
 )
 
-const usage = `usage: kvsviewer [flags]            open the window (Demo mode when no AWS settings)
-       kvsviewer call [flags]       one headless call (--json for events)
+const usage = `usage: kvsviewer call [flags]       one headless call (--json for events)
        kvsviewer qa --cycles N      connect/hold/disconnect cycles and a report
        kvsviewer emulator [flags]   run the local KVS (and --master) for other processes
-run "kvsviewer <command> -h" for the flags of each.
+       kvsviewer [flags]            open the window (Demo mode when no AWS settings)
+run "kvsviewer <command> -h" for the flags of each command.
 `
 
 func main() {
@@ -38,6 +40,9 @@ func run(args []string) int {
 	cmd := ""
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "" && wantsHelp(args) {
+		cmd = "help"
 	}
 	var err error
 	switch cmd {
@@ -53,7 +58,7 @@ func run(args []string) int {
 	case "emulator":
 		err = runEmulator(ctx, args)
 	case "help":
-		fmt.Print(usage)
+		printHelp(ctx, os.Stdout)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", cmd, usage)
 		return 2
@@ -76,6 +81,58 @@ func run(args []string) int {
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// wantsHelp reports whether the window's arguments ask for help (-h, -help or
+// --help before a "--"), as its flag set would take them.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// printHelp writes the usage (the commands, the window last) and then the
+// window's flags.
+func printHelp(ctx context.Context, w io.Writer) {
+	fmt.Fprint(w, usage)
+	if flags := windowFlags(ctx); flags != "" {
+		fmt.Fprintf(w, "\nflags of the window:\n%s", flags)
+	}
+}
+
+// windowFlags returns the defaults of the window's flags as its flag set prints
+// them. The flag set lives in runWindow, which prints its help on os.Stderr
+// when asked with -h (and does nothing else then), so os.Stderr is pointed at
+// a pipe for that call. Nothing else runs yet that could write to os.Stderr;
+// the runtime's own crash output uses fd 2, which stays as it is.
+func windowFlags(ctx context.Context) string {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	done := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- b
+	}()
+	saved := os.Stderr
+	os.Stderr = w
+	_ = runWindow(ctx, []string{"-h"})
+	os.Stderr = saved
+	w.Close()
+	out := <-done
+	// The flag package's header, "Usage of kvsviewer:", is replaced by ours.
+	if i := bytes.IndexByte(out, '\n'); i >= 0 && bytes.HasPrefix(out, []byte("Usage of")) {
+		out = out[i+1:]
+	}
+	return string(out)
+}
 
 // newLogger logs to stderr: warnings and errors, or everything with -v. The
 // standard log package (Fyne, some libraries) logs into it at debug level from

@@ -216,6 +216,31 @@ func TestNoFyneNoise(t *testing.T) {
 	}
 }
 
+// TestHelpListsCommands: -h, --help and help start with the commands (call,
+// qa, emulator, then the window) and go on with the window's flags.
+func TestHelpListsCommands(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help", "-help"} {
+		stdout, stderr := runC(t, arg)
+		if stderr != "" {
+			t.Errorf("%s: stderr %q", arg, stderr)
+		}
+		lines := strings.Split(stdout, "\n")
+		want := []string{"usage: kvsviewer call ", "kvsviewer qa ", "kvsviewer emulator ", "kvsviewer [flags] "}
+		if len(lines) < len(want) {
+			t.Fatalf("%s: stdout %q", arg, stdout)
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(strings.TrimSpace(lines[i]), w) {
+				t.Errorf("%s: line %d is %q, want it to start with %q", arg, i+1, lines[i], w)
+			}
+		}
+		i := strings.Index(stdout, "flags of the window:")
+		if i < 0 || !strings.Contains(stdout[i:], "\n  -connect\n") || !strings.Contains(stdout[i:], "\n  -demo\n") {
+			t.Errorf("%s: no window flags after the commands:\n%s", arg, stdout)
+		}
+	}
+}
+
 // TestWindowNoLocaleError: the window does not show Fyne's complaint about the
 // C locale either (it is harmless: Fyne falls back to English).
 func TestWindowNoLocaleError(t *testing.T) {
