@@ -200,9 +200,10 @@ func runC(t *testing.T, args ...string) (stdout, stderr string) {
 	return o.String(), e.String()
 }
 
-// TestNoFyneNoise: the headless commands and the help print nothing of Fyne's
-// (its lang package logs "Error parsing user locale C" while initialising).
-func TestNoFyneNoise(t *testing.T) {
+// TestNoLibraryNoise: the headless commands and the help print nothing of
+// Fyne's (its lang package logs "Error parsing user locale C" while
+// initialising) nor libx264's information ("x264 [info]: ...").
+func TestNoLibraryNoise(t *testing.T) {
 	for _, args := range [][]string{
 		{"call", "--demo", "--duration", "1s", "--width", "320", "--height", "240"},
 		{"--help"},
@@ -212,6 +213,9 @@ func TestNoFyneNoise(t *testing.T) {
 		_, stderr := runC(t, args...)
 		if strings.Contains(stderr, "Fyne error") || strings.Contains(stderr, "locale") {
 			t.Errorf("%v: stderr has Fyne's output:\n%s", args, stderr)
+		}
+		if strings.Contains(stderr, "x264 [") {
+			t.Errorf("%v: stderr has libx264's log:\n%s", args, stderr)
 		}
 	}
 }
