@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -134,9 +133,11 @@ func windowFlags(ctx context.Context) string {
 	return string(out)
 }
 
-// newLogger logs to stderr: warnings and errors, or everything with -v. The
-// standard log package (Fyne, some libraries) logs into it at debug level from
-// then on, beginning with what was logged while the program started.
+// newLogger logs to stderr: warnings and errors, or everything with -v. It
+// becomes slog's default logger (for the packages that log to slog.Default(),
+// such as the encoders of the local media), and the standard log package
+// (Fyne, some libraries) logs into it at debug level, beginning with what was
+// logged while the program started.
 func newLogger(verbose bool) *slog.Logger {
 	level := slog.LevelWarn
 	if verbose {
@@ -145,7 +146,8 @@ func newLogger(verbose bool) *slog.Logger {
 	h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 	l := slog.New(h)
 	held := initlog.Release(slog.NewLogLogger(h, slog.LevelDebug).Writer())
-	log.SetFlags(0) // the handler adds the time
+	slog.SetLogLoggerLevel(slog.LevelDebug) // the log package's level from now on
+	slog.SetDefault(l)                      // also takes over the log package's output
 	for _, line := range held {
 		l.Debug(strings.TrimSpace(line), "logged", "at start-up")
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"image/png"
+	"log"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,5 +267,45 @@ func TestWindowNoLocaleError(t *testing.T) {
 	}
 	if s := stderr.String(); strings.Contains(s, "Fyne error") || strings.Contains(s, "locale") {
 		t.Fatalf("window stderr has Fyne's locale error:\n%s", s)
+	}
+}
+
+// TestNewLoggerLevels: with the headless commands' logger, slog.Default()'s
+// warnings still reach stderr as warnings (the x264 encoder of the local
+// media logs there), and the standard log package's lines are debug lines.
+func TestNewLoggerLevels(t *testing.T) {
+	prevSlog, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
+	defer func() {
+		slog.SetDefault(prevSlog)
+		log.SetOutput(prevOut)
+		log.SetFlags(prevFlags)
+		slog.SetLogLoggerLevel(slog.LevelInfo)
+	}()
+	for _, verbose := range []bool{false, true} {
+		f, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := os.Stderr
+		os.Stderr = f
+		newLogger(verbose)
+		os.Stderr = saved
+		slog.Warn("a warning")
+		slog.Info("some information")
+		log.Print("a std log line")
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(b)
+		if !strings.Contains(out, `level=WARN msg="a warning"`) {
+			t.Errorf("verbose %v: slog.Warn is not a warning on stderr: %q", verbose, out)
+		}
+		if got := strings.Contains(out, `level=DEBUG msg="a std log line"`); got != verbose {
+			t.Errorf("verbose %v: std log line at debug: %v; stderr %q", verbose, got, out)
+		}
+		if got := strings.Contains(out, "some information"); got != verbose {
+			t.Errorf("verbose %v: info shown: %v; stderr %q", verbose, got, out)
+		}
 	}
 }
