@@ -4,22 +4,29 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	// Imported for its init: it holds the standard log package's output (Fyne's
+	// locale complaint) until run decides where it goes.
+	"github.com/kvsviewer/kvsviewer/internal/initlog"
 )
 
-const usage = `usage: kvsviewer [flags]            open the window (Demo mode when no AWS settings)
-       kvsviewer call [flags]       one headless call (--json for events)
+const usage = `usage: kvsviewer call [flags]       one headless call (--json for events)
        kvsviewer qa --cycles N      connect/hold/disconnect cycles and a report
        kvsviewer emulator [flags]   run the local KVS (and --master) for other processes
-run "kvsviewer <command> -h" for the flags of each.
+       kvsviewer [flags]            open the window (Demo mode when no AWS settings)
+run "kvsviewer <command> -h" for the flags of each command.
 `
 
 func main() {
@@ -33,9 +40,15 @@ func run(args []string) int {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd == "" && wantsHelp(args) {
+		cmd = "help"
+	}
 	var err error
 	switch cmd {
 	case "":
+		// The window's log is the standard one again; what Fyne logged while
+		// initialising (the locale it cannot parse, which is harmless) is dropped.
+		initlog.Release(os.Stderr)
 		err = runWindow(ctx, args)
 	case "call":
 		err = runCall(ctx, args)
@@ -44,7 +57,7 @@ func run(args []string) int {
 	case "emulator":
 		err = runEmulator(ctx, args)
 	case "help":
-		fmt.Print(usage)
+		printHelp(ctx, os.Stdout)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", cmd, usage)
 		return 2
@@ -68,13 +81,77 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// newLogger logs to stderr: warnings and errors, or everything with -v.
+// wantsHelp reports whether the window's arguments ask for help (-h, -help or
+// --help before a "--"), as its flag set would take them.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// printHelp writes the usage (the commands, the window last) and then the
+// window's flags.
+func printHelp(ctx context.Context, w io.Writer) {
+	fmt.Fprint(w, usage)
+	if flags := windowFlags(ctx); flags != "" {
+		fmt.Fprintf(w, "\nflags of the window:\n%s", flags)
+	}
+}
+
+// windowFlags returns the defaults of the window's flags as its flag set prints
+// them. The flag set lives in runWindow, which prints its help on os.Stderr
+// when asked with -h (and does nothing else then), so os.Stderr is pointed at
+// a pipe for that call. Nothing else runs yet that could write to os.Stderr;
+// the runtime's own crash output uses fd 2, which stays as it is.
+func windowFlags(ctx context.Context) string {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	done := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- b
+	}()
+	saved := os.Stderr
+	os.Stderr = w
+	_ = runWindow(ctx, []string{"-h"})
+	os.Stderr = saved
+	w.Close()
+	out := <-done
+	// The flag package's header, "Usage of kvsviewer:", is replaced by ours.
+	if i := bytes.IndexByte(out, '\n'); i >= 0 && bytes.HasPrefix(out, []byte("Usage of")) {
+		out = out[i+1:]
+	}
+	return string(out)
+}
+
+// newLogger logs to stderr: warnings and errors, or everything with -v. It
+// becomes slog's default logger (for the packages that log to slog.Default(),
+// such as the encoders of the local media), and the standard log package
+// (Fyne, some libraries) logs into it at debug level, beginning with what was
+// logged while the program started.
 func newLogger(verbose bool) *slog.Logger {
 	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	l := slog.New(h)
+	held := initlog.Release(slog.NewLogLogger(h, slog.LevelDebug).Writer())
+	slog.SetLogLoggerLevel(slog.LevelDebug) // the log package's level from now on
+	slog.SetDefault(l)                      // also takes over the log package's output
+	for _, line := range held {
+		l.Debug(strings.TrimSpace(line), "logged", "at start-up")
+	}
+	return l
 }
 
 // clientIDStore is where the ClientId pool of AWS calls is kept between runs.

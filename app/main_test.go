@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"image/png"
+	"log"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,6 +173,139 @@ func TestBadInputIsAClearError(t *testing.T) {
 		}
 		if strings.Contains(string(out), "panic") {
 			t.Errorf("%v panicked: %s", tc.args, out)
+		}
+	}
+}
+
+// cLocaleEnv is the environment with LANG=C.UTF-8 as the only locale setting:
+// the locale Fyne's lang package cannot parse (it logs an error at init).
+func cLocaleEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "LANG" && k != "LC_ALL" && k != "LC_MESSAGES" {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "LANG=C.UTF-8")
+}
+
+// runC runs the binary in the C locale and returns its stdout and stderr.
+func runC(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = cLocaleEnv()
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %v\nstderr:\n%s", args, err, e.String())
+	}
+	return o.String(), e.String()
+}
+
+// TestNoLibraryNoise: the headless commands and the help print nothing of
+// Fyne's (its lang package logs "Error parsing user locale C" while
+// initialising) nor libx264's information ("x264 [info]: ...").
+func TestNoLibraryNoise(t *testing.T) {
+	for _, args := range [][]string{
+		{"call", "--demo", "--duration", "1s", "--width", "320", "--height", "240"},
+		{"--help"},
+		{"help"},
+		{"call", "--help"},
+	} {
+		_, stderr := runC(t, args...)
+		if strings.Contains(stderr, "Fyne error") || strings.Contains(stderr, "locale") {
+			t.Errorf("%v: stderr has Fyne's output:\n%s", args, stderr)
+		}
+		if strings.Contains(stderr, "x264 [") {
+			t.Errorf("%v: stderr has libx264's log:\n%s", args, stderr)
+		}
+	}
+}
+
+// TestHelpListsCommands: -h, --help and help start with the commands (call,
+// qa, emulator, then the window) and go on with the window's flags.
+func TestHelpListsCommands(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help", "-help"} {
+		stdout, stderr := runC(t, arg)
+		if stderr != "" {
+			t.Errorf("%s: stderr %q", arg, stderr)
+		}
+		lines := strings.Split(stdout, "\n")
+		want := []string{"usage: kvsviewer call ", "kvsviewer qa ", "kvsviewer emulator ", "kvsviewer [flags] "}
+		if len(lines) < len(want) {
+			t.Fatalf("%s: stdout %q", arg, stdout)
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(strings.TrimSpace(lines[i]), w) {
+				t.Errorf("%s: line %d is %q, want it to start with %q", arg, i+1, lines[i], w)
+			}
+		}
+		i := strings.Index(stdout, "flags of the window:")
+		if i < 0 || !strings.Contains(stdout[i:], "\n  -connect\n") || !strings.Contains(stdout[i:], "\n  -demo\n") {
+			t.Errorf("%s: no window flags after the commands:\n%s", arg, stdout)
+		}
+	}
+}
+
+// TestWindowNoLocaleError: the window does not show Fyne's complaint about the
+// C locale either (it is harmless: Fyne falls back to English).
+func TestWindowNoLocaleError(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no X display (run under xvfb-run)")
+	}
+	cmd := exec.Command(bin, "--demo")
+	cmd.Env = cLocaleEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	_ = cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("window: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); strings.Contains(s, "Fyne error") || strings.Contains(s, "locale") {
+		t.Fatalf("window stderr has Fyne's locale error:\n%s", s)
+	}
+}
+
+// TestNewLoggerLevels: with the headless commands' logger, slog.Default()'s
+// warnings still reach stderr as warnings (the x264 encoder of the local
+// media logs there), and the standard log package's lines are debug lines.
+func TestNewLoggerLevels(t *testing.T) {
+	prevSlog, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
+	defer func() {
+		slog.SetDefault(prevSlog)
+		log.SetOutput(prevOut)
+		log.SetFlags(prevFlags)
+		slog.SetLogLoggerLevel(slog.LevelInfo)
+	}()
+	for _, verbose := range []bool{false, true} {
+		f, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := os.Stderr
+		os.Stderr = f
+		newLogger(verbose)
+		os.Stderr = saved
+		slog.Warn("a warning")
+		slog.Info("some information")
+		log.Print("a std log line")
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(b)
+		if !strings.Contains(out, `level=WARN msg="a warning"`) {
+			t.Errorf("verbose %v: slog.Warn is not a warning on stderr: %q", verbose, out)
+		}
+		if got := strings.Contains(out, `level=DEBUG msg="a std log line"`); got != verbose {
+			t.Errorf("verbose %v: std log line at debug: %v; stderr %q", verbose, got, out)
+		}
+		if got := strings.Contains(out, "some information"); got != verbose {
+			t.Errorf("verbose %v: info shown: %v; stderr %q", verbose, got, out)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package capture opens the local media of a call with pion/mediadevices: the camera and the
 // microphone when there are some, else (or on request) the test pattern and the tone of
-// media/pattern, encoded with x264/libvpx/libopus for a pion peer connection.
+// media/pattern, encoded with x264 (media/capture/x264)/libvpx/libopus for a pion peer
+// connection.
 //
 // Importing the package registers mediadevices' v4l2 camera driver and malgo microphone
 // driver. Both cope with a machine without devices: the camera driver finds no /dev/video*, and
@@ -84,7 +85,9 @@ type Options struct {
 	PatternStyle pattern.Style
 	// StreamID is the stream id of VideoSend and AudioSend in the SDP; "" means a random one.
 	StreamID string
-	// Logger gets the send tracks' debug messages; nil means discard.
+	// Logger gets the send tracks' debug messages (nil means discard them) and the H.264
+	// encoder's log: x264's errors and warnings, and its information at debug level (nil means
+	// slog.Default() for those).
 	Logger *slog.Logger
 }
 

@@ -2,16 +2,18 @@ package capture
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/mediadevices/pkg/codec/opus"
 	"github.com/pion/mediadevices/pkg/codec/vpx"
-	"github.com/pion/mediadevices/pkg/codec/x264"
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/kvsviewer/kvsviewer/media/capture/x264"
 )
 
 // Codec preferences accepted by NewCodecSelector and Options.Codec.
@@ -80,9 +82,10 @@ func (b *videoBuilder) BuildVideoEncoder(r video.Reader, p prop.Media) (codec.Re
 // NewCodecSelector returns the encoders for a codec preference (CodecAuto, CodecH264 or CodecVP8;
 // "" means CodecAuto), set up for real-time calls from o's size, frame rate and bitrate:
 //
-//   - H.264: libx264, preset ultrafast with tune zerolatency (no B-frames, no lookahead; the
-//     stream is Constrained Baseline, matching the profile-level-id 42e01f that is offered),
-//     SPS/PPS repeated on every IDR, an IDR at least every KeyFrameInterval frames;
+//   - H.264: libx264 (media/capture/x264: mediadevices' set-up, with x264's log in o.Logger
+//     instead of on stderr), preset ultrafast with tune zerolatency (no B-frames, no
+//     lookahead; the stream is Constrained Baseline, matching the profile-level-id 42e01f that
+//     is offered), SPS/PPS repeated on every IDR, an IDR at least every KeyFrameInterval frames;
 //   - VP8: libvpx in real-time mode, CBR, no lag frames, a keyframe every KeyFrameInterval;
 //   - Opus: 20 ms frames at OpusBitrate.
 //
@@ -132,6 +135,11 @@ func videoEncoders(names []string, o Options) ([]codec.VideoEncoderBuilder, erro
 			p.Preset = x264.PresetUltrafast
 			p.KeyFrameInterval = KeyFrameInterval
 			p.BitRate = o.VideoBitrate
+			// x264's warnings and errors must not vanish with a nil Logger.
+			p.Logger = o.Logger
+			if p.Logger == nil {
+				p.Logger = slog.Default()
+			}
 			out = append(out, newVideoBuilder(&p))
 		case CodecVP8:
 			p, err := vpx.NewVP8Params()
