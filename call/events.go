@@ -81,6 +81,9 @@ type Event struct {
 	ClientID      string
 	Frame         *FrameInfo
 	Stats         *Stats
+	// Overruns, with PhaseTeardown: the teardown steps that overran their
+	// time limit and were left running (Message says so in words).
+	Overruns []string
 }
 
 // FrameInfo describes the first decoded frame of a session.

@@ -58,6 +58,9 @@ func (j *JSONWriter) Event(e Event) {
 		if e.Frame != nil {
 			f["width"], f["height"], f["codec"] = e.Frame.Width, e.Frame.Height, e.Frame.Codec
 		}
+		if len(e.Overruns) > 0 {
+			f["overruns"] = e.Overruns
+		}
 		j.Write(t, string(e.Phase), f)
 	case EventError:
 		j.Write(t, "error", map[string]any{"class": e.Class, "message": e.Message, "session": e.SessionID, "attempt": e.Attempt})

@@ -3,6 +3,7 @@ package call
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -31,15 +32,22 @@ type retryDue struct{ gen uint64 }
 
 // teardownDone reports that a session has released everything it held.
 type teardownDone struct {
-	id    uint64
-	took  time.Duration
-	clean bool // the signaling socket closed cleanly: the session holds no viewer slot
+	id  uint64
+	res teardownResult
+}
+
+// idFree reports that a session whose teardown left steps behind has
+// finished them: its ClientId may go back to the pool.
+type idFree struct {
+	clientID string
+	clean    bool
 }
 
 func (command) isLoopMsg()      {}
 func (applyMedia) isLoopMsg()   {}
 func (retryDue) isLoopMsg()     {}
 func (teardownDone) isLoopMsg() {}
+func (idFree) isLoopMsg()       {}
 func (sessionEvent) isLoopMsg() {}
 
 // loopState is everything only the loop goroutine reads and writes.
@@ -79,6 +87,8 @@ func (c *Controller) loop() {
 			}
 		case teardownDone:
 			c.onTeardownDone(m)
+		case idFree:
+			c.releaseID(m.clientID, m.clean)
 		case sessionEvent:
 			c.onSessionEvent(m)
 		}
@@ -240,19 +250,30 @@ func (c *Controller) teardown(s *session, why string) {
 		c.moveTo(StateClosing, Event{SessionID: s.id, ClientID: s.clientID})
 	}
 	go func() {
-		took, clean := s.teardown()
-		c.send(teardownDone{id: s.id, took: took, clean: clean})
+		res := s.teardown()
+		c.send(teardownDone{id: s.id, res: res})
+		if res.lingering != nil {
+			// Steps left behind may still use the ClientId: keep it out of
+			// the pool until they have finished.
+			<-res.lingering
+			c.send(idFree{clientID: s.clientID, clean: res.clean})
+		}
 	}()
 }
 
 func (c *Controller) onTeardownDone(m teardownDone) {
 	if s := c.lp.closing[m.id]; s != nil {
 		delete(c.lp.closing, m.id)
-		if err := c.ids.release(s.clientID, time.Now(), m.clean); err != nil {
-			c.log.Warn("ClientId pool not saved", "error", err)
+		if m.res.lingering == nil {
+			c.releaseID(s.clientID, m.res.clean)
 		}
 	}
-	c.publish(Event{Kind: EventPhase, SessionID: m.id, Phase: PhaseTeardown, Elapsed: m.took})
+	e := Event{Kind: EventPhase, SessionID: m.id, Phase: PhaseTeardown, Elapsed: m.res.took, Overruns: m.res.overruns}
+	if len(m.res.overruns) > 0 {
+		e.Message = fmt.Sprintf("teardown steps overran %s and were left running: %s", c.cfg.TeardownStepLimit, strings.Join(m.res.overruns, ", "))
+		c.log.Warn(e.Message, "session", m.id)
+	}
+	c.publish(e)
 	if c.lp.cur != nil {
 		return
 	}
@@ -261,6 +282,13 @@ func (c *Controller) onTeardownDone(m teardownDone) {
 	c.local.Reset()
 	if c.lp.m.state == StateClosing {
 		c.quiesce()
+	}
+}
+
+// releaseID gives a session's ClientId back to the policy.
+func (c *Controller) releaseID(id string, clean bool) {
+	if err := c.ids.release(id, time.Now(), clean); err != nil {
+		c.log.Warn("ClientId pool not saved", "error", err)
 	}
 }
 

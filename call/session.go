@@ -100,13 +100,14 @@ type session struct {
 	wg      sync.WaitGroup // every goroutine the session started
 	repairs repairQueue    // repairs the loop asked for, run on the run goroutine
 
-	mu     sync.Mutex // guards the resources below and torn
-	torn   bool
-	conn   *kvs.Conn
-	pc     *webrtc.PeerConnection
-	local  *capture.Local
-	player *audioout.Player
-	timers [numTimers]*time.Timer
+	mu      sync.Mutex // guards the resources below, torn and opening
+	torn    bool
+	opening bool // the camera and microphone are being opened
+	conn    *kvs.Conn
+	pc      *webrtc.PeerConnection
+	local   *capture.Local
+	player  *audioout.Player
+	timers  [numTimers]*time.Timer
 
 	neg negotiation // run goroutine only, but for the candidates it guards itself
 

@@ -160,25 +160,70 @@ func (s *session) run() {
 func (s *session) openLocal(ctx context.Context) <-chan localResult {
 	ch := make(chan localResult, 1)
 	s.goFunc(func() {
-		for _, d := range s.after {
-			select {
-			case <-d:
-			case <-ctx.Done():
-				ch <- localResult{nil, ctx.Err()}
-				return
-			}
+		if err := s.awaitDevices(ctx); err != nil {
+			ch <- localResult{nil, err}
+			return
 		}
-		l, err := capture.Open(s.deps.cfg.Media)
-		if err == nil && !s.adopt(func() { s.local = l }) {
-			_ = l.Close()
-			l, err = nil, context.Canceled
-		}
-		if l == nil || !l.HasDevice() {
-			s.releaseDevices() // test pattern and tone are no devices: the next session need not wait
-		}
+		l, err := s.openDevices()
 		ch <- localResult{l, err}
 	})
 	return ch
+}
+
+// devicesWait bounds the wait for older sessions to free the camera and
+// microphone: a device stuck in a driver must not stop the call (auto mode
+// then falls back to the test sources).
+const devicesWait = 5 * time.Second
+
+// awaitDevices waits until every older session has released its devices.
+func (s *session) awaitDevices(ctx context.Context) error {
+	limit := time.NewTimer(devicesWait)
+	defer limit.Stop()
+	for _, d := range s.after {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-limit.C:
+			s.log.Warn("an older call still holds the camera or microphone; opening anyway")
+			return nil
+		}
+	}
+	return nil
+}
+
+// openDevices opens the local media. The session counts as holding the
+// devices from the start of the open: a teardown meanwhile leaves their
+// release to this function, which closes what the open returns first.
+func (s *session) openDevices() (*capture.Local, error) {
+	s.mu.Lock()
+	if s.torn {
+		s.mu.Unlock()
+		s.releaseDevices()
+		return nil, context.Canceled
+	}
+	s.opening = true
+	s.mu.Unlock()
+
+	l, err := capture.Open(s.deps.cfg.Media)
+
+	s.mu.Lock()
+	s.opening = false
+	torn := s.torn
+	if !torn && err == nil {
+		s.local = l
+	}
+	s.mu.Unlock()
+	if torn {
+		if l != nil {
+			_ = l.Close()
+		}
+		l, err = nil, context.Canceled
+	}
+	if l == nil || !l.HasDevice() {
+		s.releaseDevices() // test pattern and tone are no devices: the next session need not wait
+	}
+	return l, err
 }
 
 // openSignaling dials the signaling channel in the background.

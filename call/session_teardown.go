@@ -10,11 +10,23 @@ import (
 	"github.com/kvsviewer/kvsviewer/internal/memtune"
 )
 
+// teardownResult is what a teardown reports.
+type teardownResult struct {
+	took time.Duration
+	// clean says the signaling socket closed cleanly (a socket that dropped
+	// may leave a stale viewer session at the service, holding a viewer slot
+	// for a while).
+	clean bool
+	// overruns names the steps that overran their time limit and were left
+	// running; lingering is closed once they have all finished (nil when
+	// there were none). Until then the session may still hold its ClientId.
+	overruns  []string
+	lingering <-chan struct{}
+}
+
 // teardown releases everything of the session in the proven order, each step
-// bounded, and returns how long it took and whether its signaling socket
-// closed cleanly (a socket that dropped may leave a stale viewer session at
-// the service, holding a viewer slot for a while).
-func (s *session) teardown() (took time.Duration, clean bool) {
+// bounded by TeardownStepLimit.
+func (s *session) teardown() teardownResult {
 	start := time.Now()
 	s.mu.Lock()
 	s.torn = true
@@ -24,17 +36,24 @@ func (s *session) teardown() (took time.Duration, clean bool) {
 			s.timers[i] = nil
 		}
 	}
-	conn, pc, local, player := s.conn, s.pc, s.local, s.player
+	conn, pc, local, player, opening := s.conn, s.pc, s.local, s.player, s.opening
 	s.mu.Unlock()
 	s.cancel()
 
+	var res teardownResult
+	var left []<-chan struct{}
 	step := func(name string, f func() error) {
-		if err := boundedStep(s.deps.cfg.TeardownStepLimit, f); err != nil {
+		done, err := boundedStep(s.deps.cfg.TeardownStepLimit, f)
+		if errors.Is(err, errStepTimeout) {
+			res.overruns = append(res.overruns, name)
+			left = append(left, done)
+		}
+		if err != nil {
 			s.log.Warn("teardown step", "step", name, "error", err)
 		}
 	}
 	// 1. Signaling first: no late answer or candidate can arrive any more.
-	clean = !s.signalingDropped.Load()
+	clean := !s.signalingDropped.Load()
 	if conn != nil {
 		step("close signaling", func() error {
 			err := conn.Close()
@@ -49,11 +68,15 @@ func (s *session) teardown() (took time.Duration, clean bool) {
 	if pc != nil {
 		step("remove senders", func() error { return removeSenders(pc) })
 	}
-	// 3. Local tracks: camera light off, microphone released.
+	// 3. Local tracks: camera light off, microphone released. A camera still
+	// opening is released by its opener once the open has finished (see
+	// openLocal): the next session must not open it before.
 	if local != nil {
 		step("close local media", local.Close)
 	}
-	s.releaseDevices()
+	if !opening {
+		s.releaseDevices()
+	}
 	// 4. The peer connection (stops the receivers, so the decoders end).
 	if pc != nil {
 		s.statsMu.Lock() // the context is cancelled: no GetStats starts after this
@@ -66,11 +89,26 @@ func (s *session) teardown() (took time.Duration, clean bool) {
 	}
 	// 6. Every goroutine of the session.
 	step("wait for session goroutines", func() error { s.wg.Wait(); return nil })
-	took = time.Since(start)
+	res.took, res.clean = time.Since(start), clean
+	if len(left) > 0 {
+		res.lingering = allDone(left)
+	}
 	// The codecs freed large buffers: give them back to the OS (not timed:
 	// the call is already gone).
 	memtune.Trim()
-	return took, clean
+	return res
+}
+
+// allDone returns a channel closed once every one of chans is.
+func allDone(chans []<-chan struct{}) <-chan struct{} {
+	out := make(chan struct{})
+	go func() {
+		for _, c := range chans {
+			<-c
+		}
+		close(out)
+	}()
+	return out
 }
 
 func removeSenders(pc *webrtc.PeerConnection) error {
@@ -88,15 +126,21 @@ func removeSenders(pc *webrtc.PeerConnection) error {
 // errStepTimeout reports a teardown step that overran its limit.
 var errStepTimeout = errors.New("overran its time limit; left behind")
 
-func boundedStep(limit time.Duration, f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
+// boundedStep runs f for at most limit. done is closed when f has returned,
+// even when it overran and was left behind.
+func boundedStep(limit time.Duration, f func() error) (done <-chan struct{}, err error) {
+	result := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		result <- f()
+	}()
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
-	case err := <-done:
-		return err
+	case err := <-result:
+		return finished, err
 	case <-t.C:
-		return fmt.Errorf("%w after %s", errStepTimeout, limit)
+		return finished, fmt.Errorf("%w after %s", errStepTimeout, limit)
 	}
 }

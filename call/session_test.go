@@ -89,9 +89,12 @@ func TestSessionAlone(t *testing.T) {
 	await("signaling reopened", func(ev sessionEvent) bool { return ev.kind == evNotice && ev.msg == "signaling reopened" })
 
 	s.stopFrames()
-	took, clean := s.teardown()
-	t.Logf("teardown %s", took)
-	if !clean {
+	res := s.teardown()
+	t.Logf("teardown %s", res.took)
+	if len(res.overruns) > 0 || res.lingering != nil {
+		t.Errorf("teardown overran: %v", res.overruns)
+	}
+	if !res.clean {
 		t.Error("a session closed by us reports an unclean close")
 	}
 	done := make(chan struct{})
