@@ -43,6 +43,9 @@ type Cycle struct {
 	FDs        int                          `json:"fds"`
 	RSSKB      int64                        `json:"rss_kb"`
 	Err        string                       `json:"error,omitempty"`
+	// TeardownOverruns names the teardown steps that overran their limit
+	// (and were left running) when the cycle's call was torn down.
+	TeardownOverruns []string `json:"teardown_overruns,omitempty"`
 }
 
 // Run makes o.Cycles calls and reports on them. It stops early, with the
@@ -107,8 +110,9 @@ func (r *runner) cycle(ctx context.Context, n int) Cycle {
 	}
 	if !r.o.Reconnect || !c.OK || n == r.o.Cycles {
 		r.ctrl.Disconnect()
-		if d, ok := r.awaitTeardown(ctx, 30*time.Second); ok {
-			c.Phases[call.PhaseTeardown] = d
+		if td, ok := r.awaitTeardown(ctx, 30*time.Second); ok {
+			c.Phases[call.PhaseTeardown] = td.Elapsed
+			c.TeardownOverruns = td.Overruns
 		}
 		r.live = false
 		c.Goroutines, c.FDs, c.RSSKB = settle(ctx)
@@ -176,13 +180,13 @@ func (r *runner) drain(ctx context.Context, d time.Duration) {
 	_, _ = call.Await(wctx, r.events, func(call.Event) bool { return false }, r.notify)
 }
 
-// awaitTeardown waits for Idle and returns the last teardown's duration.
-func (r *runner) awaitTeardown(ctx context.Context, limit time.Duration) (time.Duration, bool) {
-	var td time.Duration
+// awaitTeardown waits for Idle and returns the last teardown's event.
+func (r *runner) awaitTeardown(ctx context.Context, limit time.Duration) (call.Event, bool) {
+	var td call.Event
 	var got bool
 	r.wait(ctx, limit, call.StateIdle, func(e call.Event) {
-		if e.Kind == call.EventPhase && e.Phase == call.PhaseTeardown {
-			td, got = e.Elapsed, true
+		if call.IsPhase(call.PhaseTeardown)(e) {
+			td, got = e, true
 		}
 	})
 	return td, got

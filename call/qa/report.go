@@ -57,14 +57,19 @@ type Report struct {
 	Failures  map[call.Class]int         `json:"failures"`
 	Phases    map[call.Phase]Percentiles `json:"phases"`
 	Resources Resources                  `json:"resources"`
-	Started   time.Time                  `json:"started"`
-	Duration  time.Duration              `json:"-"`
-	Results   []Cycle                    `json:"results"`
+	// TeardownOverruns counts the cycles whose teardown left a step running.
+	TeardownOverruns int           `json:"teardown_overruns"`
+	Started          time.Time     `json:"started"`
+	Duration         time.Duration `json:"-"`
+	Results          []Cycle       `json:"results"`
 }
 
 // add counts one cycle's outcome.
 func (rep *Report) add(c Cycle) {
 	rep.Results = append(rep.Results, c)
+	if len(c.TeardownOverruns) > 0 {
+		rep.TeardownOverruns++
+	}
 	for _, f := range c.Failures {
 		rep.Failures[f]++
 	}
@@ -152,6 +157,7 @@ func (rep Report) Summary() map[string]any {
 	return map[string]any{
 		"cycles": rep.Cycles, "ok": rep.OK, "failed": rep.Failed, "recovered": rep.Recovered,
 		"failures": rep.Failures, "phases": phases, "duration_ms": ms(rep.Duration),
+		"teardown_overruns": rep.TeardownOverruns,
 		"resources": map[string]any{
 			"goroutines_delta": rep.Resources.GoroutinesDelta, "fds_delta": rep.Resources.FDsDelta,
 			"rss_delta_kb": rep.Resources.RSSDeltaKB, "goroutines_max_delta": rep.Resources.GoroutinesMaxDelta,
@@ -185,7 +191,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 	for _, p := range call.Phases {
 		head = append(head, phaseKey(p))
 	}
-	head = append(head, "goroutines", "fds", "rss_kb", "error")
+	head = append(head, "goroutines", "fds", "rss_kb", "error", "teardown_overruns")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -202,7 +208,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 				row = append(row, "")
 			}
 		}
-		row = append(row, strconv.Itoa(c.Goroutines), strconv.Itoa(c.FDs), strconv.FormatInt(c.RSSKB, 10), c.Err)
+		row = append(row, strconv.Itoa(c.Goroutines), strconv.Itoa(c.FDs), strconv.FormatInt(c.RSSKB, 10), c.Err, strings.Join(c.TeardownOverruns, " "))
 		if err := cw.Write(row); err != nil {
 			return err
 		}
