@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
@@ -35,12 +36,17 @@ func retryable(class Class, err error) bool {
 	return !errors.Is(err, context.Canceled)
 }
 
-// describe is the failure in words for logs, the UI and reports.
+// maxDescription bounds a failure's words: a service or library can put
+// anything in an error, of any length.
+const maxDescription = 400
+
+// describe is the failure in words for logs, the UI and reports, without
+// secrets and of bounded length.
 func describe(class Class, err error) string {
 	if err == nil {
 		return string(class)
 	}
-	return err.Error()
+	return redact.Truncate(redact.Error(err), maxDescription)
 }
 
 // isLoopbackURL reports whether u's host is a loopback address or localhost.

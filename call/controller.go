@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/media/sink"
 )
 
@@ -50,7 +51,7 @@ func NewController(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{
 		cfg:      cfg,
-		log:      cfg.Logger,
+		log:      slog.New(redact.Handler(cfg.Logger.Handler())),
 		ids:      ids,
 		cp:       &cpCache{},
 		connects: rate.NewLimiter(connectsPerSecond, connectsPerSecond),
@@ -121,10 +122,13 @@ func (c *Controller) send(m loopMsg) {
 	}
 }
 
+// publish hands e to every subscriber. Its words pass through redaction
+// here, the one way out to the window, the JSON events and QA reports.
 func (c *Controller) publish(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	e.Message = redact.String(e.Message)
 	if dropped := c.subs.publish(e); dropped > 0 {
 		c.log.Warn("event subscriber is not keeping up; event dropped", "kind", e.Kind)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/call/rtc"
+	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
@@ -220,7 +221,9 @@ func (s *session) onStatus(st *kvs.StatusResponse) {
 	if st == nil {
 		return
 	}
-	err := fmt.Errorf("service refused a message (%s %s): %s", st.StatusCode, st.ErrorType, st.Description)
+	// The service's words are shown to the user: bounded, and without secrets.
+	err := fmt.Errorf("service refused a message (%s %s): %s", redact.Truncate(st.StatusCode, 16),
+		redact.Truncate(st.ErrorType, 64), redact.Truncate(redact.String(st.Description), 200))
 	if st.CorrelationID == s.correlationID("offer") && !s.neg.answered {
 		s.failed(ClassStatusResponse, err)
 		return
