@@ -263,7 +263,7 @@ func (e *Emulator) serveSignaling(w http.ResponseWriter, r *http.Request) {
 	if ch == nil {
 		e.mu.Unlock()
 		e.refuse(w, Event{Action: "CONNECT", Role: role, ClientID: clientID, Detail: "unknown channel"},
-			errNotFound("The requested channel is not found or not active."))
+			errChannelNotFound())
 		return
 	}
 	if role == RoleViewer {
@@ -509,29 +509,29 @@ func parseClientFrame(role string, data []byte) (clientFrame, *frameError) {
 	if kvs.ValidateCorrelationID(in.CorrelationID) != nil {
 		return clientFrame{}, &frameError{action: action, desc: "invalid correlationId"}
 	}
-	fail := func(errType, desc string) (clientFrame, *frameError) {
-		return clientFrame{}, &frameError{action: action, corr: in.CorrelationID, errType: errType, desc: desc}
+	invalid := func(desc string) (clientFrame, *frameError) {
+		return clientFrame{}, &frameError{action: action, corr: in.CorrelationID, errType: "InvalidArgumentException", desc: desc}
 	}
 	switch kvs.Action(in.Action) {
 	case kvs.ActionSDPOffer, kvs.ActionSDPAnswer, kvs.ActionICECandidate:
 	default:
-		return fail("InvalidArgumentException", fmt.Sprintf("unknown action %q", action))
+		return invalid(fmt.Sprintf("unknown action %q", action))
 	}
 	if in.MessagePayload == nil || *in.MessagePayload == "" {
-		return fail("InvalidArgumentException", "messagePayload is required")
+		return invalid("messagePayload is required")
 	}
 	payload := *in.MessagePayload
 	if len(payload) > kvs.MaxPayloadBytes {
-		return fail("InvalidArgumentException", fmt.Sprintf("messagePayload is %d bytes, at most %d", len(payload), kvs.MaxPayloadBytes))
+		return invalid(fmt.Sprintf("messagePayload is %d bytes, at most %d", len(payload), kvs.MaxPayloadBytes))
 	}
 	var body json.RawMessage
 	if err := kvs.DecodePayload(payload, &body); err != nil {
-		return fail("InvalidArgumentException", "messagePayload is not base64-encoded JSON")
+		return invalid("messagePayload is not base64-encoded JSON")
 	}
 	f := clientFrame{action: kvs.Action(in.Action), payload: payload, corr: in.CorrelationID}
 	if role == RoleMaster {
 		if err := kvs.ValidateClientID(in.RecipientClientID); err != nil {
-			return fail("InvalidArgumentException", "recipientClientId is required on messages from the master and must be a valid ClientId")
+			return invalid("recipientClientId is required on messages from the master and must be a valid ClientId")
 		}
 		f.recipient = in.RecipientClientID
 	}
