@@ -8,10 +8,13 @@ APT_PKGS := gcc g++ pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libx264-dev \
 	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick
 export LANG := C.UTF-8
 FUZZTIME ?= 60s
+# golangci-lint is a tool, not a dependency of the app: pinned here, kept out of go.mod.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT_PKG     := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
-.PHONY: deps run test lint bench fuzz soak screenshots package build
+.PHONY: deps lint-tools run test lint bench fuzz soak screenshots package build
 
-## deps: install the Debian packages and Go modules the build needs (skips what is present)
+## deps: install the Debian packages, Go modules and golangci-lint the build needs (skips what is present)
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -21,6 +24,16 @@ deps:
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
 	$(GO) mod download
+	@$(MAKE) --no-print-directory lint-tools
+
+## lint-tools: install golangci-lint $(GOLANGCI_LINT_VERSION) into $(go env GOPATH)/bin unless that version is there
+lint-tools:
+	@bin=$$($(GO) env GOPATH)/bin; \
+	have=$$($(GO) version -m $$bin/golangci-lint 2>/dev/null | awk '$$1 == "mod" {print $$3}'); \
+	if [ "$$have" != "$(GOLANGCI_LINT_VERSION)" ]; then \
+		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $$bin (takes a few minutes)"; \
+		GOBIN=$$bin $(GO) install $(GOLANGCI_LINT_PKG)@$(GOLANGCI_LINT_VERSION); \
+	fi
 
 ## build: compile the app to bin/kvsviewer
 build: deps
@@ -37,10 +50,10 @@ test: deps
 	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
-## lint: formatting and vet
-lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
-	$(GO) vet $(PKGS)
+## lint: golangci-lint with .golangci.yml (gofmt, vet, staticcheck, errcheck, revive, ...)
+## (deps first: type-checking the cgo packages needs the Debian -dev packages)
+lint: deps
+	$$($(GO) env GOPATH)/bin/golangci-lint run $(PKGS)
 
 ## bench: decoder, teardown and connect benchmarks
 bench: deps

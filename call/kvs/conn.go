@@ -79,24 +79,19 @@ type Conn struct {
 	err error
 }
 
+// dialOp names Dial in its errors.
+const dialOp = "open signaling connection"
+
 // Dial signs a fresh URL and opens the signaling WebSocket. A refused handshake
 // returns a *ServiceError: 403 matches ErrAccessDenied (and ErrURLExpired or
 // ErrClockSkew when the service says so), 404 matches ErrChannelNotFound.
 func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
-	const op = "open signaling connection"
-	clientID := ""
-	switch o.Role {
-	case RoleViewer:
-		if err := ValidateClientID(o.ClientID); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		clientID = o.ClientID
-	case RoleMaster:
-	default:
-		return nil, fmt.Errorf("%s: unknown role %q", op, o.Role)
+	clientID, err := dialClientID(o)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dialOp, err)
 	}
 	if o.Endpoints.WSS == "" {
-		return nil, fmt.Errorf("%s: no WSS endpoint", op)
+		return nil, fmt.Errorf("%s: no WSS endpoint", dialOp)
 	}
 	log := o.Logger
 	if log == nil {
@@ -104,39 +99,19 @@ func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 	}
 	creds, err := o.Config.credentials(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", dialOp, err)
 	}
 	signedAt := time.Now().Add(o.ClockOffset)
 	signed, err := PresignURL(ctx, creds, o.Config.AWS.Region, o.Endpoints.WSS, o.ChannelARN, clientID, signedAt)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", dialOp, err)
 	}
 
-	tlsCfg := o.Config.TLS
-	if tlsCfg == nil {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     tlsCfg.Clone(),
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
+	hc, tr := signalingHTTPClient(o.Config.TLS)
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{
-		Transport: tr,
-		// Never follow a redirect with a signed URL.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	ws, resp, err := websocket.Dial(ctx, signed, &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
-		secrets := []string{creds.SecretAccessKey, creds.SessionToken, signed}
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, handshakeError(resp, o.ChannelARN, o.Config.AWS.Region, time.Now().Add(o.ClockOffset), secrets)
-		}
-		if isUntrusted(err) {
-			return nil, fmt.Errorf("%s: %s: %s", op, untrustedHint, redact(dialErrText(err), secrets...))
-		}
-		return nil, fmt.Errorf("%s: %s", op, redact(dialErrText(err), secrets...))
+		return nil, dialError(o, resp, err, []string{creds.SecretAccessKey, creds.SessionToken, signed})
 	}
 	ws.SetReadLimit(readLimit)
 
@@ -153,6 +128,55 @@ func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 	return c, nil
 }
 
+// dialClientID checks o.Role and returns the ClientId to sign: the viewer's
+// (validated), or "" for the master.
+func dialClientID(o DialOptions) (string, error) {
+	switch o.Role {
+	case RoleViewer:
+		if err := ValidateClientID(o.ClientID); err != nil {
+			return "", err
+		}
+		return o.ClientID, nil
+	case RoleMaster:
+		return "", nil
+	default:
+		return "", fmt.Errorf("unknown role %q", o.Role)
+	}
+}
+
+// signalingHTTPClient is the HTTP client of one WebSocket handshake, trusting
+// tlsCfg (nil: the system roots) and never following a redirect with the
+// signed URL. The caller closes the transport's idle connections when done.
+func signalingHTTPClient(tlsCfg *tls.Config) (*http.Client, *http.Transport) {
+	if tlsCfg == nil {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     tlsCfg.Clone(),
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	hc := &http.Client{
+		Transport: tr,
+		// Never follow a redirect with a signed URL.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return hc, tr
+}
+
+// dialError is Dial's error for a failed handshake: the service's refusal as a
+// *ServiceError, otherwise the transport error; secrets (and the signed URL)
+// are redacted from both.
+func dialError(o DialOptions, resp *http.Response, err error, secrets []string) error {
+	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		return handshakeError(resp, o.ChannelARN, o.Config.AWS.Region, time.Now().Add(o.ClockOffset), secrets)
+	}
+	if isUntrusted(err) {
+		return fmt.Errorf("%s: %s: %s", dialOp, untrustedHint, redact(dialErrText(err), secrets...))
+	}
+	return fmt.Errorf("%s: %s", dialOp, redact(dialErrText(err), secrets...))
+}
+
 // dialErrText is the text of a failed dial without the (signed) URL.
 func dialErrText(err error) string {
 	var uerr *url.Error
@@ -165,7 +189,7 @@ func dialErrText(err error) string {
 // handshakeError classifies a refused WebSocket handshake; now is the (corrected)
 // local time when the response arrived.
 func handshakeError(resp *http.Response, channelARN, region string, now time.Time, secrets []string) error {
-	se := &ServiceError{Op: "open signaling connection", StatusCode: resp.StatusCode}
+	se := &ServiceError{Op: dialOp, StatusCode: resp.StatusCode}
 	if resp.Body != nil {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1024)) // coder/websocket keeps at most 1 KB
 		se.Code, se.Message = parseErrorBody(resp.Header, raw)

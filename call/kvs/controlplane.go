@@ -129,7 +129,7 @@ type iceServerConfigRequest struct {
 type iceServerConfigResponse struct {
 	IceServerList []struct {
 		Password string
-		Ttl      int64
+		TTL      int64 `json:"Ttl"`
 		Uris     []string
 		Username string
 	}
@@ -157,8 +157,8 @@ func (c *ControlPlane) GetICEServers(ctx context.Context, ep Endpoints, channelA
 			Username:   s.Username,
 			Credential: s.Password,
 		})
-		if s.Ttl > 0 {
-			exp := now.Add(time.Duration(s.Ttl) * time.Second)
+		if s.TTL > 0 {
+			exp := now.Add(time.Duration(s.TTL) * time.Second)
 			if cfg.Expires.IsZero() || exp.Before(cfg.Expires) {
 				cfg.Expires = exp
 			}
@@ -256,7 +256,7 @@ func (c *ControlPlane) iceServerConfigAttempt(ctx context.Context, client aws.HT
 		}
 		return iceServerConfigResponse{}, fmt.Errorf("%s: %w", op, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // what was needed is read; a close error changes nothing
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return iceServerConfigResponse{}, fmt.Errorf("%s: read response: %w", op, err)

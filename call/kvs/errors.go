@@ -198,25 +198,25 @@ func classifyAWSError(err error, op, channel, region string, now time.Time) erro
 	return se
 }
 
-// classify fills Kinds and Hint of se from its code, status and message.
 const wrongSecretHint = "the AWS secret key is wrong (signature mismatch): check the credentials"
 
-// clockHint marks se as a clock-skew refusal and words the hint when the
+// clockHint marks e as a clock-skew refusal and words the hint when the
 // measured offset is too large or the service's message says the time was
 // off; it reports whether it did.
-func (se *ServiceError) clockHint(skewed bool) bool {
+func (e *ServiceError) clockHint(skewed bool) bool {
 	switch {
 	case skewed:
-		se.Hint = skewText(se.ClockOffset)
-	case mentionsSkew(se.Message):
-		se.Hint = "the request time was refused: the local clock is probably off, fix the system time"
+		e.Hint = skewText(e.ClockOffset)
+	case mentionsSkew(e.Message):
+		e.Hint = "the request time was refused: the local clock is probably off, fix the system time"
 	default:
 		return false
 	}
-	se.Kinds = append(se.Kinds, ErrClockSkew)
+	e.Kinds = append(e.Kinds, ErrClockSkew)
 	return true
 }
 
+// classify fills Kinds and Hint of se from its code, status and message.
 func classify(se *ServiceError, channel, region string) {
 	if off, ok := offsetFromMessage(se.Message); ok && absDuration(off) > absDuration(se.ClockOffset) {
 		se.ClockOffset = off

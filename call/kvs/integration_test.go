@@ -170,12 +170,12 @@ func TestSignalingViewerAndMaster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer master.Close()
+	defer func() { _ = master.Close() }()
 	viewer, err := kvs.Dial(ctx, kvs.DialOptions{Config: ev.cfg, ChannelARN: ch.ARN, Endpoints: vep, Role: kvs.RoleViewer, ClientID: "viewer-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer viewer.Close()
+	defer func() { _ = viewer.Close() }()
 
 	// Offer, answer and candidates both ways.
 	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"}
@@ -298,12 +298,12 @@ func TestSignalingReplacedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer first.Close()
+	defer func() { _ = first.Close() }()
 	second, err := dial(t, ev, ev.cfg, arn, kvs.RoleViewer, "same-id")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer second.Close()
+	defer func() { _ = second.Close() }()
 	select {
 	case <-first.Done():
 	case <-time.After(waitLimit):

@@ -136,41 +136,16 @@ type Master struct {
 // signaling connection as master; it returns once the socket is open. ctx
 // bounds only the start-up; the master runs until Close.
 func Start(ctx context.Context, o Options) (*Master, error) {
-	if o.Width <= 0 || o.Height <= 0 {
-		o.Width, o.Height = DefaultWidth, DefaultHeight
-	}
-	if o.FPS <= 0 {
-		o.FPS = DefaultFPS
-	}
-	switch strings.ToLower(o.Codec) {
-	case "", CodecAuto:
-		o.Codec = CodecAuto
-	case CodecH264, CodecVP8:
-		o.Codec = strings.ToLower(o.Codec)
-	default:
-		return nil, fmt.Errorf("start master: unknown codec %q (want auto, h264 or vp8)", o.Codec)
-	}
-	if o.Channel == "" {
-		return nil, errors.New("start master: no channel")
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("start master: %w", err)
 	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "master")
-
-	// The same encoders as every viewer's capture.Local: the codecs are
-	// registered with their payload types, in preference order, with NACK,
-	// PLI and FIR feedback for video.
-	sel, err := capture.NewCodecSelector(o.Codec, o.captureOptions(log))
-	if err != nil {
-		return nil, fmt.Errorf("start master: %w", err)
-	}
-	populate := func(me *webrtc.MediaEngine) error {
-		sel.Populate(me)
-		return nil
-	}
-	api, err := rtc.NewAPI(rtc.Options{Loopback: o.Loopback, Populate: populate, Logger: log})
+	api, err := o.newAPI(log)
 	if err != nil {
 		return nil, fmt.Errorf("start master: %w", err)
 	}
@@ -209,6 +184,44 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	go m.signalingLoop(conn)
 	log.Info("master started", "channel", ch.Name, "codec", o.Codec, "size", fmt.Sprintf("%dx%d@%d", o.Width, o.Height, o.FPS))
 	return m, nil
+}
+
+// withDefaults fills in the defaults of o and checks its codec and channel.
+func (o Options) withDefaults() (Options, error) {
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = DefaultWidth, DefaultHeight
+	}
+	if o.FPS <= 0 {
+		o.FPS = DefaultFPS
+	}
+	switch strings.ToLower(o.Codec) {
+	case "", CodecAuto:
+		o.Codec = CodecAuto
+	case CodecH264, CodecVP8:
+		o.Codec = strings.ToLower(o.Codec)
+	default:
+		return o, fmt.Errorf("unknown codec %q (want auto, h264 or vp8)", o.Codec)
+	}
+	if o.Channel == "" {
+		return o, errors.New("no channel")
+	}
+	return o, nil
+}
+
+// newAPI is the pion API of the master's peer connections, with the same
+// encoders as every viewer's capture.Local: the codecs are registered with
+// their payload types, in preference order, with NACK, PLI and FIR feedback
+// for video.
+func (o Options) newAPI(log *slog.Logger) (*webrtc.API, error) {
+	sel, err := capture.NewCodecSelector(o.Codec, o.captureOptions(log))
+	if err != nil {
+		return nil, err
+	}
+	populate := func(me *webrtc.MediaEngine) error {
+		sel.Populate(me)
+		return nil
+	}
+	return rtc.NewAPI(rtc.Options{Loopback: o.Loopback, Populate: populate, Logger: log})
 }
 
 // dial opens a new signaling connection (a freshly presigned URL).

@@ -40,8 +40,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testLogger logs to the test output when -v is given.
-func testLogger(t *testing.T) *slog.Logger {
+// testLogger logs to stderr when -v is given and MASTER_TEST_LOG is set, and
+// discards otherwise.
+func testLogger() *slog.Logger {
 	if !testing.Verbose() || os.Getenv("MASTER_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
@@ -78,7 +79,7 @@ func startEnv(t *testing.T, ctx context.Context, o Options) *env {
 	o.AWS = awsOptions(e)
 	o.Channel = testChannel
 	o.Loopback = true
-	o.Logger = testLogger(t)
+	o.Logger = testLogger()
 	m, err := Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start master: %v", err)
@@ -589,7 +590,7 @@ func TestStartErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	defer func() { _ = e.Close() }()
 	for name, o := range map[string]Options{
 		"codec":   {Channel: testChannel, Codec: "h265"},
 		"channel": {Channel: ""},
@@ -628,12 +629,12 @@ func TestCloseViewerThatNeverConnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc.Close()
+	defer func() { _ = pc.Close() }()
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if _, err := pc.AddTransceiverFromKind(k); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,33 @@ func (m *Master) newViewer(clientID string, offer webrtc.SessionDescription, pen
 // start wires the handlers, negotiates and sends the answer.
 func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECandidateInit) error {
 	log := v.m.log.With("client_id", v.id)
+	v.onICECandidate(log)
+	v.onConnectionStateChange(log)
+	v.onTrack(log)
+	if err := v.setOffer(offer, pending, log); err != nil {
+		return err
+	}
+	if err := v.addTracks(); err != nil {
+		return err
+	}
+	answer, err := v.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	if err := v.pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("set answer: %w", err)
+	}
+	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
+		return conn.SendAnswer(ctx, answer, v.id, "")
+	}); err != nil {
+		return fmt.Errorf("send answer: %w", err)
+	}
+	log.Info("answered offer")
+	return nil
+}
+
+// onICECandidate trickles the master's local candidates to the viewer.
+func (v *viewer) onICECandidate(log *slog.Logger) {
 	v.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || v.isEnded() {
 			return
@@ -80,6 +108,11 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 			log.Debug("send candidate failed", "err", err)
 		}
 	})
+}
+
+// onConnectionStateChange tracks whether the peer connection is connected,
+// asks for a keyframe once it is, and ends the viewer when it fails or closes.
+func (v *viewer) onConnectionStateChange(log *slog.Logger) {
 	v.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Debug("peer connection state", "state", s.String())
 		switch s {
@@ -98,6 +131,10 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 			}
 		}
 	})
+}
+
+// onTrack starts a receive loop for each track the viewer sends.
+func (v *viewer) onTrack(log *slog.Logger) {
 	v.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		if v.isEnded() {
 			return
@@ -110,7 +147,11 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 			}
 		}()
 	})
+}
 
+// setOffer sets the viewer's offer and then adds the candidates that came
+// before it: pending and those addCandidate queued meanwhile.
+func (v *viewer) setOffer(offer webrtc.SessionDescription, pending []webrtc.ICECandidateInit, log *slog.Logger) error {
 	if err := v.pc.SetRemoteDescription(offer); err != nil {
 		return fmt.Errorf("set offer: %w", err)
 	}
@@ -124,23 +165,6 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 			log.Debug("add early candidate failed", "err", err)
 		}
 	}
-
-	if err := v.addTracks(); err != nil {
-		return err
-	}
-	answer, err := v.pc.CreateAnswer(nil)
-	if err != nil {
-		return fmt.Errorf("create answer: %w", err)
-	}
-	if err := v.pc.SetLocalDescription(answer); err != nil {
-		return fmt.Errorf("set answer: %w", err)
-	}
-	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
-		return conn.SendAnswer(ctx, answer, v.id, "")
-	}); err != nil {
-		return fmt.Errorf("send answer: %w", err)
-	}
-	log.Info("answered offer")
 	return nil
 }
 

@@ -237,8 +237,8 @@ func (p *Player) take(dst []int16) int {
 }
 
 // pull is the device's data callback: it fills out (interleaved native-endian int16) from the
-// buffer, and with silence where the buffer runs dry.
-func (p *Player) pull(out, _ []byte, frameCount uint32) {
+// buffer, and with silence where the buffer runs dry. The frame count is len(out) in frames.
+func (p *Player) pull(out, _ []byte, _ uint32) {
 	if len(out) < 2 {
 		return
 	}

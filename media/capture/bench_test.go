@@ -37,7 +37,7 @@ func benchmarkEncode720p(b *testing.B, codecName string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer enc.Close()
+	defer func() { _ = enc.Close() }()
 	var bytes int
 	for b.Loop() {
 		data, release, err := enc.Read()

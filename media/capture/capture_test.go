@@ -72,7 +72,7 @@ func TestVideoRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			defer l.Close()
+			defer func() { _ = l.Close() }()
 			if l.VideoSource != SourceTest || l.AudioSource != SourceNone || l.Audio != nil || len(l.Notes) != 0 {
 				t.Fatalf("sources %q %q, notes %q", l.VideoSource, l.AudioSource, l.Notes)
 			}
@@ -80,7 +80,7 @@ func TestVideoRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewEncodedReader: %v", err)
 			}
-			defer rd.Close()
+			defer func() { _ = rd.Close() }()
 			dec, err := decode.NewVideoDecoder(tc.dec)
 			if err != nil {
 				t.Fatalf("decoder: %v", err)
@@ -175,7 +175,7 @@ func TestToneOpus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	if l.Video != nil || l.AudioSource != SourceTone {
 		t.Fatalf("video %v, audio source %q", l.Video, l.AudioSource)
 	}
@@ -183,7 +183,7 @@ func TestToneOpus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewEncodedReader: %v", err)
 	}
-	defer rd.Close()
+	defer func() { _ = rd.Close() }()
 	dec, err := decode.NewOpusDecoder(48000, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestAutoFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	if l.VideoSource != SourceTest || l.AudioSource != SourceTone || l.Video == nil || l.Audio == nil {
 		t.Errorf("sources %q %q, want test and tone", l.VideoSource, l.AudioSource)
 	}
@@ -285,7 +285,7 @@ func TestBadOptions(t *testing.T) {
 		{Video: SourceTest, Audio: SourceNone, Codec: "av1"},
 	} {
 		if l, err := Open(o); err == nil {
-			l.Close()
+			_ = l.Close()
 			t.Errorf("Open(%+v) succeeded", o)
 		}
 	}

@@ -199,7 +199,6 @@ func TestPayloadTypeRewrite(t *testing.T) {
 
 	type got struct {
 		kind    string
-		pt      uint8
 		trackPT uint8
 		pkts    []*rtp.Packet
 		err     error

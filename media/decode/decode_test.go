@@ -217,7 +217,7 @@ func TestOpusSine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
+	defer func() { _ = enc.Close() }()
 	for _, ch := range []int{1, 2} {
 		d, err := decode.NewOpusDecoder(48000, ch)
 		if err != nil {

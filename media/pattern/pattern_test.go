@@ -231,7 +231,7 @@ func TestBoxMoves(t *testing.T) {
 	x1 := boxX(g.Frame(1, g.start.Add(500*time.Millisecond)))
 	x2 := boxX(g.Frame(2, g.start.Add(2*time.Second)))
 	x3 := boxX(g.Frame(3, g.start.Add(3*time.Second)))
-	if x0 != 0 || !(x1 > x0 && x2 > x1) || !(x3 < x2) || x2+g.lay.boxSize != g.lay.w&^1 {
+	if x0 != 0 || x1 <= x0 || x2 <= x1 || x3 >= x2 || x2+g.lay.boxSize != g.lay.w&^1 {
 		t.Errorf("box positions %d %d %d %d (width %d, box %d): want moving right then back", x0, x1, x2, x3, g.lay.w, g.lay.boxSize)
 	}
 }

@@ -48,7 +48,7 @@ func TestAudioSine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
+	defer func() { _ = enc.Close() }()
 
 	var (
 		mu       sync.Mutex

@@ -129,11 +129,7 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 	p := &pli{send: o.SendPLI, interval: interval, stats: o.Stats, log: log}
 	p.request("track started")
 	drops, _ := o.Sink.(sink.DropCounter)
-	dropped := func() {
-		if drops != nil {
-			drops.CountDropped(1)
-		}
-	}
+	v := &videoDecoder{dec: dec, codec: c, o: o, pli: p, log: log, drops: drops}
 
 	samples := make(chan sample, 4)
 	readErr := make(chan error, 1)
@@ -143,43 +139,65 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 		defer close(samples)
 		readErr <- readVideo(rctx, track, c, o, samples)
 	}()
-
-	var seq uint64
 	for it := range samples {
-		if it.gap {
-			dec.Reset()
-			dropped()
-			p.request("frames lost")
-		}
-		img, err := dec.DecodePicture(it.s.Data)
-		switch {
-		case errors.Is(err, decode.ErrNeedKeyframe):
-			o.Stats.Skipped.Add(1)
-			dropped()
-			p.request("waiting for keyframe")
-		case err != nil:
-			o.Stats.DecodeErrors.Add(1)
-			dropped()
-			log.Debug("video decode failed", "err", err, "bytes", len(it.s.Data))
-			p.request("decode error")
-		case img != nil:
-			now := time.Now()
-			seq++
-			o.Stats.Frames.Add(1)
-			o.Sink.PutFrame(sink.Frame{
-				Image: img, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Codec: string(c),
-				RTPTimestamp: it.s.PacketTimestamp, Received: it.received, Decoded: now, Seq: seq,
-			})
-			if seq == 1 {
-				// After PutFrame: when the hook runs, the sink already holds the frame.
-				log.Debug("first video frame", "width", img.Rect.Dx(), "height", img.Rect.Dy())
-				if o.OnFirstFrame != nil {
-					o.OnFirstFrame(now)
-				}
+		v.decode(it)
+	}
+	return <-readErr
+}
+
+// videoDecoder is Video's decoding side: it decodes the samples readVideo
+// hands over, puts the pictures into the sink and asks for keyframes.
+type videoDecoder struct {
+	dec   *decode.VideoDecoder
+	codec decode.Codec
+	o     VideoOptions
+	pli   *pli
+	log   *slog.Logger
+	drops sink.DropCounter // the sink's, when it counts drops; else nil
+	seq   uint64           // frames put into the sink
+}
+
+// decode decodes one sample into the sink, or counts why it could not.
+func (v *videoDecoder) decode(it sample) {
+	if it.gap {
+		v.dec.Reset()
+		v.dropped()
+		v.pli.request("frames lost")
+	}
+	img, err := v.dec.DecodePicture(it.s.Data)
+	switch {
+	case errors.Is(err, decode.ErrNeedKeyframe):
+		v.o.Stats.Skipped.Add(1)
+		v.dropped()
+		v.pli.request("waiting for keyframe")
+	case err != nil:
+		v.o.Stats.DecodeErrors.Add(1)
+		v.dropped()
+		v.log.Debug("video decode failed", "err", err, "bytes", len(it.s.Data))
+		v.pli.request("decode error")
+	case img != nil:
+		now := time.Now()
+		v.seq++
+		v.o.Stats.Frames.Add(1)
+		v.o.Sink.PutFrame(sink.Frame{
+			Image: img, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Codec: string(v.codec),
+			RTPTimestamp: it.s.PacketTimestamp, Received: it.received, Decoded: now, Seq: v.seq,
+		})
+		if v.seq == 1 {
+			// After PutFrame: when the hook runs, the sink already holds the frame.
+			v.log.Debug("first video frame", "width", img.Rect.Dx(), "height", img.Rect.Dy())
+			if v.o.OnFirstFrame != nil {
+				v.o.OnFirstFrame(now)
 			}
 		}
 	}
-	return <-readErr
+}
+
+// dropped counts a frame that did not reach the sink, when the sink counts them.
+func (v *videoDecoder) dropped() {
+	if v.drops != nil {
+		v.drops.CountDropped(1)
+	}
 }
 
 // readVideo reads RTP, builds samples and hands them to the decoder loop.

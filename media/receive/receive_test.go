@@ -184,7 +184,7 @@ func testVideo(t *testing.T, c decode.Codec, mime string, loss bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
+	defer func() { _ = enc.Close() }()
 	var payloader rtp.Payloader = &codecs.H264Payloader{}
 	if c == decode.VP8 {
 		payloader = &codecs.VP8Payloader{EnablePictureID: true}

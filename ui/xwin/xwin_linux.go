@@ -200,7 +200,7 @@ func (s *Surface) trap(f func()) error {
 	}
 	var buf [128]C.char
 	C.XGetErrorText(s.dpy, code, &buf[0], C.int(len(buf)))
-	return fmt.Errorf("X error %d (%s)", int(code), C.GoString(&buf[0]))
+	return fmt.Errorf("X11 error %d (%s)", int(code), C.GoString(&buf[0]))
 }
 
 // SetGeometry places the child window at (x, y) in the parent's pixel

@@ -356,7 +356,7 @@ func TestBadInput(t *testing.T) {
 	needDisplay(t)
 	for _, id := range []uintptr{0, 0x1ffffff0, 1 << 40} {
 		if s, err := Open(id); err == nil {
-			s.Close()
+			_ = s.Close()
 			t.Errorf("Open(%#x) succeeded, want error", id)
 		} else {
 			t.Logf("Open(%#x): %v", id, err)

@@ -32,8 +32,9 @@ func errInvalidArgument(format string, args ...any) *apiError {
 	return &apiError{http.StatusBadRequest, "InvalidArgumentException", fmt.Sprintf(format, args...)}
 }
 
-func errNotFound(format string, args ...any) *apiError {
-	return &apiError{http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf(format, args...)}
+// errChannelNotFound is the service's answer for a channel that does not exist.
+func errChannelNotFound() *apiError {
+	return &apiError{http.StatusNotFound, "ResourceNotFoundException", "The requested channel is not found or not active."}
 }
 
 // writeAPIError writes err in the AWS REST-JSON error shape.
@@ -137,7 +138,7 @@ type channelInfo struct {
 }
 
 type singleMasterConf struct {
-	MessageTtlSeconds *int `json:"MessageTtlSeconds,omitempty"`
+	MessageTTLSeconds *int `json:"MessageTtlSeconds,omitempty"`
 }
 
 func (ch *channel) info() channelInfo {
@@ -148,7 +149,7 @@ func (ch *channel) info() channelInfo {
 		ChannelStatus:             "ACTIVE",
 		ChannelType:               "SINGLE_MASTER",
 		CreationTime:              float64(ch.created.UnixMilli()) / 1000,
-		SingleMasterConfiguration: singleMasterConf{MessageTtlSeconds: &ttl},
+		SingleMasterConfiguration: singleMasterConf{MessageTTLSeconds: &ttl},
 		Version:                   ch.version,
 	}
 }
@@ -180,7 +181,7 @@ func (e *Emulator) opDescribe(_ *http.Request, body []byte) (any, *apiError) {
 		ch = e.channels[in.ChannelName]
 	}
 	if ch == nil || (in.ChannelName != "" && ch.name != in.ChannelName) {
-		return nil, errNotFound("The requested channel is not found or not active.")
+		return nil, errChannelNotFound()
 	}
 	return map[string]any{"ChannelInfo": ch.info()}, nil
 }
@@ -215,7 +216,7 @@ func (e *Emulator) opGetEndpoint(r *http.Request, body []byte) (any, *apiError) 
 	ch := e.channelByARNLocked(in.ChannelARN)
 	e.mu.Unlock()
 	if ch == nil {
-		return nil, errNotFound("The requested channel is not found or not active.")
+		return nil, errChannelNotFound()
 	}
 	host := strings.TrimPrefix(e.endpoint, "https://")
 	if e.cfg.AllowNonLoopback && r.Host != "" {
@@ -242,7 +243,9 @@ func (e *Emulator) opCreate(_ *http.Request, body []byte) (any, *apiError) {
 	var in struct {
 		ChannelName               string
 		ChannelType               string
-		SingleMasterConfiguration *struct{ MessageTtlSeconds *int }
+		SingleMasterConfiguration *struct {
+			MessageTTLSeconds *int `json:"MessageTtlSeconds"`
+		}
 	}
 	if err := decodeInput(body, &in); err != nil {
 		return nil, err
@@ -254,8 +257,8 @@ func (e *Emulator) opCreate(_ *http.Request, body []byte) (any, *apiError) {
 		return nil, errInvalidArgument("only SINGLE_MASTER channels are emulated")
 	}
 	ttl := DefaultMessageTTL
-	if c := in.SingleMasterConfiguration; c != nil && c.MessageTtlSeconds != nil {
-		ttl = time.Duration(*c.MessageTtlSeconds) * time.Second
+	if c := in.SingleMasterConfiguration; c != nil && c.MessageTTLSeconds != nil {
+		ttl = time.Duration(*c.MessageTTLSeconds) * time.Second
 		if ttl < MinMessageTTL || ttl > MaxMessageTTL {
 			return nil, errInvalidArgument("MessageTtlSeconds must be between 5 and 120")
 		}
@@ -333,7 +336,7 @@ func (e *Emulator) opDelete(_ *http.Request, body []byte) (any, *apiError) {
 	ch := e.channelByARNLocked(in.ChannelARN)
 	if ch == nil {
 		e.mu.Unlock()
-		return nil, errNotFound("The requested channel is not found or not active.")
+		return nil, errChannelNotFound()
 	}
 	if in.CurrentVersion != "" && in.CurrentVersion != ch.version {
 		e.mu.Unlock()
@@ -350,7 +353,11 @@ func (e *Emulator) opDelete(_ *http.Request, body []byte) (any, *apiError) {
 }
 
 func (e *Emulator) opGetIceServerConfig(_ *http.Request, body []byte) (any, *apiError) {
-	var in struct{ ChannelARN, ClientId, Service, Username string }
+	var in struct {
+		ChannelARN        string
+		ClientID          string `json:"ClientId"`
+		Service, Username string
+	}
 	if err := decodeInput(body, &in); err != nil {
 		return nil, err
 	}
@@ -361,17 +368,17 @@ func (e *Emulator) opGetIceServerConfig(_ *http.Request, body []byte) (any, *api
 		return nil, errInvalidArgument("Service must be TURN")
 	}
 	user := "master"
-	if in.ClientId != "" {
-		if err := kvs.ValidateClientID(in.ClientId); err != nil {
+	if in.ClientID != "" {
+		if err := kvs.ValidateClientID(in.ClientID); err != nil {
 			return nil, errInvalidArgument("ClientId: %v", err)
 		}
-		user = in.ClientId
+		user = in.ClientID
 	}
 	e.mu.Lock()
 	ch := e.channelByARNLocked(in.ChannelARN)
 	e.mu.Unlock()
 	if ch == nil {
-		return nil, errNotFound("The requested channel is not found or not active.")
+		return nil, errChannelNotFound()
 	}
 	srv, err := e.turn.iceServer(user)
 	if err != nil {

@@ -220,14 +220,14 @@ func TestIceServerConfigTURN(t *testing.T) {
 		IceServerList []struct {
 			Uris               []string
 			Username, Password string
-			Ttl                int
+			TTL                int `json:"Ttl"`
 		}
 	}
 	if err := json.Unmarshal(body, &out); err != nil || len(out.IceServerList) != 1 {
 		t.Fatalf("body %s: %v", body, err)
 	}
 	srv := out.IceServerList[0]
-	if srv.Ttl != 300 || len(srv.Uris) != 1 || srv.Uris[0] != "turn:"+h.e.TURNAddr()+"?transport=udp" {
+	if srv.TTL != 300 || len(srv.Uris) != 1 || srv.Uris[0] != "turn:"+h.e.TURNAddr()+"?transport=udp" {
 		t.Fatalf("ice server = %+v", srv)
 	}
 
@@ -250,7 +250,7 @@ func TestIceServerConfigTURN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc.Close()
+	defer func() { _ = pc.Close() }()
 	client, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: h.e.TURNAddr(), TURNServerAddr: h.e.TURNAddr(),
 		Username: srv.Username, Password: srv.Password, Conn: pc, LoggerFactory: lf,
@@ -266,12 +266,12 @@ func TestIceServerConfigTURN(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TURN allocate with the returned credentials: %v", err)
 	}
-	defer relay.Close()
+	defer func() { _ = relay.Close() }()
 	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
+	defer func() { _ = peer.Close() }()
 	if _, err := relay.WriteTo([]byte("through the relay"), peer.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestIceServerConfigTURN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc2.Close()
+	defer func() { _ = pc2.Close() }()
 	bad, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: h.e.TURNAddr(), TURNServerAddr: h.e.TURNAddr(),
 		Username: srv.Username, Password: "not-the-password", Conn: pc2, LoggerFactory: lf,

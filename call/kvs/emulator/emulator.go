@@ -102,72 +102,24 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start kvs emulator: %w", err)
 	}
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-west-2"
-	}
-	if cfg.AccountID == "" {
-		cfg.AccountID = "123456789012"
-	}
-	if cfg.MessageTTL == 0 {
-		cfg.MessageTTL = DefaultMessageTTL
-	}
-	if cfg.MessageTTL < MinMessageTTL || cfg.MessageTTL > MaxMessageTTL {
-		return nil, fmt.Errorf("start kvs emulator: message TTL %s outside %s-%s", cfg.MessageTTL, MinMessageTTL, MaxMessageTTL)
-	}
-	if len(cfg.Channels) == 0 {
-		cfg.Channels = []string{"demo-channel"}
-	}
-	for _, name := range cfg.Channels {
-		if !channelNamePattern.MatchString(name) {
-			return nil, fmt.Errorf("start kvs emulator: invalid channel name %q", clip(name, 60))
-		}
-	}
-	creds := slices.Clone(cfg.Credentials)
-	if len(creds) == 0 {
-		c, err := generateCredentials()
-		if err != nil {
-			return nil, fmt.Errorf("start kvs emulator: %w", err)
-		}
-		creds = []aws.Credentials{c}
-	}
-	for i, c := range creds {
-		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return nil, fmt.Errorf("start kvs emulator: credential %d lacks an access key id or secret", i)
-		}
-	}
-	host, _, err := net.SplitHostPort(cfg.Listen)
+	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("start kvs emulator: listen address %q: %w", cfg.Listen, err)
+		return nil, fmt.Errorf("start kvs emulator: %w", err)
 	}
-	ip := net.ParseIP(host)
-	if !hostIsLoopback(host) && !cfg.AllowNonLoopback {
-		return nil, fmt.Errorf("start kvs emulator: listen address %q is not loopback (set AllowNonLoopback to allow it)", cfg.Listen)
+	creds, err := startCredentials(cfg.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("start kvs emulator: %w", err)
+	}
+	ip, err := listenIP(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start kvs emulator: %w", err)
 	}
 	var extraIPs []net.IP
 	if ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
 		extraIPs = append(extraIPs, ip)
 	}
 
-	e := &Emulator{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		creds:    creds,
-		done:     make(chan struct{}),
-		faults:   cfg.Faults,
-		channels: map[string]*channel{},
-		conns:    map[*conn]struct{}{},
-		evNotify: make(chan struct{}),
-	}
-	if e.log == nil {
-		e.log = slog.New(slog.DiscardHandler)
-	}
-	if e.now == nil {
-		e.now = time.Now
-	}
+	e := newEmulator(cfg, creds)
 	if e.pki, err = newLocalPKI(extraIPs); err != nil {
 		return nil, fmt.Errorf("start kvs emulator: %w", err)
 	}
@@ -185,17 +137,121 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		e.removeCA()
 		return nil, fmt.Errorf("start kvs emulator: listen: %w", err)
 	}
-	turnHost := "127.0.0.1"
-	if ip != nil && !ip.IsUnspecified() {
-		turnHost = ip.String()
-	} else if ip != nil && ip.To4() == nil {
-		turnHost = "::1"
-	}
-	if e.turn, err = startTURN(ctx, turnHost); err != nil {
+	if e.turn, err = startTURN(ctx, turnHost(ip)); err != nil {
 		_ = ln.Close()
 		e.removeCA()
 		return nil, fmt.Errorf("start kvs emulator: %w", err)
 	}
+	e.serve(ln)
+	e.record(Event{Kind: EventStart, Detail: e.endpoint})
+	if cfg.Faults != (Faults{}) {
+		e.record(Event{Kind: EventFault, Detail: "initial " + cfg.Faults.String()})
+	}
+	e.log.Info("kvs emulator listening", "endpoint", e.endpoint, "region", cfg.Region, "ca", e.caFile,
+		"turn", e.turn.addr, "channels", cfg.Channels, "faults", cfg.Faults.String())
+	return e, nil
+}
+
+// newEmulator is the Emulator of cfg (with its defaults filled in) accepting
+// creds, before it has a CA, channels or a listener.
+func newEmulator(cfg Config, creds []aws.Credentials) *Emulator {
+	e := &Emulator{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		creds:    creds,
+		done:     make(chan struct{}),
+		faults:   cfg.Faults,
+		channels: map[string]*channel{},
+		conns:    map[*conn]struct{}{},
+		evNotify: make(chan struct{}),
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+// withDefaults fills in the defaults of cfg and checks its message TTL and
+// channel names.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-west-2"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "123456789012"
+	}
+	if cfg.MessageTTL == 0 {
+		cfg.MessageTTL = DefaultMessageTTL
+	}
+	if cfg.MessageTTL < MinMessageTTL || cfg.MessageTTL > MaxMessageTTL {
+		return cfg, fmt.Errorf("message TTL %s outside %s-%s", cfg.MessageTTL, MinMessageTTL, MaxMessageTTL)
+	}
+	if len(cfg.Channels) == 0 {
+		cfg.Channels = []string{"demo-channel"}
+	}
+	for _, name := range cfg.Channels {
+		if !channelNamePattern.MatchString(name) {
+			return cfg, fmt.Errorf("invalid channel name %q", clip(name, 60))
+		}
+	}
+	return cfg, nil
+}
+
+// startCredentials returns the credentials the emulator accepts: a copy of
+// given, or one generated test credential when none are given.
+func startCredentials(given []aws.Credentials) ([]aws.Credentials, error) {
+	creds := slices.Clone(given)
+	if len(creds) == 0 {
+		c, err := generateCredentials()
+		if err != nil {
+			return nil, err
+		}
+		creds = []aws.Credentials{c}
+	}
+	for i, c := range creds {
+		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return nil, fmt.Errorf("credential %d lacks an access key id or secret", i)
+		}
+	}
+	return creds, nil
+}
+
+// listenIP checks that cfg.Listen is a loopback address, unless
+// cfg.AllowNonLoopback, and returns its IP (nil when the host is a name).
+func listenIP(cfg Config) (net.IP, error) {
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", cfg.Listen, err)
+	}
+	if !hostIsLoopback(host) && !cfg.AllowNonLoopback {
+		return nil, fmt.Errorf("listen address %q is not loopback (set AllowNonLoopback to allow it)", cfg.Listen)
+	}
+	return net.ParseIP(host), nil
+}
+
+// turnHost is where the TURN server listens: the listen IP when it is a
+// specific address, otherwise the loopback address of its family.
+func turnHost(ip net.IP) string {
+	switch {
+	case ip != nil && !ip.IsUnspecified():
+		return ip.String()
+	case ip != nil && ip.To4() == nil:
+		return "::1"
+	default:
+		return "127.0.0.1"
+	}
+}
+
+// serve accepts TLS connections on ln and serves the control plane and the
+// signaling WebSockets until Close.
+func (e *Emulator) serve(ln net.Listener) {
 	e.listener = tls.NewListener(ln, &tls.Config{
 		Certificates: []tls.Certificate{e.pki.server},
 		MinVersion:   tls.VersionTLS12,
@@ -215,13 +271,6 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 			e.log.Error("kvs emulator server stopped", "err", err)
 		}
 	})
-	e.record(Event{Kind: EventStart, Detail: e.endpoint})
-	if cfg.Faults != (Faults{}) {
-		e.record(Event{Kind: EventFault, Detail: "initial " + cfg.Faults.String()})
-	}
-	e.log.Info("kvs emulator listening", "endpoint", e.endpoint, "region", cfg.Region, "ca", e.caFile,
-		"turn", e.turn.addr, "channels", cfg.Channels, "faults", cfg.Faults.String())
-	return e, nil
 }
 
 // rawConnKey is the context key of the accepted net.Conn of an HTTP request.

@@ -48,11 +48,11 @@ func offerFate(t *testing.T, h *harness, master, viewer *wsClient, id string, n 
 
 func TestFaultDropOffers(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{DropNextOffers: 2}})
-	master := h.dial("demo-channel", "")
+	master := h.dial("")
 	var fates []bool
 	for i := range 3 {
 		id := fmt.Sprintf("v%d", i)
-		fates = append(fates, offerFate(t, h, master, h.dial("demo-channel", id), id, i))
+		fates = append(fates, offerFate(t, h, master, h.dial(id), id, i))
 	}
 	if fmt.Sprint(fates) != "[false false true]" {
 		t.Errorf("drop-offers=2: fates %v", fates)
@@ -65,14 +65,14 @@ func TestFaultDropOffers(t *testing.T) {
 	fates = nil
 	for i := range 6 {
 		id := fmt.Sprintf("w%d", i)
-		fates = append(fates, offerFate(t, h, master, h.dial("demo-channel", id), id, i))
+		fates = append(fates, offerFate(t, h, master, h.dial(id), id, i))
 	}
 	if fmt.Sprint(fates) != "[true true false true true false]" {
 		t.Errorf("drop-offer-every=3: fates %v", fates)
 	}
 	// Candidates and answers are never dropped by these faults.
 	h.e.SetFaults(Faults{DropNextOffers: 5})
-	v := h.dial("demo-channel", "cand")
+	v := h.dial("cand")
 	v.sendMsg(kvs.ActionICECandidate, candidate(1), "", "")
 	if m := master.nextMsg(); m.MessageType != kvs.TypeICECandidate {
 		t.Errorf("master got %+v", m)
@@ -81,8 +81,8 @@ func TestFaultDropOffers(t *testing.T) {
 
 func TestFaultReuseCooldown(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{ReuseCooldown: time.Minute}})
-	master := h.dial("demo-channel", "")
-	v := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	v := h.dial("viewer-1")
 	if !offerFate(t, h, master, v, "viewer-1", 1) {
 		t.Fatal("first session's offer dropped")
 	}
@@ -94,12 +94,12 @@ func TestFaultReuseCooldown(t *testing.T) {
 
 	// Reused 30 s later: connected, but its offers get no answer.
 	h.clock.Advance(30 * time.Second)
-	v = h.dial("demo-channel", "viewer-1")
+	v = h.dial("viewer-1")
 	if offerFate(t, h, master, v, "viewer-1", 2) {
 		t.Fatal("offer within the cooldown reached the master")
 	}
 	// Another id is not affected.
-	if !offerFate(t, h, master, h.dial("demo-channel", "viewer-2"), "viewer-2", 3) {
+	if !offerFate(t, h, master, h.dial("viewer-2"), "viewer-2", 3) {
 		t.Fatal("other ClientId's offer dropped")
 	}
 	mark = h.mark()
@@ -109,15 +109,15 @@ func TestFaultReuseCooldown(t *testing.T) {
 	h.waitEventAfter(mark, func(ev Event) bool { return ev.Kind == EventDisconnect && ev.ClientID == "viewer-1" })
 	// After the cooldown (counted from the last close) the id works again.
 	h.clock.Advance(61 * time.Second)
-	if !offerFate(t, h, master, h.dial("demo-channel", "viewer-1"), "viewer-1", 4) {
+	if !offerFate(t, h, master, h.dial("viewer-1"), "viewer-1", 4) {
 		t.Fatal("offer after the cooldown dropped")
 	}
 }
 
 func TestFaultAnswerDelay(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{AnswerDelay: 300 * time.Millisecond}})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 	// The answer is held; the candidate sent after it overtakes it.
 	master.sendMsg(kvs.ActionSDPAnswer, answer(1), "viewer-1", "")
 	master.sendMsg(kvs.ActionICECandidate, candidate(1), "viewer-1", "")
@@ -132,8 +132,8 @@ func TestFaultAnswerDelay(t *testing.T) {
 
 func TestFaultGoAwayReconnectICEDropSocket(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{GoAwayAfter: 50 * time.Millisecond, ReconnectICEAfter: 100 * time.Millisecond}})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 	got := map[kvs.MessageType]bool{}
 	for range 2 {
 		got[viewer.nextMsg().MessageType] = true
@@ -146,7 +146,7 @@ func TestFaultGoAwayReconnectICEDropSocket(t *testing.T) {
 	viewer.nextMsg()
 
 	h.e.SetFaults(Faults{DropSocketAfter: 50 * time.Millisecond})
-	v2 := h.dial("demo-channel", "viewer-2")
+	v2 := h.dial("viewer-2")
 	err := v2.ended()
 	if err == nil || closeStatus(err) != -1 {
 		t.Errorf("dropped socket ended with %v, want an abrupt end without a close frame", err)
@@ -159,8 +159,8 @@ func TestFaultGoAwayReconnectICEDropSocket(t *testing.T) {
 
 func TestFaultMalformedEvery(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{MalformedEvery: 2}})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 	for i := range 4 {
 		master.sendMsg(kvs.ActionICECandidate, candidate(i), "viewer-1", "")
 	}
@@ -179,8 +179,8 @@ func TestFaultMalformedEvery(t *testing.T) {
 
 func TestExplicitControls(t *testing.T) {
 	h := startHarness(t, Config{})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 
 	if err := h.e.SendGoAway("demo-channel", "viewer-1"); err != nil {
 		t.Fatal(err)
@@ -238,8 +238,8 @@ func TestExplicitControls(t *testing.T) {
 // new work, and (with goleak in TestMain) leaves no goroutine behind.
 func TestCloseEndsConnections(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{GoAwayAfter: time.Hour, AnswerDelay: time.Hour}})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 	master.sendMsg(kvs.ActionSDPAnswer, answer(1), "viewer-1", "") // held for an hour
 	h.waitEvent(func(ev Event) bool { return ev.Kind == EventFault && strings.HasPrefix(ev.Detail, "delay-answer") })
 	if err := h.e.Close(); err != nil {
@@ -257,7 +257,7 @@ func TestCloseEndsConnections(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.e.Endpoint()+"/describeSignalingChannel", nil)
 	if resp, err := h.http.Do(req); err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Error("request after Close succeeded")
 	}
 }

@@ -112,7 +112,7 @@ func (h *harness) signedPost(path string, body any, creds aws.Credentials, at ti
 	if err != nil {
 		h.t.Fatalf("POST %s: %v", path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
 		h.t.Fatal(err)
@@ -120,10 +120,14 @@ func (h *harness) signedPost(path string, body any, creds aws.Credentials, at ti
 	return resp, out
 }
 
-// presign builds a signaling URL presigned like the KVS SDKs do (X-Amz-Expires=299).
-func (h *harness) presign(channel, clientID string, creds aws.Credentials, at time.Time) string {
+// defaultChannel is the channel the emulator creates when Config.Channels is empty.
+const defaultChannel = "demo-channel"
+
+// presign builds a signaling URL for defaultChannel presigned like the KVS
+// SDKs do (X-Amz-Expires=299).
+func (h *harness) presign(clientID string, creds aws.Credentials, at time.Time) string {
 	h.t.Helper()
-	return presignURL(h.t, "wss://"+h.e.listener.Addr().String()+"/", h.e.ChannelARN(channel), clientID, creds, h.e.Region(), at, 299)
+	return presignURL(h.t, "wss://"+h.e.listener.Addr().String()+"/", h.e.ChannelARN(defaultChannel), clientID, creds, h.e.Region(), at, 299)
 }
 
 func presignURL(t testing.TB, base, arn, clientID string, creds aws.Credentials, region string, at time.Time, expires int) string {
@@ -181,20 +185,20 @@ func (h *harness) dialURL(u string) (*wsClient, *http.Response, error) {
 	return w, resp, nil
 }
 
-// dial connects as clientID ("" = master) on channel with the first credential.
-func (h *harness) dial(channel, clientID string) *wsClient {
+// dial connects as clientID ("" = master) on defaultChannel with the first credential.
+func (h *harness) dial(clientID string) *wsClient {
 	h.t.Helper()
 	mark := h.mark()
-	w, resp, err := h.dialURL(h.presign(channel, clientID, h.e.Credentials(), h.clock.Now()))
+	w, resp, err := h.dialURL(h.presign(clientID, h.e.Credentials(), h.clock.Now()))
 	if err != nil {
-		h.t.Fatalf("dial %s/%q: %v (%s)", channel, clientID, err, respBody(resp))
+		h.t.Fatalf("dial %s/%q: %v (%s)", defaultChannel, clientID, err, respBody(resp))
 	}
 	role := RoleViewer
 	if clientID == "" {
 		role = RoleMaster
 	}
 	h.waitEventAfter(mark, func(ev Event) bool {
-		return ev.Kind == EventConnect && ev.Channel == channel && ev.ClientID == clientID && ev.Role == role
+		return ev.Kind == EventConnect && ev.Channel == defaultChannel && ev.ClientID == clientID && ev.Role == role
 	})
 	return w
 }

@@ -220,69 +220,13 @@ func (e *Emulator) refuse(w http.ResponseWriter, ev Event, err *apiError) {
 // serveSignaling authenticates a WebSocket handshake, applies the channel's limits and
 // runs the connection until it ends.
 func (e *Emulator) serveSignaling(w http.ResponseWriter, r *http.Request) {
-	if e.takeReject403() {
-		e.record(Event{Kind: EventFault, Action: "CONNECT", Detail: "reject-403"})
-		e.writeAPIError(w, &apiError{http.StatusForbidden, "AccessDeniedException", "Access denied (emulated fault reject-403)"})
+	arn, role, clientID, ok := e.handshakeIdentity(w, r)
+	if !ok {
 		return
 	}
-	ps, err := VerifyPresignedURL(r.URL, r.Host, e.cfg.Region, e.lookupCredential, e.now())
-	if err != nil {
-		var aerr *AuthError
-		if !errors.As(err, &aerr) {
-			aerr = authErr(http.StatusForbidden, "AccessDeniedException", "auth", "%v", err)
-		}
-		e.record(Event{Kind: EventAuthFailure, Action: "CONNECT", Detail: aerr.Reason})
-		e.writeAPIError(w, &apiError{aerr.Status, aerr.Code, aerr.Message})
+	ch, ok := e.admit(w, arn, role, clientID)
+	if !ok {
 		return
-	}
-	q := r.URL.Query()
-	if len(q[qChannelARN]) != 1 || ps.ChannelARN == "" {
-		e.refuse(w, Event{Action: "CONNECT"}, errInvalidArgument("X-Amz-ChannelARN is required"))
-		return
-	}
-	role, clientID := RoleMaster, ""
-	if ids, ok := q[qClientID]; ok {
-		if len(ids) != 1 {
-			e.refuse(w, Event{Action: "CONNECT"}, errInvalidArgument("X-Amz-ClientId must be given once"))
-			return
-		}
-		if err := kvs.ValidateClientID(ids[0]); err != nil {
-			e.refuse(w, Event{Action: "CONNECT", Role: RoleViewer, Detail: "invalid ClientId"}, errInvalidArgument("X-Amz-ClientId: %v", err))
-			return
-		}
-		role, clientID = RoleViewer, ids[0]
-	}
-
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		e.writeAPIError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "emulator shutting down"})
-		return
-	}
-	ch := e.channelByARNLocked(ps.ChannelARN)
-	if ch == nil {
-		e.mu.Unlock()
-		e.refuse(w, Event{Action: "CONNECT", Role: role, ClientID: clientID, Detail: "unknown channel"},
-			errNotFound("The requested channel is not found or not active."))
-		return
-	}
-	if role == RoleViewer {
-		expired := ch.pruneLocked(e.now())
-		slots := ch.viewerSlotsLocked(clientID)
-		if slots >= MaxViewersPerChannel {
-			e.mu.Unlock()
-			e.recordExpired(ch.name, expired)
-			e.refuse(w, Event{Channel: ch.name, Action: "CONNECT", Role: role, ClientID: clientID, Detail: "max viewers reached"},
-				&apiError{http.StatusBadRequest, "ClientLimitExceededException",
-					fmt.Sprintf("Max viewers reached: the channel already has %d viewer connections.", MaxViewersPerChannel)})
-			return
-		}
-		e.wg.Add(1)
-		e.mu.Unlock()
-		e.recordExpired(ch.name, expired)
-	} else {
-		e.wg.Add(1)
-		e.mu.Unlock()
 	}
 	defer e.wg.Done()
 
@@ -319,11 +263,85 @@ func (e *Emulator) serveSignaling(w http.ResponseWriter, r *http.Request) {
 	close(c.finished)
 }
 
+// handshakeIdentity checks the presigned URL of a signaling handshake (and the
+// reject-403 fault) and returns the channel ARN, role and ClientId it names;
+// when it refuses the handshake it has answered w and returns ok false.
+func (e *Emulator) handshakeIdentity(w http.ResponseWriter, r *http.Request) (arn, role, clientID string, ok bool) {
+	if e.takeReject403() {
+		e.record(Event{Kind: EventFault, Action: "CONNECT", Detail: "reject-403"})
+		e.writeAPIError(w, &apiError{http.StatusForbidden, "AccessDeniedException", "Access denied (emulated fault reject-403)"})
+		return "", "", "", false
+	}
+	ps, err := VerifyPresignedURL(r.URL, r.Host, e.cfg.Region, e.lookupCredential, e.now())
+	if err != nil {
+		var aerr *AuthError
+		if !errors.As(err, &aerr) {
+			aerr = authErr(http.StatusForbidden, "AccessDeniedException", "auth", "%v", err)
+		}
+		e.record(Event{Kind: EventAuthFailure, Action: "CONNECT", Detail: aerr.Reason})
+		e.writeAPIError(w, &apiError{aerr.Status, aerr.Code, aerr.Message})
+		return "", "", "", false
+	}
+	q := r.URL.Query()
+	if len(q[qChannelARN]) != 1 || ps.ChannelARN == "" {
+		e.refuse(w, Event{Action: "CONNECT"}, errInvalidArgument("X-Amz-ChannelARN is required"))
+		return "", "", "", false
+	}
+	ids, viewer := q[qClientID]
+	if !viewer {
+		return ps.ChannelARN, RoleMaster, "", true
+	}
+	if len(ids) != 1 {
+		e.refuse(w, Event{Action: "CONNECT"}, errInvalidArgument("X-Amz-ClientId must be given once"))
+		return "", "", "", false
+	}
+	if err := kvs.ValidateClientID(ids[0]); err != nil {
+		e.refuse(w, Event{Action: "CONNECT", Role: RoleViewer, Detail: "invalid ClientId"}, errInvalidArgument("X-Amz-ClientId: %v", err))
+		return "", "", "", false
+	}
+	return ps.ChannelARN, RoleViewer, ids[0], true
+}
+
+// admit finds the channel of arn and, for a viewer, checks that a slot is
+// free. When it lets the connection in it has added it to e.wg (the caller
+// calls e.wg.Done when the connection ends); otherwise it has answered w.
+func (e *Emulator) admit(w http.ResponseWriter, arn, role, clientID string) (*channel, bool) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.writeAPIError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "emulator shutting down"})
+		return nil, false
+	}
+	ch := e.channelByARNLocked(arn)
+	if ch == nil {
+		e.mu.Unlock()
+		e.refuse(w, Event{Action: "CONNECT", Role: role, ClientID: clientID, Detail: "unknown channel"}, errChannelNotFound())
+		return nil, false
+	}
+	if role != RoleViewer {
+		e.wg.Add(1)
+		e.mu.Unlock()
+		return ch, true
+	}
+	expired := ch.pruneLocked(e.now())
+	if ch.viewerSlotsLocked(clientID) >= MaxViewersPerChannel {
+		e.mu.Unlock()
+		e.recordExpired(ch.name, expired)
+		e.refuse(w, Event{Channel: ch.name, Action: "CONNECT", Role: role, ClientID: clientID, Detail: "max viewers reached"},
+			&apiError{http.StatusBadRequest, "ClientLimitExceededException",
+				fmt.Sprintf("Max viewers reached: the channel already has %d viewer connections.", MaxViewersPerChannel)})
+		return nil, false
+	}
+	e.wg.Add(1)
+	e.mu.Unlock()
+	e.recordExpired(ch.name, expired)
+	return ch, true
+}
+
 // register makes c the channel's master or the viewer with its ClientId, replacing an
 // older connection, delivers what was queued for it and arms the per-connection faults.
 func (e *Emulator) register(c *conn) bool {
 	now := e.now()
-	var events []Event
 	e.mu.Lock()
 	ch := c.ch
 	if e.closed || e.channels[ch.name] != ch {
@@ -336,7 +354,37 @@ func (e *Emulator) register(c *conn) bool {
 		e.record(Event{Kind: EventRefused, Channel: ch.name, Role: c.role, ClientID: c.clientID, Action: "CONNECT", Detail: "max viewers reached"})
 		return false
 	}
-	var old *conn
+	old, events := e.takeSlotLocked(c, now)
+	e.conns[c] = struct{}{}
+	events = append(events, Event{Kind: EventConnect, Channel: ch.name, Role: c.role, ClientID: c.clientID})
+	expired := ch.pruneLocked(now)
+	events = append(events, deliverQueuedLocked(c)...)
+	if c.role == RoleViewer {
+		e.armViewerFaultsLocked(c)
+	}
+	e.mu.Unlock()
+
+	if old != nil {
+		e.record(Event{Kind: EventReplaced, Channel: ch.name, Role: old.role, ClientID: old.clientID, Detail: "a newer connection took over"})
+		reason := "replaced by a new connection with the same ClientId"
+		if c.role == RoleMaster {
+			reason = "replaced by a new master connection"
+		}
+		old.shutdown(closeNormal, reason)
+	}
+	e.recordExpired(ch.name, expired)
+	for _, ev := range events {
+		e.record(ev)
+	}
+	return true
+}
+
+// takeSlotLocked makes c the channel's master or the viewer with its
+// ClientId, and returns the connection it replaces (marked replaced) and, when
+// the reuse-cooldown fault blocks c's offers, that fault's event. The caller
+// holds e.mu.
+func (e *Emulator) takeSlotLocked(c *conn, now time.Time) (old *conn, events []Event) {
+	ch := c.ch
 	if c.role == RoleMaster {
 		old, ch.master = ch.master, c
 	} else {
@@ -357,11 +405,14 @@ func (e *Emulator) register(c *conn) bool {
 	if old != nil {
 		old.replaced = true
 	}
-	e.conns[c] = struct{}{}
-	events = append(events, Event{Kind: EventConnect, Channel: ch.name, Role: c.role, ClientID: c.clientID})
+	return old, events
+}
 
-	// Deliver what was queued for this recipient, oldest first.
-	expired := ch.pruneLocked(now)
+// deliverQueuedLocked sends c what was queued for its recipient, oldest
+// first, and returns the relay events. The caller holds Emulator.mu.
+func deliverQueuedLocked(c *conn) []Event {
+	ch := c.ch
+	var events []Event
 	ch.pending = slices.DeleteFunc(ch.pending, func(m *pendingMsg) bool {
 		if m.recipient != c.clientID {
 			return false
@@ -372,38 +423,28 @@ func (e *Emulator) register(c *conn) bool {
 		}
 		return true
 	})
-	if c.role == RoleViewer {
-		f := e.faults
-		if f.GoAwayAfter > 0 {
-			e.afterLocked(f.GoAwayAfter, c.stop, func() { e.sendControl(c, kvs.TypeGoAway, EventGoAway, "fault go-away-after") })
-		}
-		if f.ReconnectICEAfter > 0 {
-			e.afterLocked(f.ReconnectICEAfter, c.stop, func() {
-				e.sendControl(c, kvs.TypeReconnectICEServer, EventReconnectICE, "fault reconnect-ice-after")
-			})
-		}
-		if f.DropSocketAfter > 0 {
-			e.afterLocked(f.DropSocketAfter, c.stop, func() {
-				e.record(Event{Kind: EventFault, Channel: ch.name, Role: c.role, ClientID: c.clientID, Detail: "drop-socket-after"})
-				c.shutdown(closeAbrupt, "fault drop-socket-after")
-			})
-		}
-	}
-	e.mu.Unlock()
+	return events
+}
 
-	if old != nil {
-		e.record(Event{Kind: EventReplaced, Channel: ch.name, Role: old.role, ClientID: old.clientID, Detail: "a newer connection took over"})
-		reason := "replaced by a new connection with the same ClientId"
-		if c.role == RoleMaster {
-			reason = "replaced by a new master connection"
-		}
-		old.shutdown(closeNormal, reason)
+// armViewerFaultsLocked starts the timers of the go-away-after,
+// reconnect-ice-after and drop-socket-after faults for viewer connection c.
+// The caller holds e.mu.
+func (e *Emulator) armViewerFaultsLocked(c *conn) {
+	f := e.faults
+	if f.GoAwayAfter > 0 {
+		e.afterLocked(f.GoAwayAfter, c.stop, func() { e.sendControl(c, kvs.TypeGoAway, EventGoAway, "fault go-away-after") })
 	}
-	e.recordExpired(ch.name, expired)
-	for _, ev := range events {
-		e.record(ev)
+	if f.ReconnectICEAfter > 0 {
+		e.afterLocked(f.ReconnectICEAfter, c.stop, func() {
+			e.sendControl(c, kvs.TypeReconnectICEServer, EventReconnectICE, "fault reconnect-ice-after")
+		})
 	}
-	return true
+	if f.DropSocketAfter > 0 {
+		e.afterLocked(f.DropSocketAfter, c.stop, func() {
+			e.record(Event{Kind: EventFault, Channel: c.ch.name, Role: c.role, ClientID: c.clientID, Detail: "drop-socket-after"})
+			c.shutdown(closeAbrupt, "fault drop-socket-after")
+		})
+	}
 }
 
 // unregister removes c from its channel; a viewer leaves a stale hold when that fault is on.
@@ -509,29 +550,29 @@ func parseClientFrame(role string, data []byte) (clientFrame, *frameError) {
 	if kvs.ValidateCorrelationID(in.CorrelationID) != nil {
 		return clientFrame{}, &frameError{action: action, desc: "invalid correlationId"}
 	}
-	fail := func(errType, desc string) (clientFrame, *frameError) {
-		return clientFrame{}, &frameError{action: action, corr: in.CorrelationID, errType: errType, desc: desc}
+	invalid := func(desc string) (clientFrame, *frameError) {
+		return clientFrame{}, &frameError{action: action, corr: in.CorrelationID, errType: "InvalidArgumentException", desc: desc}
 	}
 	switch kvs.Action(in.Action) {
 	case kvs.ActionSDPOffer, kvs.ActionSDPAnswer, kvs.ActionICECandidate:
 	default:
-		return fail("InvalidArgumentException", fmt.Sprintf("unknown action %q", action))
+		return invalid(fmt.Sprintf("unknown action %q", action))
 	}
 	if in.MessagePayload == nil || *in.MessagePayload == "" {
-		return fail("InvalidArgumentException", "messagePayload is required")
+		return invalid("messagePayload is required")
 	}
 	payload := *in.MessagePayload
 	if len(payload) > kvs.MaxPayloadBytes {
-		return fail("InvalidArgumentException", fmt.Sprintf("messagePayload is %d bytes, at most %d", len(payload), kvs.MaxPayloadBytes))
+		return invalid(fmt.Sprintf("messagePayload is %d bytes, at most %d", len(payload), kvs.MaxPayloadBytes))
 	}
 	var body json.RawMessage
 	if err := kvs.DecodePayload(payload, &body); err != nil {
-		return fail("InvalidArgumentException", "messagePayload is not base64-encoded JSON")
+		return invalid("messagePayload is not base64-encoded JSON")
 	}
 	f := clientFrame{action: kvs.Action(in.Action), payload: payload, corr: in.CorrelationID}
 	if role == RoleMaster {
 		if err := kvs.ValidateClientID(in.RecipientClientID); err != nil {
-			return fail("InvalidArgumentException", "recipientClientId is required on messages from the master and must be a valid ClientId")
+			return invalid("recipientClientId is required on messages from the master and must be a valid ClientId")
 		}
 		f.recipient = in.RecipientClientID
 	}
@@ -541,70 +582,77 @@ func parseClientFrame(role string, data []byte) (clientFrame, *frameError) {
 // handleFrame validates one client frame and relays it, or answers/drops it.
 func (e *Emulator) handleFrame(c *conn, typ websocket.MessageType, data []byte) {
 	base := Event{Channel: c.ch.name, Role: c.role, ClientID: c.clientID}
-	drop := func(action, why string) {
-		ev := base
-		ev.Kind, ev.Action, ev.Detail = EventDropped, action, why
-		e.record(ev)
-	}
 	if typ != websocket.MessageText {
-		drop("", "binary frame")
+		e.dropFrame(base, "", "binary frame")
 		return
 	}
 	in, ferr := parseClientFrame(c.role, data)
 	if ferr != nil {
-		drop(ferr.action, ferr.desc)
-		if ferr.corr != "" {
-			e.sendStatus(c, ferr.corr, ferr.errType, ferr.desc)
-		}
+		e.refuseFrame(c, base, ferr.action, ferr.corr, ferr.errType, ferr.desc)
 		return
 	}
-	action, corr, payload, recipient := string(in.action), in.corr, in.payload, in.recipient
-	fail := func(errType, desc string) {
-		drop(action, desc)
-		if corr != "" {
-			e.sendStatus(c, corr, errType, desc)
-		}
-	}
+	action := string(in.action)
 	lim := c.sdpLim
 	if in.action == kvs.ActionICECandidate {
 		lim = c.iceLim
 	}
 	if !lim.Allow() {
-		fail("ClientLimitExceededException", "message rate limit exceeded for this connection")
+		e.refuseFrame(c, base, action, in.corr, "ClientLimitExceededException", "message rate limit exceeded for this connection")
 		return
 	}
-	act := in.action
-	if act == kvs.ActionSDPOffer && c.role == RoleViewer {
+	if in.action == kvs.ActionSDPOffer && c.role == RoleViewer {
 		if why := e.offerFault(c); why != "" {
 			ev := base
-			ev.Kind, ev.Action, ev.Detail, ev.Size = EventFault, action, why+": offer dropped silently", len(payload)
+			ev.Kind, ev.Action, ev.Detail, ev.Size = EventFault, action, why+": offer dropped silently", len(in.payload)
 			e.record(ev)
-			drop(action, "fault "+why)
+			e.dropFrame(base, action, "fault "+why)
 			return
 		}
 	}
-	sender := c.clientID
-	frame, err := json.Marshal(kvs.ServiceMessage{MessageType: kvs.MessageType(act), MessagePayload: payload, SenderClientID: sender})
+	frame, err := json.Marshal(kvs.ServiceMessage{MessageType: kvs.MessageType(in.action), MessagePayload: in.payload, SenderClientID: c.clientID})
 	if err != nil {
-		drop(action, "cannot encode frame")
+		e.dropFrame(base, action, "cannot encode frame")
 		return
 	}
-	msg := &pendingMsg{sender: sender, recipient: recipient, action: act, frame: frame, size: len(payload)}
-	if act == kvs.ActionSDPAnswer && c.role == RoleMaster {
-		e.mu.Lock()
-		delay := e.faults.AnswerDelay
-		if delay > 0 {
-			e.afterLocked(delay, nil, func() { e.route(c.ch, msg, "", c) })
-		}
-		e.mu.Unlock()
-		if delay > 0 {
-			ev := base
-			ev.Kind, ev.Action, ev.Recipient, ev.Detail = EventFault, action, recipient, "delay-answer "+delay.String()
-			e.record(ev)
-			return
-		}
+	msg := &pendingMsg{sender: c.clientID, recipient: in.recipient, action: in.action, frame: frame, size: len(in.payload)}
+	if in.action == kvs.ActionSDPAnswer && c.role == RoleMaster && e.delayAnswer(c, msg, base) {
+		return
 	}
-	e.route(c.ch, msg, corr, c)
+	e.route(c.ch, msg, in.corr, c)
+}
+
+// dropFrame records that a client frame of action was dropped, and why.
+func (e *Emulator) dropFrame(base Event, action, why string) {
+	ev := base
+	ev.Kind, ev.Action, ev.Detail = EventDropped, action, why
+	e.record(ev)
+}
+
+// refuseFrame drops a client frame and, when the frame carried a
+// correlationId, answers it with a STATUS_RESPONSE of errType.
+func (e *Emulator) refuseFrame(c *conn, base Event, action, corr, errType, desc string) {
+	e.dropFrame(base, action, desc)
+	if corr != "" {
+		e.sendStatus(c, corr, errType, desc)
+	}
+}
+
+// delayAnswer holds the master's answer msg back when the delay-answer fault
+// is on, routing it once the delay is over, and reports whether it did.
+func (e *Emulator) delayAnswer(c *conn, msg *pendingMsg, base Event) bool {
+	e.mu.Lock()
+	delay := e.faults.AnswerDelay
+	if delay > 0 {
+		e.afterLocked(delay, nil, func() { e.route(c.ch, msg, "", c) })
+	}
+	e.mu.Unlock()
+	if delay <= 0 {
+		return false
+	}
+	ev := base
+	ev.Kind, ev.Action, ev.Recipient, ev.Detail = EventFault, string(msg.action), msg.recipient, "delay-answer "+delay.String()
+	e.record(ev)
+	return true
 }
 
 // offerFault decides whether a viewer's offer is dropped by a fault, and which.

@@ -19,8 +19,8 @@ import (
 func TestRelayBothWays(t *testing.T) {
 	var log bytes.Buffer
 	h := startHarness(t, Config{EventLog: &syncWriter{w: &log}})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 
 	viewer.sendMsg(kvs.ActionSDPOffer, offer(1), "", "corr-1")
 	m := master.nextMsg()
@@ -80,7 +80,7 @@ func (s *syncWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
 
 func TestQueueTTLAndOfferOverwrite(t *testing.T) {
 	h := startHarness(t, Config{MessageTTL: 10 * time.Second})
-	viewer := h.dial("demo-channel", "viewer-1")
+	viewer := h.dial("viewer-1")
 
 	// No master yet: two offers and a candidate are queued; the newer offer replaces the older.
 	viewer.sendMsg(kvs.ActionSDPOffer, offer(1), "", "")
@@ -91,7 +91,7 @@ func TestQueueTTLAndOfferOverwrite(t *testing.T) {
 		return ev.Kind == EventQueued && ev.Action == "SDP_OFFER" && strings.Contains(ev.Detail, "10s")
 	})
 
-	master := h.dial("demo-channel", "")
+	master := h.dial("")
 	first, second := master.nextMsg(), master.nextMsg()
 	if first.MessageType != kvs.TypeICECandidate || second.MessageType != kvs.TypeSDPOffer || sdpOf(t, second).SDP != offer(2).SDP {
 		t.Fatalf("master got %s then %s (%q)", first.MessageType, second.MessageType, sdpOf(t, second).SDP)
@@ -113,7 +113,7 @@ func TestQueueTTLAndOfferOverwrite(t *testing.T) {
 	})
 	// Within the TTL the viewer gets it on reconnect.
 	h.clock.Advance(9 * time.Second)
-	viewer2 := h.dial("demo-channel", "viewer-1")
+	viewer2 := h.dial("viewer-1")
 	for _, want := range []string{answer(1).SDP, answer(2).SDP} {
 		if m := viewer2.nextMsg(); m.MessageType != kvs.TypeSDPAnswer || sdpOf(t, m).SDP != want {
 			t.Fatalf("reconnected viewer got %+v", m)
@@ -128,7 +128,7 @@ func TestQueueTTLAndOfferOverwrite(t *testing.T) {
 	master.sendMsg(kvs.ActionSDPAnswer, answer(3), "viewer-1", "")
 	h.waitEventAfter(mark, func(ev Event) bool { return ev.Kind == EventQueued && ev.Action == "SDP_ANSWER" })
 	h.clock.Advance(11 * time.Second)
-	viewer3 := h.dial("demo-channel", "viewer-1")
+	viewer3 := h.dial("viewer-1")
 	h.waitEvent(func(ev Event) bool {
 		return ev.Kind == EventExpired && ev.Recipient == "viewer-1" && ev.Action == "SDP_ANSWER"
 	})
@@ -144,8 +144,8 @@ func TestQueueTTLAndOfferOverwrite(t *testing.T) {
 
 func TestStatusResponses(t *testing.T) {
 	h := startHarness(t, Config{})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 	big := strings.Repeat("A", kvs.MaxPayloadBytes+4)
 	cases := []struct {
 		name, frame, errType string
@@ -194,8 +194,8 @@ func TestStatusResponses(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	h := startHarness(t, Config{})
-	master := h.dial("demo-channel", "")
-	viewer := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	viewer := h.dial("viewer-1")
 	// 40 offers back to back against the 5 TPS bucket (burst 5): each is either relayed
 	// or answered with a ClientLimitExceededException STATUS_RESPONSE.
 	const n = 40
@@ -231,9 +231,9 @@ func TestViewerLimitWithStaleHold(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{StaleViewerHold: time.Minute}})
 	var viewers []*wsClient
 	for i := range MaxViewersPerChannel {
-		viewers = append(viewers, h.dial("demo-channel", fmt.Sprintf("viewer-%d", i)))
+		viewers = append(viewers, h.dial(fmt.Sprintf("viewer-%d", i)))
 	}
-	status, body := h.dialFail(h.presign("demo-channel", "viewer-extra", h.e.Credentials(), h.clock.Now()))
+	status, body := h.dialFail(h.presign("viewer-extra", h.e.Credentials(), h.clock.Now()))
 	if status != http.StatusBadRequest || !strings.Contains(body, "ClientLimitExceededException") {
 		t.Fatalf("11th viewer: %d %s", status, body)
 	}
@@ -249,11 +249,11 @@ func TestViewerLimitWithStaleHold(t *testing.T) {
 	if got := h.e.Viewers("demo-channel"); len(got) != MaxViewersPerChannel || got[0] != "viewer-0" {
 		t.Errorf("Viewers = %v", got)
 	}
-	if status, _ := h.dialFail(h.presign("demo-channel", "viewer-extra", h.e.Credentials(), h.clock.Now())); status != http.StatusBadRequest {
+	if status, _ := h.dialFail(h.presign("viewer-extra", h.e.Credentials(), h.clock.Now())); status != http.StatusBadRequest {
 		t.Fatalf("11th viewer during the hold: %d", status)
 	}
 	// The same ClientId may take its own held slot back.
-	back := h.dial("demo-channel", "viewer-0")
+	back := h.dial("viewer-0")
 	mark := h.mark()
 	if err := back.c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatal(err)
@@ -264,14 +264,14 @@ func TestViewerLimitWithStaleHold(t *testing.T) {
 	if got := h.e.Viewers("demo-channel"); len(got) != MaxViewersPerChannel-1 {
 		t.Errorf("Viewers after the hold = %v", got)
 	}
-	h.dial("demo-channel", "viewer-extra")
+	h.dial("viewer-extra")
 }
 
 func TestClientIDReplacement(t *testing.T) {
 	h := startHarness(t, Config{})
-	master := h.dial("demo-channel", "")
-	first := h.dial("demo-channel", "viewer-1")
-	second := h.dial("demo-channel", "viewer-1")
+	master := h.dial("")
+	first := h.dial("viewer-1")
+	second := h.dial("viewer-1")
 	if err := first.ended(); closeStatus(err) != websocket.StatusNormalClosure {
 		t.Errorf("replaced viewer ended with %v, want a normal close", err)
 	}
@@ -286,7 +286,7 @@ func TestClientIDReplacement(t *testing.T) {
 		t.Errorf("new connection got %+v", m)
 	}
 
-	master2 := h.dial("demo-channel", "")
+	master2 := h.dial("")
 	if err := master.ended(); closeStatus(err) != websocket.StatusNormalClosure {
 		t.Errorf("replaced master ended with %v", err)
 	}
@@ -300,18 +300,18 @@ func TestSignalingHandshakeFailures(t *testing.T) {
 	h := startHarness(t, Config{})
 	creds := h.e.Credentials()
 
-	status, body := h.dialFail(h.presign("demo-channel", "viewer-1", creds, h.clock.Now().Add(-300*time.Second)))
+	status, body := h.dialFail(h.presign("viewer-1", creds, h.clock.Now().Add(-300*time.Second)))
 	if status != http.StatusForbidden || !strings.Contains(body, "expired") {
 		t.Errorf("expired URL: %d %s", status, body)
 	}
 	wrong := creds
 	wrong.SecretAccessKey = "wrong"
-	if status, body := h.dialFail(h.presign("demo-channel", "viewer-1", wrong, h.clock.Now())); status != http.StatusForbidden ||
+	if status, body := h.dialFail(h.presign("viewer-1", wrong, h.clock.Now())); status != http.StatusForbidden ||
 		!strings.Contains(body, "signature we calculated does not match") {
 		t.Errorf("wrong secret: %d %s", status, body)
 	}
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWN", SecretAccessKey: "x"}
-	if status, _ := h.dialFail(h.presign("demo-channel", "viewer-1", unknown, h.clock.Now())); status != http.StatusForbidden {
+	if status, _ := h.dialFail(h.presign("viewer-1", unknown, h.clock.Now())); status != http.StatusForbidden {
 		t.Errorf("unknown key: %d", status)
 	}
 	base := "wss://" + h.e.listener.Addr().String() + "/"
@@ -324,11 +324,11 @@ func TestSignalingHandshakeFailures(t *testing.T) {
 		t.Errorf("invalid ClientId: %d", status)
 	}
 	h.e.SetFaults(Faults{Reject403: 1})
-	if status, body := h.dialFail(h.presign("demo-channel", "viewer-1", creds, h.clock.Now())); status != http.StatusForbidden ||
+	if status, body := h.dialFail(h.presign("viewer-1", creds, h.clock.Now())); status != http.StatusForbidden ||
 		!strings.Contains(body, "AccessDeniedException") {
 		t.Errorf("reject-403: %d %s", status, body)
 	}
-	h.dial("demo-channel", "viewer-1")
+	h.dial("viewer-1")
 	for _, ev := range h.e.Events() {
 		if strings.Contains(fmt.Sprint(ev), creds.SecretAccessKey) {
 			t.Fatalf("event leaks the secret: %+v", ev)

@@ -318,14 +318,7 @@ func VerifyRequest(r *http.Request, body []byte, region string, lookup Credentia
 	if aerr != nil {
 		return "", aerr
 	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	if amzDate == "" {
-		return "", authErr(http.StatusForbidden, "IncompleteSignatureException", "missing_date", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header")
-	}
-	if !slices.Contains(signed, "x-amz-date") {
-		return "", authErr(http.StatusForbidden, "InvalidSignatureException", "bad_signed_headers", "'X-Amz-Date' must be a signed header")
-	}
-	t, aerr := parseAmzDate(amzDate)
+	amzDate, t, aerr := requestDate(r, signed)
 	if aerr != nil {
 		return "", aerr
 	}
@@ -348,7 +341,40 @@ func VerifyRequest(r *http.Request, body []byte, region string, lookup Credentia
 		return "", authErr(http.StatusBadRequest, "XAmzContentSHA256Mismatch", "payload_hash",
 			"The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
-	headerValue := func(name string) []string {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", authErr(http.StatusForbidden, "InvalidSignatureException", "bad_query", "The query string is malformed")
+	}
+	creq := canonicalRequest(r.Method, canonicalURI(r.URL.EscapedPath(), true), canonicalQuery(q, ""), signed, requestHeaderValues(r), payloadHash)
+	want := computeSignature(creds.SecretAccessKey, scope, stringToSign(amzDate, scope, creq))
+	if !signaturesEqual(want, sig) {
+		return "", authErr(http.StatusForbidden, "InvalidSignatureException", "signature_mismatch", msgSignatureMismatch)
+	}
+	return scope.AccessKeyID, nil
+}
+
+// requestDate returns the X-Amz-Date header of r, which must be among the
+// signed headers, and the time it names.
+func requestDate(r *http.Request, signed []string) (string, time.Time, *AuthError) {
+	amzDate := r.Header.Get("X-Amz-Date")
+	if amzDate == "" {
+		return "", time.Time{}, authErr(http.StatusForbidden, "IncompleteSignatureException", "missing_date", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header")
+	}
+	if !slices.Contains(signed, "x-amz-date") {
+		return "", time.Time{}, authErr(http.StatusForbidden, "InvalidSignatureException", "bad_signed_headers", "'X-Amz-Date' must be a signed header")
+	}
+	t, aerr := parseAmzDate(amzDate)
+	if aerr != nil {
+		return "", time.Time{}, aerr
+	}
+	return amzDate, t, nil
+}
+
+// requestHeaderValues returns the values of a signed header of r as the
+// signer saw them: Host and Content-Length live outside r.Header on the
+// server side.
+func requestHeaderValues(r *http.Request) func(name string) []string {
+	return func(name string) []string {
 		switch name {
 		case "host":
 			return []string{r.Host}
@@ -360,16 +386,6 @@ func VerifyRequest(r *http.Request, body []byte, region string, lookup Credentia
 		}
 		return r.Header.Values(name)
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return "", authErr(http.StatusForbidden, "InvalidSignatureException", "bad_query", "The query string is malformed")
-	}
-	creq := canonicalRequest(r.Method, canonicalURI(r.URL.EscapedPath(), true), canonicalQuery(q, ""), signed, headerValue, payloadHash)
-	want := computeSignature(creds.SecretAccessKey, scope, stringToSign(amzDate, scope, creq))
-	if !signaturesEqual(want, sig) {
-		return "", authErr(http.StatusForbidden, "InvalidSignatureException", "signature_mismatch", msgSignatureMismatch)
-	}
-	return scope.AccessKeyID, nil
 }
 
 // Presigned is what a verified presigned signaling URL carries.
@@ -406,64 +422,38 @@ func VerifyPresignedURL(u *url.URL, host, region string, lookup CredentialLookup
 	if err != nil {
 		return nil, authErr(http.StatusForbidden, "InvalidSignatureException", "bad_query", "The query string is malformed")
 	}
-	one := func(name string) (string, *AuthError) {
-		vs := q[name]
-		if len(vs) != 1 || vs[0] == "" {
-			return "", authErr(http.StatusForbidden, "AccessDeniedException", "missing_"+strings.ToLower(strings.TrimPrefix(name, "X-Amz-")),
-				"Query-string authentication requires exactly one non-empty %s parameter", name)
-		}
-		return vs[0], nil
+	p, aerr := presignParamsOf(q)
+	if aerr != nil {
+		return nil, aerr
 	}
-	var vals [6]string
-	for i, name := range []string{qAlgorithm, qCredential, qDate, qExpires, qSignedHeaders, qSignature} {
-		v, aerr := one(name)
-		if aerr != nil {
-			return nil, aerr
-		}
-		vals[i] = v
-	}
-	alg, credV, amzDate, expV, signedV, sig := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
-	if alg != sigAlgorithm {
+	if p.algorithm != sigAlgorithm {
 		return nil, authErr(http.StatusForbidden, "AccessDeniedException", "bad_algorithm", "X-Amz-Algorithm only supports %s", sigAlgorithm)
 	}
-	scope, aerr := parseCredential(credV)
+	scope, aerr := parseCredential(p.credential)
 	if aerr != nil {
 		return nil, aerr
 	}
-	signedAt, aerr := parseAmzDate(amzDate)
+	signedAt, aerr := parseAmzDate(p.date)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkScope(scope, amzDate, region); aerr != nil {
+	if aerr := checkScope(scope, p.date, region); aerr != nil {
 		return nil, aerr
 	}
-	secs, err := strconv.Atoi(expV)
-	if err != nil || secs < 1 || time.Duration(secs)*time.Second > MaxPresignExpires {
-		return nil, authErr(http.StatusForbidden, "AccessDeniedException", "bad_expires",
-			"X-Amz-Expires must be a whole number of seconds from 1 to %d", int(MaxPresignExpires/time.Second))
+	expires, aerr := checkPresignExpiry(p, signedAt, now)
+	if aerr != nil {
+		return nil, aerr
 	}
-	expires := time.Duration(secs) * time.Second
-	if signedAt.After(now.Add(MaxClockSkew)) {
-		return nil, authErr(http.StatusForbidden, "AccessDeniedException", "signature_not_yet_current",
-			"Request is not yet valid: X-Amz-Date %s is more than 5 minutes in the future", amzDate)
-	}
-	if now.After(signedAt.Add(expires)) {
-		return nil, authErr(http.StatusForbidden, "AccessDeniedException", "url_expired",
-			"Request has expired: the presigned URL signed at %s expired %s later", amzDate, expires)
-	}
-	signed, aerr := parseSignedHeaders(signedV)
+	signed, aerr := parseSignedHeaders(p.signedHeaders)
 	if aerr != nil {
 		return nil, aerr
 	}
 	if len(signed) != 1 {
 		return nil, authErr(http.StatusForbidden, "AccessDeniedException", "bad_signed_headers", "X-Amz-SignedHeaders must be host")
 	}
-	var token string
-	if vs, ok := q[qSecurityToken]; ok {
-		if len(vs) != 1 {
-			return nil, authErr(http.StatusForbidden, "UnrecognizedClientException", "bad_session_token", msgInvalidToken)
-		}
-		token = vs[0]
+	token, aerr := presignToken(q)
+	if aerr != nil {
+		return nil, aerr
 	}
 	creds, aerr := lookupCreds(lookup, scope.AccessKeyID, token)
 	if aerr != nil {
@@ -471,8 +461,8 @@ func VerifyPresignedURL(u *url.URL, host, region string, lookup CredentialLookup
 	}
 	headerValue := func(string) []string { return []string{host} }
 	creq := canonicalRequest(http.MethodGet, canonicalURI(u.EscapedPath(), true), canonicalQuery(q, qSignature), signed, headerValue, emptySHA256)
-	want := computeSignature(creds.SecretAccessKey, scope, stringToSign(amzDate, scope, creq))
-	if !signaturesEqual(want, sig) {
+	want := computeSignature(creds.SecretAccessKey, scope, stringToSign(p.date, scope, creq))
+	if !signaturesEqual(want, p.signature) {
 		return nil, authErr(http.StatusForbidden, "AccessDeniedException", "signature_mismatch", msgSignatureMismatch)
 	}
 	return &Presigned{
@@ -483,4 +473,61 @@ func VerifyPresignedURL(u *url.URL, host, region string, lookup CredentialLookup
 		ChannelARN:  q.Get(qChannelARN),
 		ClientID:    q.Get(qClientID),
 	}, nil
+}
+
+// presignParams are the query parameters every presigned URL carries.
+type presignParams struct {
+	algorithm, credential, date, expires, signedHeaders, signature string
+}
+
+// presignParamsOf takes the required parameters from q: each exactly once and
+// non-empty, checked in the order of presignParams.
+func presignParamsOf(q url.Values) (presignParams, *AuthError) {
+	var vals [6]string
+	for i, name := range []string{qAlgorithm, qCredential, qDate, qExpires, qSignedHeaders, qSignature} {
+		vs := q[name]
+		if len(vs) != 1 || vs[0] == "" {
+			return presignParams{}, authErr(http.StatusForbidden, "AccessDeniedException", "missing_"+strings.ToLower(strings.TrimPrefix(name, "X-Amz-")),
+				"Query-string authentication requires exactly one non-empty %s parameter", name)
+		}
+		vals[i] = vs[0]
+	}
+	return presignParams{
+		algorithm: vals[0], credential: vals[1], date: vals[2],
+		expires: vals[3], signedHeaders: vals[4], signature: vals[5],
+	}, nil
+}
+
+// checkPresignExpiry parses X-Amz-Expires (1 s to MaxPresignExpires) and
+// checks that the URL signed at signedAt is valid at now: not signed more than
+// MaxClockSkew in the future and not expired. It returns the validity.
+func checkPresignExpiry(p presignParams, signedAt, now time.Time) (time.Duration, *AuthError) {
+	secs, err := strconv.Atoi(p.expires)
+	if err != nil || secs < 1 || time.Duration(secs)*time.Second > MaxPresignExpires {
+		return 0, authErr(http.StatusForbidden, "AccessDeniedException", "bad_expires",
+			"X-Amz-Expires must be a whole number of seconds from 1 to %d", int(MaxPresignExpires/time.Second))
+	}
+	expires := time.Duration(secs) * time.Second
+	if signedAt.After(now.Add(MaxClockSkew)) {
+		return 0, authErr(http.StatusForbidden, "AccessDeniedException", "signature_not_yet_current",
+			"Request is not yet valid: X-Amz-Date %s is more than 5 minutes in the future", p.date)
+	}
+	if now.After(signedAt.Add(expires)) {
+		return 0, authErr(http.StatusForbidden, "AccessDeniedException", "url_expired",
+			"Request has expired: the presigned URL signed at %s expired %s later", p.date, expires)
+	}
+	return expires, nil
+}
+
+// presignToken returns the X-Amz-Security-Token of q: "" when absent, an
+// error when given more than once.
+func presignToken(q url.Values) (string, *AuthError) {
+	vs, ok := q[qSecurityToken]
+	if !ok {
+		return "", nil
+	}
+	if len(vs) != 1 {
+		return "", authErr(http.StatusForbidden, "UnrecognizedClientException", "bad_session_token", msgInvalidToken)
+	}
+	return vs[0], nil
 }

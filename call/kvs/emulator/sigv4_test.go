@@ -159,8 +159,7 @@ func TestVerifyRequestAgainstSDKSigner(t *testing.T) {
 	check("tampered path", sign(good, now, func(r *http.Request) { r.URL.Path = "/deleteSignalingChannel" }), body, "InvalidSignatureException")
 	check("no authorization", sign(good, now, func(r *http.Request) { r.Header.Del("Authorization") }), body, "MissingAuthenticationTokenException")
 	check("payload hash header mismatch", sign(good, now, func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", emptySHA256) }), body, "XAmzContentSHA256Mismatch")
-	otherRegion := func(r *http.Request) {}
-	req := sign(good, now, otherRegion)
+	req := sign(good, now, nil)
 	req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "/us-west-2/", "/eu-west-1/", 1))
 	check("wrong region scope", req, body, "InvalidSignatureException")
 

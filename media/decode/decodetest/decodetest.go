@@ -20,7 +20,8 @@ import (
 	"github.com/kvsviewer/kvsviewer/media/decode"
 )
 
-// Quadrant colours of the pattern: top-left, top-right, bottom-left, bottom-right.
+// Quadrants are the colours of the pattern's four quadrants: top-left,
+// top-right, bottom-left, bottom-right. CheckQuadrants looks for them.
 var Quadrants = [4]color.RGBA{
 	{R: 220, G: 40, B: 40, A: 255},
 	{R: 40, G: 200, B: 60, A: 255},
@@ -184,14 +185,17 @@ func Clip(c decode.Codec, w, h, n, bitrate, keyint int) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer e.Close()
 	out := make([][]byte, 0, n)
 	for range n {
 		b, err := e.Next()
 		if err != nil {
+			_ = e.Close() // the encoding error is the one worth reporting
 			return nil, err
 		}
 		out = append(out, b)
+	}
+	if err := e.Close(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
