@@ -14,7 +14,7 @@ GOLANGCI_LINT_PKG     := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 .PHONY: deps lint-tools run test lint bench fuzz soak screenshots package build
 
-## deps: install the Debian packages, Go modules and golangci-lint the build needs (skips what is present)
+## deps: install the Debian packages and Go modules the build needs (skips what is present)
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -24,7 +24,6 @@ deps:
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
 	$(GO) mod download
-	@$(MAKE) --no-print-directory lint-tools
 
 ## lint-tools: install golangci-lint $(GOLANGCI_LINT_VERSION) into $(go env GOPATH)/bin unless that version is there
 lint-tools:
@@ -52,7 +51,7 @@ test: deps
 
 ## lint: golangci-lint with .golangci.yml (gofmt, vet, staticcheck, errcheck, revive, ...)
 ## (deps first: type-checking the cgo packages needs the Debian -dev packages)
-lint: deps
+lint: deps lint-tools
 	$$($(GO) env GOPATH)/bin/golangci-lint run $(PKGS)
 
 ## bench: decoder, teardown and connect benchmarks
