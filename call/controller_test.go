@@ -126,7 +126,7 @@ func newRigTB(t testing.TB, faults emulator.Faults, tune func(*call.Config), w, 
 	}
 	ctrl, err := call.NewController(cfg)
 	if err != nil {
-		d.Close()
+		_ = d.Close()
 		t.Fatalf("controller: %v", err)
 	}
 	events, _ := ctrl.Subscribe()
@@ -169,9 +169,9 @@ func (r *rig) waitLive(limit time.Duration) call.Event {
 	})
 }
 
-func (r *rig) waitIdle() call.Event {
+func (r *rig) waitIdle() {
 	r.t.Helper()
-	return r.waitFor(10*time.Second, "idle", call.IsState(call.StateIdle))
+	r.waitFor(10*time.Second, "idle", call.IsState(call.StateIdle))
 }
 
 func (r *rig) errorsSeen() []call.Class {

@@ -158,18 +158,17 @@ func (s *session) failed(class Class, err error) {
 }
 
 // goFunc starts a goroutine owned by the session, unless it is torn down.
-func (s *session) goFunc(f func()) bool {
+func (s *session) goFunc(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.torn {
-		return false
+		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		f()
 	}()
-	return true
 }
 
 func (s *session) start() { s.goFunc(s.run) }

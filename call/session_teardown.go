@@ -79,9 +79,13 @@ func (s *session) teardown() teardownResult {
 	}
 	// 4. The peer connection (stops the receivers, so the decoders end).
 	if pc != nil {
-		s.statsMu.Lock() // the context is cancelled: no GetStats starts after this
-		s.statsMu.Unlock()
-		step("close peer connection", pc.Close)
+		step("close peer connection", func() error {
+			// pion's GetStats races with Close: hold the stats loop off (it
+			// sees the cancelled context once it gets the lock, and stops).
+			s.statsMu.Lock()
+			defer s.statsMu.Unlock()
+			return pc.Close()
+		})
 	}
 	// 5. Audio out.
 	if player != nil {

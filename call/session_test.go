@@ -29,7 +29,7 @@ func TestSessionAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer emu.Close()
+	defer func() { _ = emu.Close() }()
 	c := emu.Credentials()
 	aws := kvs.AWSOptions{Region: emu.Region(), EndpointURL: emu.Endpoint(), RootCAs: emu.CAPool(),
 		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)}
@@ -37,7 +37,7 @@ func TestSessionAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer func() { _ = m.Close() }()
 
 	events := make(chan sessionEvent, 1024)
 	deps := sessionDeps{

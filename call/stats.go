@@ -92,9 +92,10 @@ func collectStats(report webrtc.StatsReport) rawStats {
 			st.bytesIn += x.BytesReceived
 			st.PacketsLost += int64(x.PacketsLost)
 			received += x.PacketsReceived
-			if x.Kind == "video" {
+			switch x.Kind {
+			case "video":
 				st.Jitter = time.Duration(x.Jitter * float64(time.Second))
-			} else if x.Kind == "audio" {
+			case "audio":
 				st.AudioPackets = uint64(x.PacketsReceived)
 			}
 		case webrtc.ICECandidatePairStats:

@@ -62,7 +62,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	defer ctrl.Close()
+	defer func() { _ = ctrl.Close() }() // always nil
 	events, unsubscribe := ctrl.Subscribe()
 	defer unsubscribe()
 

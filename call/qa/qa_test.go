@@ -32,7 +32,7 @@ func run(t *testing.T, faults emulator.Faults, o qa.Options) qa.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	o.Config = call.Config{
 		AWS: d.AWSOptions(), Channel: d.Channel(),
 		ClientIDs:     call.ClientIDConfig{Cooldown: demo.ClientIDCooldown(faults)},

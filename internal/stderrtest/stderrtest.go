@@ -22,17 +22,17 @@ func Capture(t testing.TB, f func()) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Close(saved)
+	defer func() { _ = syscall.Close(saved) }()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	var out bytes.Buffer
 	var wg sync.WaitGroup
 	wg.Go(func() { _, _ = io.Copy(&out, r) })
 	if err := syscall.Dup3(int(w.Fd()), 2, 0); err != nil {
-		w.Close()
+		_ = w.Close()
 		t.Fatal(err)
 	}
 	func() {
@@ -40,7 +40,7 @@ func Capture(t testing.TB, f func()) string {
 			if err := syscall.Dup3(saved, 2, 0); err != nil {
 				panic("stderrtest: cannot restore fd 2: " + err.Error())
 			}
-			w.Close()
+			_ = w.Close() // the reader sees EOF
 		}()
 		f()
 	}()

@@ -48,7 +48,7 @@ func TestSameSettingsAsMediadevices(t *testing.T) {
 				return
 			}
 			theirs = next(t, enc)
-			enc.Close()
+			_ = enc.Close()
 		})
 		op, err := NewParams()
 		if err != nil {
@@ -60,7 +60,7 @@ func TestSameSettingsAsMediadevices(t *testing.T) {
 			t.Fatal(err)
 		}
 		ours = next(t, enc)
-		enc.Close()
+		_ = enc.Close()
 		a, b := x264Options(theirs), x264Options(ours)
 		if a == "" || a != b {
 			t.Fatalf("%dx%d: x264 settings differ:\nmediadevices: %s\nours:         %s", w, h, a, b)

@@ -134,7 +134,7 @@ func TestErrorsAreLogged(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	const w, h = 640, 360
 	enc := open(t, w, h, nil)
-	defer enc.Close()
+	defer func() { _ = enc.Close() }()
 	dec, err := decode.NewVideoDecoder(decode.H264)
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func hasNAL(b []byte, typ byte) bool {
 // (what a PLI or FIR gets), only that one, and the keyframe interval holds.
 func TestForceKeyFrame(t *testing.T) {
 	enc := open(t, 320, 240, nil)
-	defer enc.Close()
+	defer func() { _ = enc.Close() }()
 	kc, ok := enc.Controller().(codec.KeyFrameController)
 	if !ok {
 		t.Fatal("no codec.KeyFrameController")
@@ -220,7 +220,7 @@ func TestForceKeyFrame(t *testing.T) {
 // TestSetBitRate: a lower target makes smaller frames.
 func TestSetBitRate(t *testing.T) {
 	enc := open(t, 640, 360, nil)
-	defer enc.Close()
+	defer func() { _ = enc.Close() }()
 	size := func() int {
 		n := 0
 		for range 30 {
@@ -265,7 +265,7 @@ func TestCloseAndMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc2.Close()
+	defer func() { _ = enc2.Close() }()
 	if _, _, err := enc2.Read(); err == nil || !strings.Contains(err.Error(), "160x120") {
 		t.Fatalf("Read of a 160x120 frame from a 320x240 encoder: %v", err)
 	}
