@@ -73,10 +73,7 @@ func (w *Window) runTour() error {
 		return err
 	}
 	for {
-		w.mu.Lock()
-		running := w.qaCancel != nil
-		w.mu.Unlock()
-		if !running {
+		if !w.qaRun.running() {
 			break
 		}
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
