@@ -45,6 +45,20 @@ func (h *callHost) take() (*call.Controller, func()) {
 	return c, unsub
 }
 
+// release detaches controller c from the window (the frame callbacks of its
+// video sinks and unsub, its event subscription, which ends its pump) and
+// closes it. Every controller the window lets go of goes through here; a nil
+// c does nothing.
+func release(c *call.Controller, unsub func()) error {
+	if c == nil {
+		return nil
+	}
+	c.RemoteVideo().OnFrame(nil)
+	c.LocalVideo().OnFrame(nil)
+	unsub()
+	return c.Close()
+}
+
 // currentSettings returns the settings the next controller is built from.
 func (h *callHost) currentSettings() Settings {
 	h.mu.Lock()
@@ -67,13 +81,8 @@ func (w *Window) controller() (*call.Controller, error) {
 	s := h.settings
 	h.dirty = false
 	h.mu.Unlock()
-	if old != nil {
-		old.RemoteVideo().OnFrame(nil)
-		old.LocalVideo().OnFrame(nil)
-		oldUnsub()
-		if err := old.Close(); err != nil {
-			w.log.Warn("closing the previous controller", "err", err)
-		}
+	if err := release(old, oldUnsub); err != nil {
+		w.log.Warn("closing the previous controller", "err", err)
 	}
 	cfg, err := w.config(s)
 	if err != nil {
@@ -103,8 +112,7 @@ func (w *Window) controller() (*call.Controller, error) {
 	h.mu.Lock()
 	if w.ctx.Err() != nil { // the window closed meanwhile
 		h.mu.Unlock()
-		unsub()
-		_ = c.Close()
+		_ = release(c, unsub)
 		return nil, w.ctx.Err()
 	}
 	h.ctrl, h.unsub = c, unsub

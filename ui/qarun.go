@@ -52,12 +52,7 @@ func (w *Window) startQA(r QARequest) {
 			h.mu.Unlock()
 			cancel()
 		}()
-		if old != nil {
-			old.RemoteVideo().OnFrame(nil)
-			old.LocalVideo().OnFrame(nil)
-			oldUnsub()
-			_ = old.Close()
-		}
+		_ = release(old, oldUnsub)
 		rep, err := w.runQA(ctx, s, r)
 		fyne.Do(func() { w.QA.Finish(rep, err) })
 	}()

@@ -128,15 +128,9 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 func (w *Window) Close() error {
 	w.cancel()
 	w.stopQA()
-	ctrl, unsub := w.calls.take()
 	var errs []error
-	if ctrl != nil {
-		ctrl.RemoteVideo().OnFrame(nil)
-		ctrl.LocalVideo().OnFrame(nil)
-		unsub()
-		if err := ctrl.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close controller: %w", err))
-		}
+	if err := release(w.calls.take()); err != nil {
+		errs = append(errs, fmt.Errorf("close controller: %w", err))
 	}
 	w.wg.Wait()
 	for _, v := range []*VideoView{w.View.Remote, w.View.Local} {
