@@ -26,6 +26,15 @@ type callHost struct {
 	stateSeq   uint64        // counts state events
 	maxSession uint64        // the highest session id shown
 	stateCh    chan struct{} // closed and replaced on each state event
+
+	actions []action // clicks waiting for runActions, oldest first
+	acting  bool     // runActions is running
+}
+
+// action is a click that needs the controller: fn runs with it.
+type action struct {
+	name string
+	fn   func(*call.Controller)
 }
 
 // current returns the controller, nil when there is none.
@@ -68,6 +77,9 @@ func (h *callHost) currentSettings() Settings {
 
 // controller returns the controller for the current settings, building a
 // new one (and closing the old) when there is none or the settings changed.
+// Only runActions calls it, so one build runs at a time: two builds at once
+// would each install their controller and the first would be lost, never
+// closed.
 func (w *Window) controller() (*call.Controller, error) {
 	h := &w.calls
 	h.mu.Lock()
@@ -115,38 +127,77 @@ func (w *Window) controller() (*call.Controller, error) {
 		_ = release(c, unsub)
 		return nil, w.ctx.Err()
 	}
+	// prev is nil (builds do not overlap and each took the old controller
+	// out); should that ever change, the one replaced is still released.
+	prev, prevUnsub := h.ctrl, h.unsub
 	h.ctrl, h.unsub = c, unsub
 	h.mu.Unlock()
+	if err := release(prev, prevUnsub); err != nil {
+		w.log.Warn("closing the replaced controller", "err", err)
+	}
 	return c, nil
 }
 
-// act runs fn with the controller on a goroutine of its own (building the
-// controller may wait for the demo), reporting failures in the window.
+// act queues fn to run with the controller, which it builds first when
+// needed (building may wait for the demo and for the old controller to
+// close). The queue is worked through in click order by one goroutine,
+// runActions, so builds never overlap: a click during a build waits for it
+// and then uses the controller it made.
 func (w *Window) act(name string, fn func(*call.Controller)) {
 	if w.qaRun.running() {
 		fyne.Do(func() { w.View.SetNotice("A QA run is in progress: stop it first") })
 		return
 	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		c, err := w.controller()
-		if err != nil {
-			if w.ctx.Err() == nil {
-				w.log.Error(name+" failed", "err", err)
-				fyne.Do(func() {
-					w.View.SetNotice(name + ": " + Redact(err.Error()))
-					var fe *call.FieldError
-					if errors.As(err, &fe) { // bad settings: show them next to their fields
-						w.Settings.ShowErrors(ConfigErrors(err))
-						w.View.SelectTab(TabSettings)
-					}
-				})
-			}
+	h := &w.calls
+	h.mu.Lock()
+	h.actions = append(h.actions, action{name: name, fn: fn})
+	start := !h.acting
+	h.acting = true
+	h.mu.Unlock()
+	if start {
+		w.wg.Add(1)
+		go w.runActions()
+	}
+}
+
+// runActions runs the queued actions in order until none is left; once the
+// window closes it drops the rest.
+func (w *Window) runActions() {
+	defer w.wg.Done()
+	h := &w.calls
+	for {
+		h.mu.Lock()
+		if len(h.actions) == 0 || w.ctx.Err() != nil {
+			h.actions, h.acting = nil, false
+			h.mu.Unlock()
 			return
 		}
-		fn(c)
-	}()
+		a := h.actions[0]
+		h.actions = h.actions[1:]
+		h.mu.Unlock()
+		w.runAction(a)
+	}
+}
+
+// runAction runs a with the controller, reporting a failed build in the
+// window.
+func (w *Window) runAction(a action) {
+	c, err := w.controller()
+	if err != nil {
+		if w.ctx.Err() == nil {
+			w.log.Error(a.name+" failed", "err", err)
+			fyne.Do(func() {
+				w.View.SetNotice(a.name + ": " + Redact(err.Error()))
+				var fe *call.FieldError
+				if errors.As(err, &fe) { // bad settings: show them next to their fields
+					w.Settings.ShowErrors(ConfigErrors(err))
+					w.View.SelectTab(TabSettings)
+				}
+			})
+		}
+		return
+	}
+	a.fn(c)
 }
 
 // pump hands controller events to the view until the subscription ends.
