@@ -104,9 +104,21 @@ func (w *Window) controller() (*call.Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new controller: %w", err)
 	}
+	unsub := w.attach(c)
+	if err := w.install(c, unsub); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// attach wires a new controller to the window: its events to the view
+// (through a pump), the user's mute choices, and its video sinks to the
+// video views. The function it returns ends the event subscription.
+func (w *Window) attach(c *call.Controller) (unsub func()) {
 	events, unsub := c.Subscribe()
 	w.wg.Add(1)
 	go w.pump(events, w.sessionBase())
+	h := &w.calls
 	h.mu.Lock()
 	muted, camOff := h.muted, h.camOff
 	h.mu.Unlock()
@@ -121,11 +133,18 @@ func (w *Window) controller() (*call.Controller, error) {
 	})
 	remote.OnFrame(w.View.Remote.FrameReady)
 	local.OnFrame(w.View.Local.FrameReady)
+	return unsub
+}
+
+// install makes c the window's controller, or releases it when the window
+// has closed meanwhile (and returns why).
+func (w *Window) install(c *call.Controller, unsub func()) error {
+	h := &w.calls
 	h.mu.Lock()
-	if w.ctx.Err() != nil { // the window closed meanwhile
+	if err := w.ctx.Err(); err != nil {
 		h.mu.Unlock()
 		_ = release(c, unsub)
-		return nil, w.ctx.Err()
+		return err
 	}
 	// prev is nil (builds do not overlap and each took the old controller
 	// out); should that ever change, the one replaced is still released.
@@ -135,7 +154,7 @@ func (w *Window) controller() (*call.Controller, error) {
 	if err := release(prev, prevUnsub); err != nil {
 		w.log.Warn("closing the replaced controller", "err", err)
 	}
-	return c, nil
+	return nil
 }
 
 // act queues fn to run with the controller, which it builds first when

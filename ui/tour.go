@@ -72,10 +72,7 @@ func (w *Window) runTour() error {
 	if err != nil {
 		return err
 	}
-	for {
-		if !w.qaRun.running() {
-			break
-		}
+	for w.qaRun.running() {
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
