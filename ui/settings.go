@@ -121,35 +121,7 @@ func (s Settings) Validate() []FieldError {
 		add(FieldMode, "choose Demo or AWS")
 	}
 	if s.Mode == ModeAWS {
-		if s.Profile != "" && !reProfile.MatchString(s.Profile) {
-			add(FieldProfile, "not a valid profile name")
-		}
-		if s.Region != "" && !reRegion.MatchString(s.Region) {
-			add(FieldRegion, "not an AWS region (like us-west-2)")
-		}
-		ch := s.Channel
-		switch {
-		case strings.TrimSpace(ch) == "":
-			add(FieldChannel, "enter the signaling channel's name or ARN")
-		case strings.HasPrefix(ch, "arn:"):
-			if !reChannelARN.MatchString(ch) {
-				add(FieldChannel, "not a signaling channel ARN (arn:aws:kinesisvideo:REGION:ACCOUNT:channel/NAME/ID)")
-			} else if r := ChannelRegion(ch); s.Region != "" && r != s.Region {
-				add(FieldRegion, "the channel ARN is in %s", r)
-			}
-		case !reChannelName.MatchString(ch):
-			add(FieldChannel, "a channel name has 1-256 letters, digits, '_', '.' or '-'")
-		}
-		if s.EndpointURL != "" {
-			if u, err := url.Parse(s.EndpointURL); err != nil || u.Host == "" || u.Scheme != "https" {
-				add(FieldEndpoint, "must be an https:// URL")
-			}
-		}
-		if s.CAFile != "" {
-			if msg := checkCAFile(s.CAFile); msg != "" {
-				add(FieldCAFile, "%s", msg)
-			}
-		}
+		s.validateAWS(add)
 	}
 	switch s.ClientIDPolicy {
 	case "pool", "fresh":
@@ -190,6 +162,39 @@ func (s Settings) Validate() []FieldError {
 		add(FieldNAT, "choose STUN+TURN, TURN only or STUN only")
 	}
 	return errs
+}
+
+// validateAWS checks the fields of AWS mode, reporting each bad one to add.
+func (s Settings) validateAWS(add func(field, format string, args ...any)) {
+	if s.Profile != "" && !reProfile.MatchString(s.Profile) {
+		add(FieldProfile, "not a valid profile name")
+	}
+	if s.Region != "" && !reRegion.MatchString(s.Region) {
+		add(FieldRegion, "not an AWS region (like us-west-2)")
+	}
+	ch := s.Channel
+	switch {
+	case strings.TrimSpace(ch) == "":
+		add(FieldChannel, "enter the signaling channel's name or ARN")
+	case strings.HasPrefix(ch, "arn:"):
+		if !reChannelARN.MatchString(ch) {
+			add(FieldChannel, "not a signaling channel ARN (arn:aws:kinesisvideo:REGION:ACCOUNT:channel/NAME/ID)")
+		} else if r := ChannelRegion(ch); s.Region != "" && r != s.Region {
+			add(FieldRegion, "the channel ARN is in %s", r)
+		}
+	case !reChannelName.MatchString(ch):
+		add(FieldChannel, "a channel name has 1-256 letters, digits, '_', '.' or '-'")
+	}
+	if s.EndpointURL != "" {
+		if u, err := url.Parse(s.EndpointURL); err != nil || u.Host == "" || u.Scheme != "https" {
+			add(FieldEndpoint, "must be an https:// URL")
+		}
+	}
+	if s.CAFile != "" {
+		if msg := checkCAFile(s.CAFile); msg != "" {
+			add(FieldCAFile, "%s", msg)
+		}
+	}
 }
 
 func clientIDProblem(err error) string {

@@ -21,14 +21,6 @@ import (
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 )
 
-func fields(errs []FieldError) map[string]string {
-	m := map[string]string{}
-	for _, e := range errs {
-		m[e.Field] = e.Message
-	}
-	return m
-}
-
 // writeCA writes a real self-signed PEM certificate.
 func writeCA(t *testing.T) string {
 	t.Helper()

@@ -92,6 +92,14 @@ func NewSettingsForm(s Settings, profiles []string, cameras, mics []DeviceChoice
 	f.SetDevices(cameras, mics)
 	f.SetSettings(s)
 
+	f.content = container.NewBorder(container.NewHBox(f.Save, f.Status), nil, nil, nil, container.NewVScroll(f.newForm()))
+	f.ExtendBaseWidget(f)
+	return f
+}
+
+// newForm returns the form of the settings fields, each with a hidden label
+// under it for its error.
+func (f *SettingsForm) newForm() *widget.Form {
 	item := func(label, field string, w fyne.CanvasObject, hint string) *widget.FormItem {
 		e := widget.NewLabel("")
 		e.Importance = widget.DangerImportance
@@ -100,7 +108,7 @@ func NewSettingsForm(s Settings, profiles []string, cameras, mics []DeviceChoice
 		f.errLabels[field] = e
 		return &widget.FormItem{Text: label, Widget: container.NewVBox(w, e), HintText: hint}
 	}
-	form := widget.NewForm(
+	return widget.NewForm(
 		item("Mode", FieldMode, f.Mode, "Demo runs a local KVS emulator and camera; AWS joins a real channel"),
 		item("AWS profile", FieldProfile, f.Profile, ""),
 		item("Region", FieldRegion, f.Region, ""),
@@ -117,9 +125,6 @@ func NewSettingsForm(s Settings, profiles []string, cameras, mics []DeviceChoice
 		item("Send", "send", container.NewHBox(f.SendVideo, f.SendAudio), ""),
 		item("NAT traversal", FieldNAT, f.NAT, ""),
 	)
-	f.content = container.NewBorder(container.NewHBox(f.Save, f.Status), nil, nil, nil, container.NewVScroll(form))
-	f.ExtendBaseWidget(f)
-	return f
 }
 
 // CreateRenderer implements fyne.Widget.

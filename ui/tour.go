@@ -72,13 +72,7 @@ func (w *Window) runTour() error {
 	if err != nil {
 		return err
 	}
-	for {
-		w.mu.Lock()
-		running := w.qaCancel != nil
-		w.mu.Unlock()
-		if !running {
-			break
-		}
+	for w.qaRun.running() {
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
