@@ -2,127 +2,37 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
 	"image/png"
-	"io"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/kvsviewer/kvsviewer/call"
-	"github.com/kvsviewer/kvsviewer/call/demo"
-	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 )
 
-// setup checks the flags and builds the controller configuration and logger;
-// with --demo it starts the in-process emulator and master (stop ends them).
-func (f *callFlags) setup(ctx context.Context) (cfg call.Config, log *slog.Logger, stop func(), err error) {
-	if err := f.check(); err != nil {
-		return cfg, nil, nil, err
-	}
-	log = newLogger(f.verbose)
-	cfg = f.config()
-	cfg.Logger = log
-	stop = func() {}
-	if f.demo {
-		d, err := startDemo(ctx, f, &cfg, log)
-		if err != nil {
-			return cfg, nil, nil, err
-		}
-		stop = func() { _ = d.Close() }
-	}
-	return cfg, log, stop, nil
+// callRun is one `kvsviewer call`: connect, hold, disconnect.
+type callRun struct {
+	ctrl   *call.Controller
+	events <-chan call.Event
+	out    *call.JSONWriter
+	json   bool
+	last   call.Event // the last failed attempt (EventError) or final failure
 }
-
-// startDemo starts the in-process emulator and master and points cfg at them.
-func startDemo(ctx context.Context, f *callFlags, cfg *call.Config, log *slog.Logger) (*demo.Demo, error) {
-	faults, err := emulator.ParseFaults(f.faults)
-	if err != nil {
-		return nil, fmt.Errorf("--fault: %w", err)
-	}
-	d, err := demo.Start(ctx, demo.Options{Faults: faults, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	cfg.AWS = d.AWSOptions()
-	cfg.Channel = d.Channel()
-	cfg.ClientIDs.Cooldown = demo.ClientIDCooldown(faults)
-	cfg.ClientIDs.StorePath = "" // the demo service's pool lives only as long as it does
-	return d, nil
-}
-
-// jsonEvents writes the design's one-object-per-line events.
-type jsonEvents struct {
-	enc   *json.Encoder
-	start time.Time
-}
-
-func newJSONEvents(w io.Writer) *jsonEvents {
-	return &jsonEvents{enc: json.NewEncoder(w), start: time.Now()}
-}
-
-func (j *jsonEvents) write(tms float64, event string, fields map[string]any) {
-	out := map[string]any{"t_ms": tms, "event": event}
-	for k, v := range fields {
-		out[k] = v
-	}
-	_ = j.enc.Encode(out)
-}
-
-func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// event writes e if it is one of the events of the headless interface.
-func (j *jsonEvents) event(e call.Event) {
-	t := msOf(e.Time.Sub(j.start))
-	switch e.Kind {
-	case call.EventPhase:
-		f := map[string]any{"session": e.SessionID, "attempt": e.Attempt}
-		if e.Phase == call.PhaseTeardown {
-			f["ms"] = msOf(e.Elapsed)
-		} else {
-			t = msOf(e.Elapsed)
-		}
-		if e.Frame != nil {
-			f["width"], f["height"], f["codec"] = e.Frame.Width, e.Frame.Height, e.Frame.Codec
-		}
-		j.write(t, string(e.Phase), f)
-	case call.EventError:
-		j.write(t, "error", map[string]any{"class": e.Class, "message": e.Message, "session": e.SessionID, "attempt": e.Attempt})
-	case call.EventState:
-		f := map[string]any{"state": e.State.String()}
-		if e.State == call.StateRetrying || e.State == call.StateWaiting {
-			f["retry"], f["backoff_ms"] = e.Retry, msOf(e.Backoff)
-		}
-		if e.Message != "" {
-			f["message"] = e.Message
-		}
-		j.write(t, "state", f)
-	case call.EventNotice:
-		j.write(t, "notice", map[string]any{"message": e.Message})
-	case call.EventStats:
-		s := e.Stats
-		j.write(t, "stats", map[string]any{"codec": s.Codec, "width": s.Width, "height": s.Height, "fps": round1(s.FPS),
-			"in_kbps": round1(s.InboundKbps), "out_kbps": round1(s.OutboundKbps), "rtt_ms": msOf(s.RTT),
-			"lost": s.PacketsLost, "jitter_ms": msOf(s.Jitter), "audio_packets": s.AudioPackets, "candidate": s.CandidateType})
-	}
-}
-
-func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 
 func runCall(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
-	var f callFlags
-	f.register(fs)
+	h := newHeadless(fs)
 	duration := fs.Duration("duration", 10*time.Second, "how long to stay in the call after the first frame")
+	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "give up when no first frame came within this long, retries included")
 	asJSON := fs.Bool("json", false, "print one JSON event per line on stdout")
 	snapshot := fs.String("snapshot", "", "write the first decoded remote frame to this PNG file")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err, true}
 	}
-	cfg, log, stopDemo, err := f.setup(ctx)
+	cfg, log, stopDemo, err := h.setup(ctx)
 	if err != nil {
 		return err
 	}
@@ -131,89 +41,134 @@ func runCall(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ctrl.Close()
+	defer func() { _ = ctrl.Close() }() // always nil
 	events, unsubscribe := ctrl.Subscribe()
 	defer unsubscribe()
 
-	out := newJSONEvents(os.Stdout)
-	emit := func(e call.Event) {
-		if *asJSON {
-			out.event(e)
-		} else {
-			printHuman(e)
-		}
-	}
+	r := &callRun{ctrl: ctrl, events: events, out: call.NewJSONWriter(os.Stdout, time.Now()), json: *asJSON}
 	ctrl.Connect()
-	var live bool
-	var end <-chan time.Time
+	live := r.awaitFirstFrame(ctx, *connectTimeout)
+	if live {
+		if *snapshot != "" {
+			if err := writeSnapshot(ctrl, *snapshot); err != nil {
+				log.Error("snapshot", "error", err)
+			}
+		}
+		live = r.hold(ctx, *duration)
+	}
+	r.finish()
+	if !live {
+		return r.failure(ctx)
+	}
+	return nil
+}
+
+// emit prints an event (JSON or words) and remembers failures.
+func (r *callRun) emit(e call.Event) {
+	if e.Kind == call.EventError || call.IsState(call.StateFailed)(e) {
+		r.last = e
+	}
+	if r.json {
+		r.out.Event(e)
+	} else {
+		printHuman(e)
+	}
+}
+
+// awaitFirstFrame waits for the first frame, a final failure, ctx's end or
+// the connect timeout, and reports whether the call is live.
+func (r *callRun) awaitFirstFrame(ctx context.Context, limit time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	e, err := call.Await(wctx, r.events, func(e call.Event) bool {
+		return call.IsPhase(call.PhaseFirstFrame)(e) || call.IsState(call.StateFailed)(e)
+	}, r.emit)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && r.last.Class == "" {
+		r.last = call.Event{Class: call.ClassTimeout, Message: fmt.Sprintf("no first frame within %s (--connect-timeout)", limit)}
+	}
+	return err == nil && e.Kind == call.EventPhase
+}
+
+// hold stays in the live call for d (or until ctx ends), printing the events
+// and, with --json, the frame counts once a second. It reports false when
+// the call failed for good meanwhile.
+func (r *callRun) hold(ctx context.Context, d time.Duration) bool {
+	end := time.After(d)
 	frames := time.NewTicker(time.Second)
 	defer frames.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return finishCall(ctrl, events, emit, live)
+			return true
 		case <-end:
-			return finishCall(ctrl, events, emit, live)
+			return true
 		case <-frames.C:
-			if live && *asJSON {
-				st := ctrl.RemoteVideo().Stats()
-				out.write(msOf(time.Since(out.start)), "frames", map[string]any{"decoded": st.Decoded, "dropped": st.Dropped, "fps": round1(st.FPS)})
+			if r.json {
+				st := r.ctrl.RemoteVideo().Stats()
+				r.out.WriteNow("frames", map[string]any{"decoded": st.Decoded, "dropped": st.Dropped, "fps": call.Round1(st.FPS)})
 			}
-		case e := <-events:
-			emit(e)
-			if e.Kind == call.EventPhase && e.Phase == call.PhaseFirstFrame && !live {
-				live = true
-				end = time.After(*duration)
-				if *snapshot != "" {
-					if err := writeSnapshot(ctrl, *snapshot); err != nil {
-						log.Error("snapshot", "error", err)
-					}
-				}
+		case e, ok := <-r.events:
+			if !ok {
+				return false
 			}
-			if e.Kind == call.EventState && e.State == call.StateFailed {
-				return finishCall(ctrl, events, emit, false)
+			r.emit(e)
+			if call.IsState(call.StateFailed)(e) {
+				return false
 			}
 		}
 	}
 }
 
-// finishCall disconnects, reports the teardown and sets the exit status.
-func finishCall(ctrl *call.Controller, events <-chan call.Event, emit func(call.Event), live bool) error {
-	ctrl.Disconnect()
-	timeout := time.After(10 * time.Second)
-	for done := false; !done; {
-		select {
-		case e := <-events:
-			emit(e)
-			done = e.Kind == call.EventState && e.State == call.StateIdle
-		case <-timeout:
-			done = true
-		}
+// finish disconnects and reports the teardown (within 10 s).
+func (r *callRun) finish() {
+	r.ctrl.Disconnect()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = call.AwaitState(ctx, r.ctrl, r.events, r.emit, call.StateIdle)
+}
+
+// failure is the command's error when the call never went live or did not
+// last: its last line names the failure class.
+func (r *callRun) failure(ctx context.Context) error {
+	class, msg := r.last.Class, r.last.Message
+	if class == "" && ctx.Err() != nil {
+		class, msg = call.ClassInterrupted, "interrupted before the first frame"
 	}
-	if !live {
-		return exitCode(1)
+	if class == "" {
+		class, msg = call.ClassInternal, "the call ended without a first frame"
 	}
-	return nil
+	return callFailed{class: class, message: msg}
+}
+
+// callFailed ends `call` with exit status 1; its text, printed last, starts
+// with the failure class.
+type callFailed struct {
+	class   call.Class
+	message string
+}
+
+func (e callFailed) Error() string {
+	return fmt.Sprintf("call failed: %s: %s", e.class, e.message)
 }
 
 func printHuman(e call.Event) {
 	switch e.Kind {
 	case call.EventPhase:
-		if e.Phase == call.PhaseTeardown {
-			fmt.Printf("teardown done in %s\n", e.Elapsed.Round(time.Millisecond))
+		if e.Phase.IsDuration() {
+			fmt.Printf("%s: %s\n", e.Phase, e.Elapsed.Round(time.Millisecond))
 			return
 		}
 		extra := ""
 		if e.Frame != nil {
 			extra = fmt.Sprintf(" (%dx%d %s)", e.Frame.Width, e.Frame.Height, e.Frame.Codec)
 		}
-		fmt.Printf("%8.1f ms  %s%s\n", msOf(e.Elapsed), e.Phase, extra)
+		fmt.Printf("%8.1f ms  %s%s\n", call.Millis(e.Elapsed), e.Phase, extra)
 	case call.EventError:
 		fmt.Printf("attempt %d failed: %s: %s\n", e.Attempt, e.Class, e.Message)
 	case call.EventState:
 		switch e.State {
 		case call.StateRetrying:
-			fmt.Printf("retry %d in %s\n", e.Retry, e.Backoff.Round(time.Millisecond))
+			fmt.Printf("retry %d in %s: %s\n", e.Retry, e.Backoff.Round(time.Millisecond), e.Message)
 		case call.StateFailed:
 			fmt.Printf("failed: %s\n", e.Message)
 		case call.StateLive, call.StateIdle:
@@ -231,10 +186,10 @@ func writeSnapshot(ctrl *call.Controller, path string) error {
 	}
 	fh, err := os.Create(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("snapshot: %w", err)
 	}
 	if err := png.Encode(fh, image.Image(img)); err != nil {
-		fh.Close()
+		_ = fh.Close()
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
 	return fh.Close()

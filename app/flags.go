@@ -2,80 +2,102 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"time"
+	"strconv"
 
 	"github.com/kvsviewer/kvsviewer/call"
-	"github.com/kvsviewer/kvsviewer/call/kvs"
-	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
-// callFlags are the flags shared by the window, `call` and `qa`.
-type callFlags struct {
-	demo                  bool
-	channel, region, prof string
-	endpoint, caFile      string
-	clientID, idPolicy    string
-	video, audio, codec   string
-	nat                   string
-	width, height, fps    int
-	answerTimeout         time.Duration
-	retries               int
-	faults                string
-	verbose               bool
+// bindSettings defines the call flags shared by the window, `call` and `qa`,
+// each writing into one field of s; the flags' defaults are s's values. This
+// is the only place flags meet settings: Settings.Config does the rest.
+func bindSettings(fs *flag.FlagSet, s *call.Settings) {
+	fs.Var(demoFlag{s: s, on: new(bool)}, "demo", "use the built-in KVS emulator and demo master on 127.0.0.1 (no AWS account needed)")
+	fs.StringVar(&s.Channel, "channel", s.Channel, "signaling channel name or ARN (selects AWS mode unless --demo)")
+	fs.StringVar(&s.Region, "region", s.Region, "AWS region (default: AWS_REGION or the profile's)")
+	fs.StringVar(&s.Profile, "profile", s.Profile, "AWS shared config profile (default: AWS_PROFILE)")
+	fs.StringVar(&s.EndpointURL, "endpoint", s.EndpointURL, "KVS control plane endpoint override (AWS_ENDPOINT_URL_KINESIS_VIDEO works too)")
+	fs.StringVar(&s.CAFile, "ca-file", s.CAFile, "PEM CA bundle to trust for the KVS endpoints (e.g. the emulator's ca.pem)")
+	fs.StringVar(&s.ClientID, "client-id", s.ClientID, "viewer ClientId: the id with --client-id-policy fixed, else a prefix")
+	fs.Var(textFlag[call.IDPolicy]{&s.ClientIDPolicy}, "client-id-policy", "ClientId policy: pool, fixed or fresh")
+	fs.StringVar(&s.Video, "video", s.Video, "local video: auto, camera, test or none")
+	fs.StringVar(&s.VideoDevice, "camera", s.VideoDevice, "with --video camera: the camera's id (default: the first camera)")
+	fs.StringVar(&s.Audio, "audio", s.Audio, "local audio: auto, mic, tone or none")
+	fs.StringVar(&s.AudioDevice, "mic", s.AudioDevice, "with --audio mic: the microphone's id (default: the first one)")
+	fs.StringVar(&s.Codec, "codec", s.Codec, "video codec preference: auto (H.264 first), h264 or vp8")
+	fs.Var(textFlag[call.NATMode]{&s.NAT}, "nat", "NAT traversal: all (STUN+TURN), relay (TURN only) or stun")
+	fs.IntVar(&s.Width, "width", s.Width, "local video width")
+	fs.IntVar(&s.Height, "height", s.Height, "local video height")
+	fs.IntVar(&s.FPS, "fps", s.FPS, "local video frame rate")
+	fs.DurationVar(&s.AnswerTimeout, "answer-timeout", s.AnswerTimeout, "give up on an SDP offer with no answer after this long (it grows for a slow master)")
+	fs.DurationVar(&s.MaxAnswerTimeout, "max-answer-timeout", s.MaxAnswerTimeout, "how far the answer timeout may grow")
+	fs.IntVar(&s.Retries, "retries", s.Retries, "automatic retries after a failed attempt (0: none)")
+	fs.StringVar(&s.Faults, "fault", s.Faults, "demo only: emulator faults, e.g. drop-offer-every=3,delay-answer=1s")
 }
 
-func (f *callFlags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&f.demo, "demo", false, "use the built-in KVS emulator and demo master on 127.0.0.1 (no AWS account needed)")
-	fs.StringVar(&f.channel, "channel", "", "signaling channel name or ARN")
-	fs.StringVar(&f.region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
-	fs.StringVar(&f.prof, "profile", "", "AWS shared config profile (default: AWS_PROFILE)")
-	fs.StringVar(&f.endpoint, "endpoint", "", "KVS control plane endpoint override (AWS_ENDPOINT_URL_KINESIS_VIDEO works too)")
-	fs.StringVar(&f.caFile, "ca-file", "", "PEM CA bundle to trust for the KVS endpoints (e.g. the emulator's ca.pem)")
-	fs.StringVar(&f.clientID, "client-id", "", "viewer ClientId: the id with --client-id-policy fixed, else a prefix")
-	fs.StringVar(&f.idPolicy, "client-id-policy", "pool", "ClientId policy: pool, fixed or fresh")
-	fs.StringVar(&f.video, "video", "auto", "local video: auto, camera, test or none")
-	fs.StringVar(&f.audio, "audio", "auto", "local audio: auto, mic, tone or none")
-	fs.StringVar(&f.codec, "codec", "auto", "video codec preference: auto (H.264 first), h264 or vp8")
-	fs.StringVar(&f.nat, "nat", "all", "NAT traversal: all (STUN+TURN), relay (TURN only) or stun")
-	fs.IntVar(&f.width, "width", 1280, "local video width")
-	fs.IntVar(&f.height, "height", 720, "local video height")
-	fs.IntVar(&f.fps, "fps", 30, "local video frame rate")
-	fs.DurationVar(&f.answerTimeout, "answer-timeout", 5*time.Second, "give up on an SDP offer with no answer after this long")
-	fs.IntVar(&f.retries, "retries", 5, "retries after a failed attempt")
-	fs.StringVar(&f.faults, "fault", "", "demo only: emulator faults, e.g. drop-offer-every=3,delay-answer=1s")
-	fs.BoolVar(&f.verbose, "v", false, "debug logs on stderr")
-}
-
-// config builds the controller configuration (AWS settings; demo mode fills
-// its own in afterwards).
-func (f *callFlags) config() call.Config {
-	retries := f.retries
-	if retries == 0 {
-		retries = -1
-	}
-	return call.Config{
-		AWS:     kvs.AWSOptions{Region: f.region, Profile: f.prof, EndpointURL: f.endpoint, CAFile: f.caFile},
-		Channel: f.channel,
-		ClientIDs: call.ClientIDConfig{
-			Policy: f.idPolicy, ID: f.clientID, StorePath: clientIDStore(),
-		},
-		AnswerTimeout: f.answerTimeout,
-		RetryLimit:    retries,
-		Media: capture.Options{
-			Video: f.video, Audio: f.audio, Codec: f.codec,
-			Width: f.width, Height: f.height, FPS: f.fps,
-		},
-		NAT: f.nat,
+// settleMode picks the mode from the flags given: --channel alone means AWS
+// mode, --demo always means Demo mode.
+func settleMode(fs *flag.FlagSet, s *call.Settings) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	demo := given["demo"] && fs.Lookup("demo").Value.String() == "true"
+	switch {
+	case demo:
+		s.Mode = call.ModeDemo
+	case given["channel"]:
+		s.Mode = call.ModeAWS
 	}
 }
 
-func (f *callFlags) check() error {
-	if f.faults != "" && !f.demo {
-		return fmt.Errorf("--fault works only with --demo (faults are injected by the built-in emulator)")
+// givenSettings returns a function that applies the settings flags given on
+// fs's command line (and only those) to other settings: the window's saved
+// settings, which the flags override for this run.
+func givenSettings(fs *flag.FlagSet) func(*call.Settings) {
+	return func(dst *call.Settings) {
+		re := flag.NewFlagSet("", flag.ContinueOnError)
+		bindSettings(re, dst)
+		fs.Visit(func(f *flag.Flag) {
+			if re.Lookup(f.Name) != nil {
+				_ = re.Set(f.Name, f.Value.String()) // valid: it was parsed once already
+			}
+		})
+		settleMode(re, dst)
 	}
-	if !f.demo && f.channel == "" {
-		return fmt.Errorf("no channel: pass --channel NAME (or --demo)")
+}
+
+// demoFlag is --demo: true selects Demo mode.
+type demoFlag struct {
+	s  *call.Settings
+	on *bool // the value given
+}
+
+func (d demoFlag) String() string { return strconv.FormatBool(d.on != nil && *d.on) }
+
+func (d demoFlag) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
 	}
+	*d.on = on
+	if on {
+		d.s.Mode = call.ModeDemo
+	}
+	return nil
+}
+
+func (demoFlag) IsBoolFlag() bool { return true }
+
+// textFlag is a flag whose value is a string type of its own (a policy, a
+// NAT mode); Settings.Validate checks the value.
+type textFlag[T ~string] struct{ p *T }
+
+func (f textFlag[T]) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return string(*f.p)
+}
+
+func (f textFlag[T]) Set(v string) error {
+	*f.p = T(v)
 	return nil
 }

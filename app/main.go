@@ -4,12 +4,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -20,6 +18,7 @@ import (
 	// Imported for its init: it holds the standard log package's output (Fyne's
 	// locale complaint) until run decides where it goes.
 	"github.com/kvsviewer/kvsviewer/internal/initlog"
+	"github.com/kvsviewer/kvsviewer/internal/redact"
 )
 
 const usage = `usage: kvsviewer call [flags]       one headless call (--json for events)
@@ -57,29 +56,37 @@ func run(args []string) int {
 	case "emulator":
 		err = runEmulator(ctx, args)
 	case "help":
-		printHelp(ctx, os.Stdout)
+		printHelp()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", cmd, usage)
 		return 2
 	}
-	var ec exitCode
+	var ue usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &ec):
-		return int(ec)
+	case errors.As(err, &ue):
+		if !ue.shown {
+			fmt.Fprintln(os.Stderr, "kvsviewer:", err)
+		}
+		return 2
 	default:
 		fmt.Fprintln(os.Stderr, "kvsviewer:", err)
 		return 1
 	}
 }
 
-// exitCode ends the program with that status and no further message.
-type exitCode int
+// usageError is a command line the program cannot run: bad flags or
+// settings. It exits with status 2; shown says the flag package has printed
+// it already.
+type usageError struct {
+	error
+	shown bool
+}
 
-func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+func (e usageError) Unwrap() error { return e.error }
 
 // wantsHelp reports whether the window's arguments ask for help (-h, -help or
 // --help before a "--"), as its flag set would take them.
@@ -95,42 +102,13 @@ func wantsHelp(args []string) bool {
 	return false
 }
 
-// printHelp writes the usage (the commands, the window last) and then the
+// printHelp prints the usage (the commands, the window last) and then the
 // window's flags.
-func printHelp(ctx context.Context, w io.Writer) {
-	fmt.Fprint(w, usage)
-	if flags := windowFlags(ctx); flags != "" {
-		fmt.Fprintf(w, "\nflags of the window:\n%s", flags)
-	}
-}
-
-// windowFlags returns the defaults of the window's flags as its flag set prints
-// them. The flag set lives in runWindow, which prints its help on os.Stderr
-// when asked with -h (and does nothing else then), so os.Stderr is pointed at
-// a pipe for that call. Nothing else runs yet that could write to os.Stderr;
-// the runtime's own crash output uses fd 2, which stays as it is.
-func windowFlags(ctx context.Context) string {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return ""
-	}
-	defer r.Close()
-	done := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- b
-	}()
-	saved := os.Stderr
-	os.Stderr = w
-	_ = runWindow(ctx, []string{"-h"})
-	os.Stderr = saved
-	w.Close()
-	out := <-done
-	// The flag package's header, "Usage of kvsviewer:", is replaced by ours.
-	if i := bytes.IndexByte(out, '\n'); i >= 0 && bytes.HasPrefix(out, []byte("Usage of")) {
-		out = out[i+1:]
-	}
-	return string(out)
+func printHelp() {
+	fmt.Print(usage, "\nflags of the window:\n")
+	fs := newWindowFlags().fs
+	fs.SetOutput(os.Stdout)
+	fs.PrintDefaults()
 }
 
 // newLogger logs to stderr: warnings and errors, or everything with -v. It
@@ -143,7 +121,7 @@ func newLogger(verbose bool) *slog.Logger {
 	if verbose {
 		level = slog.LevelDebug
 	}
-	h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	h := redact.Handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	l := slog.New(h)
 	held := initlog.Release(slog.NewLogLogger(h, slog.LevelDebug).Writer())
 	slog.SetLogLoggerLevel(slog.LevelDebug) // the log package's level from now on

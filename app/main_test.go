@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		panic("build: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -89,7 +89,7 @@ func TestCallDemoJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	defer fh.Close()
+	defer func() { _ = fh.Close() }()
 	img, err := png.Decode(fh)
 	if err != nil || img.Bounds().Dx() != 1280 {
 		t.Fatalf("snapshot: %v %v", err, img.Bounds())
@@ -163,7 +163,7 @@ func TestBadInputIsAClearError(t *testing.T) {
 		want string
 	}{
 		{[]string{"call"}, "no channel"},
-		{[]string{"call", "--channel", "x", "--fault", "drop-offers=1"}, "--fault works only with --demo"},
+		{[]string{"call", "--channel", "x", "--fault", "drop-offers=1"}, "--fault: works only in Demo mode"},
 		{[]string{"qa", "--demo", "--fault", "nonsense=1"}, "--fault"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {

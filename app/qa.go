@@ -4,97 +4,119 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/qa"
+	"github.com/kvsviewer/kvsviewer/internal/reportfile"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 )
+
+// qaFlags are `kvsviewer qa`'s own flags, besides the call settings.
+type qaFlags struct {
+	cycles          int
+	hold, gap       time.Duration
+	reconnect, json bool
+	out, csv        string
+}
+
+func (f *qaFlags) bind(fs *flag.FlagSet) {
+	fs.IntVar(&f.cycles, "cycles", 10, "number of connect/hold/disconnect cycles")
+	fs.DurationVar(&f.hold, "hold", time.Second, "how long each call stays live")
+	fs.DurationVar(&f.gap, "gap", 0, "pause between cycles")
+	fs.BoolVar(&f.reconnect, "reconnect", false, "cycle with Reconnect from the live call instead of Disconnect+Connect")
+	fs.BoolVar(&f.json, "json", false, "print JSON events per line on stdout, ending with a summary")
+	fs.StringVar(&f.out, "out", "", "write the JSON report here")
+	fs.StringVar(&f.csv, "csv", "", "write one CSV row per cycle here")
+}
+
+// outputs are the report files asked for.
+func (f *qaFlags) outputs(rep qa.Report) []reportfile.Output {
+	return []reportfile.Output{{Path: f.out, Write: rep.WriteJSON}, {Path: f.csv, Write: rep.WriteCSV}}
+}
 
 func runQA(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("qa", flag.ContinueOnError)
-	var f callFlags
-	f.register(fs)
-	cycles := fs.Int("cycles", 10, "number of connect/hold/disconnect cycles")
-	hold := fs.Duration("hold", time.Second, "how long each call stays live")
-	gap := fs.Duration("gap", 0, "pause between cycles")
-	reconnect := fs.Bool("reconnect", false, "cycle with Reconnect from the live call instead of Disconnect+Connect")
-	asJSON := fs.Bool("json", false, "print JSON events per line on stdout, ending with a summary")
-	outPath := fs.String("out", "", "write the JSON report here")
-	csvPath := fs.String("csv", "", "write one CSV row per cycle here")
+	h := newHeadless(fs)
+	// QA measures the call, not a camera or microphone that may be busy.
+	h.settings.Video, h.settings.Audio = capture.SourceTest, capture.SourceTone
+	var f qaFlags
+	f.bind(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err, true}
 	}
-	if f.video == "auto" {
-		f.video = "test" // QA measures the call, not a camera that may be busy
+	// A run can last hours: a report that cannot be written must fail now.
+	if err := reportfile.CheckAll(f.outputs(qa.Report{})...); err != nil {
+		return usageError{error: fmt.Errorf("--out/--csv: %w", err)}
 	}
-	if f.audio == "auto" {
-		f.audio = "tone"
-	}
-	cfg, _, stopDemo, err := f.setup(ctx)
+	cfg, _, stopDemo, err := h.setup(ctx)
 	if err != nil {
 		return err
 	}
 	defer stopDemo()
-	out := newJSONEvents(os.Stdout)
-	o := qa.Options{Cycles: *cycles, Hold: *hold, Gap: *gap, Reconnect: *reconnect, Config: cfg}
-	o.Progress = func(c qa.Cycle) {
-		if *asJSON {
-			out.write(msOf(time.Since(out.start)), "cycle", map[string]any{"n": c.N, "ok": c.OK, "recovered": c.Recovered,
-				"attempts": c.Attempts, "failures": c.Failures, "phases_ms": c.PhasesMS, "goroutines": c.Goroutines, "fds": c.FDs, "rss_kb": c.RSSKB, "error": c.Err})
-			return
-		}
-		progressBar(os.Stderr, c, *cycles)
+	out := call.NewJSONWriter(os.Stdout, time.Now())
+	rep, err := qa.Run(ctx, f.options(cfg, out))
+	if !f.json {
+		_, _ = fmt.Fprintln(os.Stderr) // end the progress bar's line
 	}
-	if *asJSON {
-		o.Event = func(e call.Event) {
-			if e.Kind != call.EventStats {
-				out.event(e)
-			}
-		}
-	}
-	rep, err := qa.Run(ctx, o)
-	if !*asJSON {
-		fmt.Fprintln(os.Stderr)
-	}
-	if *outPath != "" {
-		if werr := writeFile(*outPath, rep.WriteJSON); werr != nil {
-			return werr
-		}
-	}
-	if *csvPath != "" {
-		if werr := writeFile(*csvPath, rep.WriteCSV); werr != nil {
-			return werr
-		}
-	}
-	if *asJSON {
-		sum := rep.Summary()
-		sum["t_ms"] = msOf(time.Since(out.start))
-		_ = out.enc.Encode(sum)
+	// Whatever was measured is written, an interrupted run's too.
+	werr := reportfile.WriteAll(f.outputs(rep)...)
+	if f.json {
+		out.WriteNow("summary", rep.Summary())
 	} else {
 		printReport(rep)
 	}
-	if err != nil {
+	switch {
+	case werr != nil:
+		return werr
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("qa interrupted after %d cycles (reports written)", rep.Cycles)
+	case err != nil:
 		return err
-	}
-	if rep.Failed > 0 {
-		return exitCode(1)
+	case rep.Failed > 0:
+		return qaFailed(rep)
 	}
 	return nil
 }
 
-func writeFile(path string, write func(w io.Writer) error) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return err
+// options are the QA run's options: progress as JSON lines or a bar.
+func (f *qaFlags) options(cfg call.Config, out *call.JSONWriter) qa.Options {
+	o := qa.Options{Cycles: f.cycles, Hold: f.hold, Gap: f.gap, Reconnect: f.reconnect, Config: cfg}
+	o.Progress = func(c qa.Cycle) {
+		if f.json {
+			out.WriteNow("cycle", c.Fields())
+			return
+		}
+		progressBar(os.Stderr, c, f.cycles)
 	}
-	if err := write(fh); err != nil {
-		fh.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+	if f.json {
+		o.Event = func(e call.Event) {
+			if e.Kind != call.EventStats {
+				out.Event(e)
+			}
+		}
 	}
-	return fh.Close()
+	return o
+}
+
+// qaFailed is the error of a run with cycles that never reached a first
+// frame; its text, printed last, names their failure classes.
+func qaFailed(rep qa.Report) error {
+	classes := map[string]int{}
+	for _, c := range rep.Results {
+		if !c.OK && len(c.Failures) > 0 {
+			classes[string(c.Failures[len(c.Failures)-1])]++
+		}
+	}
+	var parts []string
+	for cl, n := range classes {
+		parts = append(parts, fmt.Sprintf("%s %d", cl, n))
+	}
+	slices.Sort(parts)
+	return fmt.Errorf("qa: %d of %d cycles failed: %s", rep.Failed, rep.Cycles, strings.Join(parts, ", "))
 }
 
 // progressBar redraws one terminal line: [#####.....] 42/200 ok 41 failed 1.
@@ -111,7 +133,7 @@ func progressBar(w *os.File, c qa.Cycle, total int) {
 	if d, ok := c.Phases[call.PhaseFirstFrame]; ok {
 		ttff = fmt.Sprintf(" ttff %s", d.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "\r[%s%s] %d/%d last: %s%s   ", strings.Repeat("#", done), strings.Repeat(".", width-done), c.N, total, status, ttff)
+	_, _ = fmt.Fprintf(w, "\r[%s%s] %d/%d last: %s%s   ", strings.Repeat("#", done), strings.Repeat(".", width-done), c.N, total, status, ttff)
 }
 
 func printReport(rep qa.Report) {
@@ -122,7 +144,7 @@ func printReport(rep qa.Report) {
 	fmt.Printf("%-20s %6s %9s %9s %9s\n", "phase", "n", "p50 ms", "p95 ms", "max ms")
 	for _, p := range call.Phases {
 		if v, ok := rep.Phases[p]; ok {
-			fmt.Printf("%-20s %6d %9.1f %9.1f %9.1f\n", p, v.N, msOf(v.P50), msOf(v.P95), msOf(v.Max))
+			fmt.Printf("%-20s %6d %9.1f %9.1f %9.1f\n", p, v.N, call.Millis(v.P50), call.Millis(v.P95), call.Millis(v.Max))
 		}
 	}
 	r := rep.Resources

@@ -6,45 +6,56 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/ui"
 )
 
-// runWindow opens the desktop window. Flags prefill (and override) the saved
-// settings; with no AWS settings the window starts in Demo mode.
+// windowFlags are the window's command line: the settings flags, which
+// override the saved settings for this run, and the window's own.
+type windowFlags struct {
+	fs         *flag.FlagSet
+	verbose    bool
+	connect    bool
+	glVideo    bool
+	tour       string
+	tourCycles int
+}
+
+func newWindowFlags() *windowFlags {
+	f := &windowFlags{fs: flag.NewFlagSet("kvsviewer", flag.ContinueOnError)}
+	// Bound to a scratch copy: only the flags given are applied, over the
+	// saved settings (givenSettings).
+	scratch := call.DefaultSettings()
+	bindSettings(f.fs, &scratch)
+	f.fs.BoolVar(&f.verbose, "v", false, "debug logs on stderr")
+	f.fs.BoolVar(&f.connect, "connect", false, "connect as soon as the window is open")
+	f.fs.BoolVar(&f.glVideo, "gl-video", false, "draw the video through Fyne's OpenGL canvas instead of X11 child windows (slower without a GPU)")
+	f.fs.StringVar(&f.tour, "tour", "", "screenshot tour: walk through the README's screens, handshaking through files in this directory")
+	f.fs.IntVar(&f.tourCycles, "tour-qa-cycles", 50, "QA cycles of the screenshot tour")
+	return f
+}
+
+// runWindow opens the desktop window. Flags override the saved settings for
+// this run; with no AWS settings the window starts in Demo mode.
 func runWindow(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("kvsviewer", flag.ContinueOnError)
-	var f callFlags
-	f.register(fs)
-	connect := fs.Bool("connect", false, "connect as soon as the window is open")
-	glVideo := fs.Bool("gl-video", false, "draw the video through Fyne's OpenGL canvas instead of X11 child windows (slower without a GPU)")
-	tour := fs.String("tour", "", "screenshot tour: walk through the README's screens, handshaking through files in this directory")
-	tourCycles := fs.Int("tour-qa-cycles", 50, "QA cycles of the screenshot tour")
-	if err := fs.Parse(args); err != nil {
-		return err
+	f := newWindowFlags()
+	if err := f.fs.Parse(args); err != nil {
+		return usageError{err, true}
 	}
 	logs := ui.NewLogBuffer(5000, slog.LevelDebug)
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelDebug
 	}
-	// The log pane gets everything (it filters by level itself); stderr the warnings.
-	log := slog.New(slog.NewMultiHandler(logs, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	// The log pane gets everything (it filters by level, and redacts, itself);
+	// stderr the warnings, redacted too.
+	stderr := redact.Handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewMultiHandler(logs, stderr))
 	slog.SetDefault(log)
-	// Only flags given on the command line override the saved settings.
-	given := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	pick := func(name, v string) string {
-		if given[name] {
-			return v
-		}
-		return ""
-	}
 	return ui.Run(ui.Options{
-		Demo: f.demo, Channel: f.channel, Region: f.region, Profile: f.prof,
-		EndpointURL: f.endpoint, CAFile: f.caFile, ClientID: f.clientID,
-		ClientIDPolicy: pick("client-id-policy", f.idPolicy), Codec: pick("codec", f.codec),
-		Video: pick("video", f.video), Audio: pick("audio", f.audio), Faults: f.faults,
-		Connect: *connect, GLVideo: *glVideo, Logger: log, Logs: logs, Context: ctx,
-		Tour: *tour, TourQACycles: *tourCycles,
+		Overrides: givenSettings(f.fs),
+		Connect:   f.connect, GLVideo: f.glVideo, Logger: log, Logs: logs, Context: ctx,
+		Tour: f.tour, TourQACycles: f.tourCycles,
 	})
 }

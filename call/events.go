@@ -23,6 +23,10 @@ const (
 	ClassViewerLimit        Class = "viewer_limit"
 	ClassLocalMedia         Class = "local_media"
 	ClassInternal           Class = "internal"
+	// ClassTimeout and ClassInterrupted end a headless command, not an
+	// attempt: no first frame within its time limit, or Ctrl+C.
+	ClassTimeout     Class = "timeout"
+	ClassInterrupted Class = "interrupted"
 )
 
 // Phase names a milestone of a session, timed from the user's action.

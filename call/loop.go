@@ -179,7 +179,7 @@ func (c *Controller) start() {
 		c.moveTo(StateWaiting, Event{Backoff: g.wait, Message: g.notice})
 		return
 	}
-	c.endIDWait(now)
+	waited := c.endIDWait(now)
 	var after []<-chan struct{}
 	for _, old := range c.lp.closing {
 		after = append(after, old.devFree)
@@ -191,6 +191,9 @@ func (c *Controller) start() {
 	c.lp.cur = &attempt{s: s, ice: webrtc.ICEConnectionStateNew, seen: map[Phase]bool{}}
 	c.remote.Reset()
 	c.local.Reset()
+	if waited > 0 {
+		c.publish(Event{Kind: EventPhase, Phase: PhaseClientIDWait, Elapsed: waited, SessionID: s.id, ClientID: g.id, Attempt: c.lp.action.attempt})
+	}
 	c.moveTo(StateConnecting, Event{SessionID: s.id, ClientID: g.id})
 	s.start()
 }
@@ -207,18 +210,18 @@ func (c *Controller) acquireID(now time.Time) idGrant {
 	return g
 }
 
-// endIDWait ends a wait for a ClientId: its time is reported as its own
-// phase and taken out of the timings that follow (control plane, first
-// frame), which are timed from the click.
-func (c *Controller) endIDWait(now time.Time) {
+// endIDWait ends a wait for a ClientId and returns how long it was: that
+// time is reported as its own phase and taken out of the timings that
+// follow (control plane, first frame), which are timed from the click.
+func (c *Controller) endIDWait(now time.Time) time.Duration {
 	a := &c.lp.action
 	if a.waitingSince.IsZero() {
-		return
+		return 0
 	}
 	waited := now.Sub(a.waitingSince)
 	a.waitingSince = time.Time{}
 	a.click = a.click.Add(waited)
-	c.publish(Event{Kind: EventPhase, Phase: PhaseClientIDWait, Elapsed: waited, Attempt: a.attempt})
+	return waited
 }
 
 // sessionDeps is what a session may use of the controller.

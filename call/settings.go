@@ -6,6 +6,7 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/pattern"
 )
 
 // Mode says what the app calls.
@@ -68,8 +69,9 @@ func DefaultSettings() Settings {
 	}
 }
 
-// Config maps the settings to a controller configuration. In Demo mode the
-// AWS fields and the channel are left for the demo to fill (demo.Configure).
+// Config maps the settings to a controller configuration. Outside AWS mode
+// the AWS fields and the channel are left for the demo to fill
+// (demo.Configure).
 func (s Settings) Config() Config {
 	c := Config{
 		ClientIDs:        ClientIDConfig{Policy: s.ClientIDPolicy, ID: s.ClientID},
@@ -80,10 +82,11 @@ func (s Settings) Config() Config {
 		Media: capture.Options{
 			Video: s.Video, VideoDevice: s.VideoDevice, Audio: s.Audio, AudioDevice: s.AudioDevice,
 			Width: s.Width, Height: s.Height, FPS: s.FPS, Codec: s.Codec,
+			PatternStyle: pattern.StyleViewer, // this end's look, told apart from the master's
 		},
 		NAT: s.NAT,
 	}
-	if s.Mode != ModeDemo {
+	if s.Mode == ModeAWS {
 		c.AWS = kvs.AWSOptions{Region: s.Region, Profile: s.Profile, EndpointURL: s.EndpointURL, CAFile: s.CAFile}
 		c.Channel = s.Channel
 	}
@@ -103,7 +106,7 @@ func (s Settings) Validate() error {
 		errs.add(FieldFaults, "works only in Demo mode (faults are injected by the built-in emulator)")
 	}
 	c := s.Config()
-	if s.Mode == ModeDemo {
+	if s.Mode != ModeAWS {
 		c.Channel = "demo" // filled by the demo
 	}
 	c.check(&errs)

@@ -66,6 +66,9 @@ func ChannelRegion(channel string) string {
 	return ""
 }
 
+// ValidProfileName reports whether name can be an AWS shared-config profile.
+func ValidProfileName(name string) bool { return reProfile.MatchString(name) }
+
 // fieldErrors collects FieldErrors.
 type fieldErrors []error
 

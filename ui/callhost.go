@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/internal/redact"
 )
 
 // callHost is the window's side of the interactive call: the settings the
@@ -16,7 +17,7 @@ import (
 // the user's mute choices, and what the controller last reported.
 type callHost struct {
 	mu         sync.Mutex
-	settings   Settings
+	settings   call.Settings
 	dirty      bool // settings changed since ctrl was built
 	ctrl       *call.Controller
 	unsub      func()
@@ -69,7 +70,7 @@ func release(c *call.Controller, unsub func()) error {
 }
 
 // currentSettings returns the settings the next controller is built from.
-func (h *callHost) currentSettings() Settings {
+func (h *callHost) currentSettings() call.Settings {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.settings
@@ -206,10 +207,10 @@ func (w *Window) runAction(a action) {
 		if w.ctx.Err() == nil {
 			w.log.Error(a.name+" failed", "err", err)
 			fyne.Do(func() {
-				w.View.SetNotice(a.name + ": " + Redact(err.Error()))
+				w.View.SetNotice(a.name + ": " + redact.Error(err))
 				var fe *call.FieldError
 				if errors.As(err, &fe) { // bad settings: show them next to their fields
-					w.Settings.ShowErrors(ConfigErrors(err))
+					w.Settings.ShowErrors(call.FieldErrors(err))
 					w.View.SelectTab(TabSettings)
 				}
 			})
@@ -316,13 +317,13 @@ func (w *Window) WaitState(ctx context.Context, s call.State, after uint64) erro
 }
 
 // applySettings saves new settings; the next Connect uses them.
-func (w *Window) applySettings(s Settings) {
+func (w *Window) applySettings(s call.Settings) {
 	SaveSettings(w.app.Preferences(), s)
 	w.calls.mu.Lock()
 	w.calls.settings = s
 	w.calls.dirty = true
 	w.calls.mu.Unlock()
-	if s.Mode == ModeDemo {
+	if s.Mode == call.ModeDemo {
 		w.startDemo()
 	}
 	w.log.Info("settings saved", "mode", s.Mode, "channel", s.Channel, "region", s.Region)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/master"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
 // serialApp is Fyne's test app with one change: fyne.Do runs its functions
@@ -147,7 +148,7 @@ func settledViewers(m *master.Master, hold, timeout time.Duration) int {
 // clickStorm clicks Connect, Reconnect and Disconnect from four goroutines
 // and, meanwhile, applies settings s (the next click must replace the
 // controller); it returns when all is done.
-func clickStorm(w *Window, s Settings) {
+func clickStorm(w *Window, s call.Settings) {
 	var clicks sync.WaitGroup
 	for g := range 4 {
 		clicks.Go(func() {
@@ -193,7 +194,9 @@ func closeWithin(t *testing.T, w *Window, d time.Duration) {
 // controller was left running.
 func TestClicksDuringStartupLeaveOneController(t *testing.T) {
 	a := newSerialApp(t)
-	o := Options{Demo: true, Video: "test", Audio: "none"}
+	o := Options{Overrides: func(s *call.Settings) {
+		s.Mode, s.Video, s.Audio = call.ModeDemo, capture.SourceTest, capture.SourceNone
+	}}
 	w, err := NewWindow(a, o)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +210,7 @@ func TestClicksDuringStartupLeaveOneController(t *testing.T) {
 	default:
 	}
 
-	s := ApplyOptions(DefaultSettings(), o)
+	s := o.startSettings(call.DefaultSettings())
 	s.AnswerTimeout = 6 * time.Second
 	clickStorm(w, s)
 

@@ -2,11 +2,11 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
 
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/demo"
-	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 )
 
 // demoHost holds the emulator and demo master of Demo mode, started in the
@@ -30,14 +30,8 @@ func (w *Window) startDemo() {
 	h.done = done
 	go func() {
 		defer close(done)
-		faults, err := emulator.ParseFaults(w.o.Faults)
-		if err != nil {
-			h.mu.Lock()
-			h.err = fmt.Errorf("demo faults: %w", err)
-			h.mu.Unlock()
-			return
-		}
-		d, err := demo.Start(w.ctx, demo.Options{Faults: faults, Logger: w.log.With("component", "demo")})
+		faults := w.calls.currentSettings().Faults
+		d, err := demo.Start(w.ctx, demo.Options{FaultSpec: faults, Logger: w.log.With("component", "demo")})
 		h.mu.Lock()
 		h.d, h.err = d, err
 		h.mu.Unlock()
@@ -87,23 +81,25 @@ func (w *Window) closeDemo() error {
 	return d.Close()
 }
 
-// config builds the controller configuration for the current settings.
-func (w *Window) config(s Settings) (call.Config, error) {
-	store := ""
-	if root := w.app.Storage().RootURI(); root != nil {
-		store = root.Path()
+// config builds the controller configuration for settings s: in AWS mode
+// with the ClientId pool kept in the app's storage, in Demo mode pointed at
+// the demo (started first when needed).
+func (w *Window) config(s call.Settings) (call.Config, error) {
+	if err := s.Validate(); err != nil {
+		return call.Config{}, err
 	}
-	if s.Mode != ModeDemo {
-		cfg := BuildConfig(s, nil, "", store, w.log)
-		return cfg, cfg.Validate()
+	cfg := s.Config()
+	cfg.Logger = w.log
+	if s.Mode != call.ModeDemo {
+		if root := w.app.Storage().RootURI(); root != nil {
+			cfg.ClientIDs.StorePath = filepath.Join(root.Path(), "clientids.json")
+		}
+		return cfg, nil
 	}
 	d, err := w.waitDemo()
 	if err != nil {
 		return call.Config{}, fmt.Errorf("demo mode: %w", err)
 	}
-	aws := d.AWSOptions()
-	cfg := BuildConfig(s, &aws, d.Channel(), "", w.log)
-	faults, _ := emulator.ParseFaults(w.o.Faults)
-	cfg.ClientIDs.Cooldown = demo.ClientIDCooldown(faults)
-	return cfg, cfg.Validate()
+	d.Configure(&cfg)
+	return cfg, nil
 }

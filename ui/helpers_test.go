@@ -29,12 +29,3 @@ func (f snapSource) Peek(fn func(image.Image, sink.FrameInfo)) bool {
 	}
 	return ok
 }
-
-// fields maps form errors by field.
-func fields(errs []FieldError) map[string]string {
-	m := map[string]string{}
-	for _, e := range errs {
-		m[e.Field] = e.Message
-	}
-	return m
-}

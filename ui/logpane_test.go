@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+
+	"github.com/kvsviewer/kvsviewer/internal/redact"
 )
 
 func TestLogPaneFiltersCopiesAndRedacts(t *testing.T) {
@@ -22,7 +24,7 @@ func TestLogPaneFiltersCopiesAndRedacts(t *testing.T) {
 	if got := p.Lines(); len(got) != 3 || !strings.Contains(got[0], "signaling open") {
 		t.Fatalf("info lines %q", got)
 	}
-	if strings.Contains(p.Text(), testSignature) || !strings.Contains(p.Text(), "X-Amz-Signature="+Redacted) {
+	if strings.Contains(p.Text(), testSignature) || !strings.Contains(p.Text(), "X-Amz-Signature="+redact.Marker) {
 		t.Errorf("pane text not redacted: %s", p.Text())
 	}
 	p.Level.SetSelected("Warn")

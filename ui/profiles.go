@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/kvsviewer/kvsviewer/call"
 )
 
 // SharedConfigFiles returns the AWS shared config and credentials file
@@ -44,7 +46,7 @@ func ListProfiles(configFile, credentialsFile string) []string {
 		for _, p := range parseProfileNames(fh, f.config) {
 			seen[p] = true
 		}
-		fh.Close()
+		_ = fh.Close() // read only
 	}
 	out := make([]string, 0, len(seen))
 	for p := range seen {
@@ -79,7 +81,7 @@ func parseProfileNames(r io.Reader, config bool) []string {
 			}
 			name = strings.TrimSpace(rest)
 		}
-		if name != "" && reProfile.MatchString(name) {
+		if name != "" && call.ValidProfileName(name) {
 			out = append(out, name)
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/kvsviewer/kvsviewer/call"
-	"github.com/kvsviewer/kvsviewer/call/demo"
-	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 	"github.com/kvsviewer/kvsviewer/call/qa"
 )
 
@@ -60,26 +58,27 @@ func (w *Window) startQA(r QARequest) {
 
 // runQA runs the QA cycles of r with settings s; in Demo mode with r's
 // fault profile, restoring the window's faults afterwards.
-func (w *Window) runQA(ctx context.Context, s Settings, r QARequest) (qa.Report, error) {
-	if r.Faults != "" && s.Mode != ModeDemo {
+func (w *Window) runQA(ctx context.Context, s call.Settings, r QARequest) (qa.Report, error) {
+	if r.Faults != "" && s.Mode != call.ModeDemo {
 		return qa.Report{}, errors.New("fault profiles need Demo mode")
 	}
-	cfg, err := w.config(s)
-	if err != nil {
-		return qa.Report{}, err
-	}
-	if s.Mode == ModeDemo {
-		d, _ := w.waitDemo()
+	if s.Mode == call.ModeDemo {
+		d, err := w.waitDemo()
+		if err != nil {
+			return qa.Report{}, fmt.Errorf("demo mode: %w", err)
+		}
 		if err := d.SetFaults(r.Faults); err != nil {
 			return qa.Report{}, fmt.Errorf("fault profile: %w", err)
 		}
 		defer func() {
-			if err := d.SetFaults(w.o.Faults); err != nil {
+			if err := d.SetFaults(s.Faults); err != nil {
 				w.log.Warn("restoring demo faults", "err", err)
 			}
 		}()
-		faults, _ := emulator.ParseFaults(r.Faults)
-		cfg.ClientIDs.Cooldown = demo.ClientIDCooldown(faults)
+	}
+	cfg, err := w.config(s) // in Demo mode after the faults: the ClientId cooldown follows them
+	if err != nil {
+		return qa.Report{}, err
 	}
 	base := w.sessionBase()
 	w.log.Info("qa run", "cycles", r.Cycles, "hold", r.Hold, "gap", r.Gap, "faults", r.Faults)

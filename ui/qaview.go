@@ -81,7 +81,6 @@ type QAView struct {
 	running  bool
 	content  fyne.CanvasObject
 	started  time.Time
-	finished time.Duration
 }
 
 var qaColumns = []string{"#", "Result", "Attempts", "TTFF", "Teardown", "Failures", "Goroutines", "FDs", "RSS MB", "Error"}
@@ -210,24 +209,24 @@ func (v *QAView) CreateRenderer() fyne.WidgetRenderer {
 }
 
 // Request reads and validates the QA form.
-func (v *QAView) Request() (QARequest, []FieldError) {
+func (v *QAView) Request() (QARequest, []*call.FieldError) {
 	var r QARequest
-	var errs []FieldError
+	var errs []*call.FieldError
 	n, err := strconv.Atoi(strings.TrimSpace(v.Cycles.Text))
 	if err != nil || n < 1 || n > 100000 {
-		errs = append(errs, FieldError{FieldQACycles, "cycles: a whole number from 1 to 100000"})
+		errs = append(errs, &call.FieldError{Field: FieldQACycles, Message: "cycles: a whole number from 1 to 100000"})
 	}
 	r.Cycles = n
 	if r.Hold, err = parseSeconds(v.Hold.Text); err != nil || r.Hold < 0 || r.Hold > time.Hour {
-		errs = append(errs, FieldError{FieldQAHold, "hold: a duration like 2s (0 to 1h)"})
+		errs = append(errs, &call.FieldError{Field: FieldQAHold, Message: "hold: a duration like 2s (0 to 1h)"})
 	}
 	if r.Gap, err = parseSeconds(v.Gap.Text); err != nil || r.Gap < 0 || r.Gap > time.Hour {
-		errs = append(errs, FieldError{FieldQAGap, "gap: a duration like 500ms (0 to 1h)"})
+		errs = append(errs, &call.FieldError{Field: FieldQAGap, Message: "gap: a duration like 500ms (0 to 1h)"})
 	}
 	r.Faults = strings.TrimSpace(v.Faults.Text)
 	if r.Faults != "" && v.CheckFaults != nil {
 		if err := v.CheckFaults(r.Faults); err != nil {
-			errs = append(errs, FieldError{FieldQAFaults, "fault profile: " + err.Error()})
+			errs = append(errs, &call.FieldError{Field: FieldQAFaults, Message: "fault profile: " + err.Error()})
 		}
 	}
 	r.Reconnect = v.Reconnect.Checked

@@ -129,8 +129,8 @@ func TestQAView(t *testing.T) {
 		t.Errorf("resources %q", v.Resources.Text)
 	}
 	// Long texts wrap or truncate: the tab never forces the window wider than 1280.
-	if min := v.MinSize(); min.Width > 1200 {
-		t.Errorf("QA tab needs %v", min)
+	if size := v.MinSize(); size.Width > 1200 {
+		t.Errorf("QA tab needs %v", size)
 	}
 }
 

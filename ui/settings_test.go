@@ -2,13 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,114 +11,32 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 )
-
-// writeCA writes a real self-signed PEM certificate.
-func writeCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func TestDefaultSettingsAreValidDemo(t *testing.T) {
-	d := DefaultSettings()
-	if d.Mode != ModeDemo {
-		t.Errorf("first-run mode %q, want demo", d.Mode)
-	}
-	if errs := d.Validate(); errs != nil {
-		t.Errorf("defaults invalid: %v", errs)
-	}
-}
-
-func TestSettingsValidate(t *testing.T) {
-	ca := writeCA(t)
-	notPEM := filepath.Join(t.TempDir(), "x.pem")
-	os.WriteFile(notPEM, []byte("hello"), 0o600)
-	aws := func(mod func(*Settings)) Settings {
-		s := DefaultSettings()
-		s.Mode = ModeAWS
-		s.Channel = "front-door"
-		mod(&s)
-		return s
-	}
-	cases := []struct {
-		name string
-		s    Settings
-		want map[string]string // field -> substring of the message
-	}{
-		{"aws ok", aws(func(*Settings) {}), nil},
-		{"aws arn ok", aws(func(s *Settings) {
-			s.Channel = "arn:aws:kinesisvideo:eu-west-1:123456789012:channel/door/1700000000000"
-			s.Region = "eu-west-1"
-			s.EndpointURL = "https://kinesisvideo.eu-west-1.amazonaws.com"
-			s.CAFile = ca
-		}), nil},
-		{"aws no channel", aws(func(s *Settings) { s.Channel = " " }), map[string]string{FieldChannel: "name or ARN"}},
-		{"bad channel name", aws(func(s *Settings) { s.Channel = "front door!" }), map[string]string{FieldChannel: "letters, digits"}},
-		{"bad arn", aws(func(s *Settings) { s.Channel = "arn:aws:s3:::bucket" }), map[string]string{FieldChannel: "ARN"}},
-		{"arn region mismatch", aws(func(s *Settings) {
-			s.Channel = "arn:aws:kinesisvideo:eu-west-1:123456789012:channel/door/1"
-			s.Region = "us-east-1"
-		}), map[string]string{FieldRegion: "eu-west-1"}},
-		{"bad region", aws(func(s *Settings) { s.Region = "Mars" }), map[string]string{FieldRegion: "not an AWS region"}},
-		{"http endpoint", aws(func(s *Settings) { s.EndpointURL = "http://127.0.0.1:4443" }), map[string]string{FieldEndpoint: "https"}},
-		{"missing ca", aws(func(s *Settings) { s.CAFile = "/nonexistent/ca.pem" }), map[string]string{FieldCAFile: "not found"}},
-		{"ca not pem", aws(func(s *Settings) { s.CAFile = notPEM }), map[string]string{FieldCAFile: "no PEM"}},
-		{"bad profile", aws(func(s *Settings) { s.Profile = "my profile" }), map[string]string{FieldProfile: "profile"}},
-		{"fixed without id", aws(func(s *Settings) { s.ClientIDPolicy = "fixed" }), map[string]string{FieldClientID: "enter"}},
-		{"fixed AWS_ id", aws(func(s *Settings) { s.ClientIDPolicy = "fixed"; s.ClientID = "AWS_x" }), map[string]string{FieldClientID: "AWS_"}},
-		{"bad policy", aws(func(s *Settings) { s.ClientIDPolicy = "random" }), map[string]string{FieldClientPolicy: "pool, fixed or fresh"}},
-		{"timeouts and limits", aws(func(s *Settings) { s.AnswerTimeout = 100 * time.Millisecond; s.RetryLimit = -1 }),
-			map[string]string{FieldAnswerTimeout: "1s and 60s", FieldRetryLimit: "0 and 100"}},
-		{"sources", aws(func(s *Settings) { s.Camera = "device:"; s.Microphone = "usb" }), map[string]string{FieldCamera: "camera", FieldMicrophone: "microphone"}},
-		{"codec and nat", aws(func(s *Settings) { s.Codec = "av1"; s.NAT = "none" }), map[string]string{FieldCodec: "H.264", FieldNAT: "TURN"}},
-		{"demo ignores aws fields", func() Settings { s := DefaultSettings(); s.Channel = "bad name!"; s.Region = "x"; return s }(), nil},
-		{"bad mode", func() Settings { s := DefaultSettings(); s.Mode = "gcp"; return s }(), map[string]string{FieldMode: "Demo or AWS"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := fields(c.s.Validate())
-			if len(got) != len(c.want) {
-				t.Fatalf("errors %v, want fields %v", got, c.want)
-			}
-			for f, sub := range c.want {
-				if !strings.Contains(got[f], sub) {
-					t.Errorf("field %s: %q, want it to mention %q", f, got[f], sub)
-				}
-			}
-		})
-	}
-}
 
 func TestSettingsPreferencesRoundTrip(t *testing.T) {
 	a := test.NewTempApp(t)
 	p := a.Preferences()
-	if got := LoadSettings(p); !reflect.DeepEqual(got, DefaultSettings()) {
+	if got := LoadSettings(p); !reflect.DeepEqual(got, call.DefaultSettings()) {
 		t.Fatalf("first run: %+v, want defaults", got)
 	}
-	s := Settings{Mode: ModeAWS, Profile: "dev", Region: "eu-west-1", Channel: "door", EndpointURL: "https://x.test",
-		CAFile: "/tmp/ca.pem", ClientIDPolicy: "fixed", ClientID: "viewer-7", AnswerTimeout: 2500 * time.Millisecond,
-		RetryLimit: 9, Camera: "device:/dev/video0", Microphone: SourceTest, Codec: "vp8", SendVideo: false, SendAudio: true, NAT: "relay"}
+	s := call.Settings{Mode: call.ModeAWS, Profile: "dev", Region: "eu-west-1", Channel: "door", EndpointURL: "https://x.test",
+		CAFile: "/tmp/ca.pem", ClientIDPolicy: call.PolicyFixed, ClientID: "viewer-7", AnswerTimeout: 2500 * time.Millisecond,
+		MaxAnswerTimeout: 20 * time.Second, Retries: 9, Video: capture.SourceNone, VideoDevice: "/dev/video0",
+		Audio: capture.SourceTone, Width: 640, Height: 360, FPS: 15, Codec: "vp8", NAT: call.NATRelay}
 	SaveSettings(p, s)
 	if got := LoadSettings(p); !reflect.DeepEqual(got, s) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, s)
 	}
+	// Demo faults come from the command line: never kept.
+	s.Faults = "drop-offers=1"
+	SaveSettings(p, s)
+	if got := LoadSettings(p); got.Faults != "" {
+		t.Errorf("faults kept between runs: %q", got.Faults)
+	}
 	// Settings are what gets stored: none of its fields may hold a credential.
-	typ := reflect.TypeOf(Settings{})
+	typ := reflect.TypeOf(call.Settings{})
 	for i := range typ.NumField() {
 		name := strings.ToLower(typ.Field(i).Name)
 		for _, k := range []string{"secret", "token", "password", "accesskey", "credential"} {
@@ -136,13 +47,59 @@ func TestSettingsPreferencesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEarlierVersionsSettingsAreRead: a user's saved camera, microphone,
+// send boxes and retry limit survive the update.
+func TestEarlierVersionsSettingsAreRead(t *testing.T) {
+	a := test.NewTempApp(t)
+	p := a.Preferences()
+	p.SetString(prefPrefix+"camera", DevicePrefix+"/dev/video2")
+	p.SetBool(prefPrefix+"send_video", true)
+	p.SetString(prefPrefix+"microphone", "test")
+	p.SetBool(prefPrefix+"send_audio", false)
+	p.SetInt(prefPrefix+"retry_limit", 7)
+	s := LoadSettings(p)
+	if s.Video != capture.SourceCamera || s.VideoDevice != "/dev/video2" || s.Audio != capture.SourceNone || s.Retries != 7 {
+		t.Errorf("earlier settings read as %+v", s)
+	}
+}
+
+// TestSourceChoices: the camera and microphone selections and send boxes
+// map to settings and back.
+func TestSourceChoices(t *testing.T) {
+	for _, c := range []struct {
+		choice  string
+		send    bool
+		video   string
+		device  string
+		showsAs string
+	}{
+		{capture.SourceAuto, true, capture.SourceAuto, "", capture.SourceAuto},
+		{capture.SourceTest, true, capture.SourceTest, "", capture.SourceTest},
+		{capture.SourceCamera, true, capture.SourceCamera, "", capture.SourceCamera},
+		{DevicePrefix + "/dev/video1", true, capture.SourceCamera, "/dev/video1", DevicePrefix + "/dev/video1"},
+		{DevicePrefix + "/dev/video1", false, capture.SourceNone, "/dev/video1", DevicePrefix + "/dev/video1"},
+		{capture.SourceTest, false, capture.SourceNone, "", capture.SourceAuto},
+	} {
+		video, device := videoSource(c.choice, c.send)
+		if video != c.video || device != c.device {
+			t.Errorf("videoSource(%q, %v) = %q %q, want %q %q", c.choice, c.send, video, device, c.video, c.device)
+		}
+		if got := videoChoice(video, device); got != c.showsAs {
+			t.Errorf("videoChoice(%q, %q) = %q, want %q", video, device, got, c.showsAs)
+		}
+	}
+	if a, d := audioSource(DevicePrefix+"hw:1", true); a != capture.SourceMic || d != "hw:1" {
+		t.Errorf("audioSource of a device: %q %q", a, d)
+	}
+}
+
 func TestListProfiles(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
 	creds := filepath.Join(dir, "credentials")
-	os.WriteFile(cfg, []byte("[default]\nregion = us-west-2\n[profile dev]\nregion=eu-west-1\n[sso-session corp]\nsso_start_url=x\n"+
+	_ = os.WriteFile(cfg, []byte("[default]\nregion = us-west-2\n[profile dev]\nregion=eu-west-1\n[sso-session corp]\nsso_start_url=x\n"+
 		"[profile   spaced  ]\n[profilex]\n[services s]\n  [profile prod] ; comment\n"), 0o600)
-	os.WriteFile(creds, []byte("[default]\naws_access_key_id=AKIA\naws_secret_access_key=SECRET\n[ci]\n[dev]\n"), 0o600)
+	_ = os.WriteFile(creds, []byte("[default]\naws_access_key_id=AKIA\naws_secret_access_key=SECRET\n[ci]\n[dev]\n"), 0o600)
 	got := ListProfiles(cfg, creds)
 	want := []string{"ci", "default", "dev", "prod", "spaced"}
 	if !reflect.DeepEqual(got, want) {
@@ -159,39 +116,11 @@ func FuzzParseProfileNames(f *testing.F) {
 	f.Add("[profile]\n[profile\t b ]\n]", true)
 	f.Fuzz(func(t *testing.T, data string, config bool) {
 		for _, name := range parseProfileNames(bytes.NewBufferString(data), config) {
-			if !reProfile.MatchString(name) {
+			if !call.ValidProfileName(name) {
 				t.Fatalf("invalid profile name %q from %q", name, data)
 			}
 			if !strings.Contains(data, name) {
 				t.Fatalf("name %q not in input", name)
-			}
-		}
-	})
-}
-
-func FuzzSettingsValidate(f *testing.F) {
-	f.Add("door", "eu-west-1", "https://x.test", "viewer-1", "fixed", "5s")
-	f.Add("arn:aws:kinesisvideo:eu-west-1:123456789012:channel/door/1", "", "", "", "pool", "1500ms")
-	f.Add("", "Mars", "http://[::1", "AWS_x", "nope", "-1")
-	f.Fuzz(func(t *testing.T, channel, region, endpoint, clientID, policy, timeout string) {
-		s := DefaultSettings()
-		s.Mode, s.Channel, s.Region, s.EndpointURL, s.ClientID, s.ClientIDPolicy = ModeAWS, channel, region, endpoint, clientID, policy
-		if d, err := parseSeconds(timeout); err == nil {
-			s.AnswerTimeout = d
-		}
-		errs := s.Validate()
-		for _, e := range errs {
-			if e.Field == "" || e.Message == "" {
-				t.Fatalf("empty field error %+v", e)
-			}
-		}
-		if len(errs) == 0 {
-			// Valid settings are usable: a channel the service accepts, a known policy.
-			if ChannelRegion(s.Channel) == "" && !reChannelName.MatchString(s.Channel) {
-				t.Fatalf("accepted channel %q", s.Channel)
-			}
-			if s.ClientIDPolicy == "fixed" && kvs.ValidateClientID(s.ClientID) != nil {
-				t.Fatalf("accepted ClientId %q", s.ClientID)
 			}
 		}
 	})

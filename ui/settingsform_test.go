@@ -6,22 +6,25 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
+
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
 func TestSettingsFormShowsErrorsNextToFields(t *testing.T) {
 	test.NewTempApp(t)
 	cams := []DeviceChoice{{DevicePrefix + "/dev/video0", "USB camera"}}
-	f := NewSettingsForm(DefaultSettings(), []string{"default", "dev"}, cams, nil)
+	f := NewSettingsForm(call.DefaultSettings(), []string{"default", "dev"}, cams, nil)
 	test.NewTempWindow(t, f)
-	var applied []Settings
-	f.OnApply = func(s Settings) { applied = append(applied, s) }
+	var applied []call.Settings
+	f.OnApply = func(s call.Settings) { applied = append(applied, s) }
 
 	// Demo defaults save as they are.
 	test.Tap(f.Save)
-	if len(applied) != 1 || applied[0].Mode != ModeDemo {
-		t.Fatalf("applied %+v", applied)
+	if len(applied) != 1 || applied[0] != call.DefaultSettings() {
+		t.Fatalf("applied %+v, want the defaults", applied)
 	}
-	if f.Region.Disabled() == false || f.Channel.Disabled() == false {
+	if !f.Region.Disabled() || !f.Channel.Disabled() {
 		t.Error("AWS fields enabled in Demo mode")
 	}
 
@@ -33,26 +36,26 @@ func TestSettingsFormShowsErrorsNextToFields(t *testing.T) {
 	test.Type(f.Region, "moon-1")
 	f.AnswerTimeout.SetText("")
 	test.Type(f.AnswerTimeout, "soon")
-	f.RetryLimit.SetText("")
-	test.Type(f.RetryLimit, "-3")
+	f.Retries.SetText("")
+	test.Type(f.Retries, "-3")
 	f.ClientPolicy.SetSelected("fixed")
 	test.Tap(f.Save)
 	if len(applied) != 1 {
 		t.Fatalf("bad settings applied: %+v", applied[1:])
 	}
 	want := map[string]string{
-		FieldChannel:       "name or ARN",
-		FieldRegion:        "AWS region",
-		FieldAnswerTimeout: "not a duration",
-		FieldRetryLimit:    "between 0 and 100",
-		FieldClientID:      "enter the ClientId",
+		call.FieldChannel:       "name or ARN",
+		call.FieldRegion:        "AWS region",
+		call.FieldAnswerTimeout: "not a duration",
+		call.FieldRetries:       "between 0 and 100",
+		call.FieldClientID:      "enter the ClientId",
 	}
 	for field, sub := range want {
 		if msg := f.Error(field); !strings.Contains(msg, sub) {
 			t.Errorf("error next to %s: %q, want %q", field, msg, sub)
 		}
 	}
-	if f.Error(FieldCodec) != "" || f.Error(FieldEndpoint) != "" {
+	if f.Error(call.FieldCodec) != "" || f.Error(call.FieldEndpoint) != "" {
 		t.Error("errors shown next to good fields")
 	}
 	if f.Status.Text != "5 fields need attention" {
@@ -63,19 +66,22 @@ func TestSettingsFormShowsErrorsNextToFields(t *testing.T) {
 	test.Type(f.Channel, "arn:aws:kinesisvideo:eu-west-1:123456789012:channel/door/17")
 	f.Region.SetText("eu-west-1")
 	f.AnswerTimeout.SetText("2.5")
-	f.RetryLimit.SetText("3")
+	f.Retries.SetText("3")
 	f.ClientID.SetText("viewer-9")
 	f.Camera.SetSelected("USB camera")
 	f.Microphone.SetSelected("Tone")
 	f.NAT.SetSelected("TURN only")
+	f.VideoSize.SetSelected("640x360")
+	f.FPS.SetSelected("15 fps")
 	f.SendAudio.SetChecked(false)
 	test.Tap(f.Save)
 	if len(applied) != 2 {
-		t.Fatalf("not applied; errors: ch=%q region=%q", f.Error(FieldChannel), f.Error(FieldRegion))
+		t.Fatalf("not applied; errors: ch=%q region=%q", f.Error(call.FieldChannel), f.Error(call.FieldRegion))
 	}
 	got := applied[1]
-	if got.Mode != ModeAWS || got.AnswerTimeout != 2500*time.Millisecond || got.RetryLimit != 3 || got.ClientID != "viewer-9" ||
-		got.Camera != DevicePrefix+"/dev/video0" || got.Microphone != SourceTest || got.NAT != "relay" || got.SendAudio || !got.SendVideo {
+	if got.Mode != call.ModeAWS || got.AnswerTimeout != 2500*time.Millisecond || got.Retries != 3 || got.ClientID != "viewer-9" ||
+		got.Video != capture.SourceCamera || got.VideoDevice != "/dev/video0" || got.Audio != capture.SourceNone ||
+		got.NAT != call.NATRelay || got.Width != 640 || got.Height != 360 || got.FPS != 15 {
 		t.Errorf("applied %+v", got)
 	}
 	for field := range want {
@@ -84,17 +90,10 @@ func TestSettingsFormShowsErrorsNextToFields(t *testing.T) {
 		}
 	}
 
-	// The controller's own check is shown too.
-	f.ExtraCheck = func(Settings) []FieldError { return []FieldError{{FieldChannel, "channel not found"}} }
-	test.Tap(f.Save)
-	if len(applied) != 2 || f.Error(FieldChannel) != "channel not found" {
-		t.Errorf("extra check: applied %d, error %q", len(applied), f.Error(FieldChannel))
-	}
-
-	// SetSettings round-trips, including a device that is gone now.
-	f.ExtraCheck = nil
+	// SetSettings round-trips, including a device that is gone now, a
+	// picture size given on the command line, and demo faults (no field).
 	s := got
-	s.Camera = DevicePrefix + "/dev/video9"
+	s.Mode, s.VideoDevice, s.Width, s.Height, s.Faults = call.ModeDemo, "/dev/video9", 800, 600, "drop-offers=1"
 	f.SetSettings(s)
 	back, errs := f.Settings()
 	if errs != nil || back != s {

@@ -31,6 +31,7 @@ type SessionTiming struct {
 	ClientID  string
 	Start     time.Duration // when the attempt began, from the click
 	Phases    []PhaseTiming // reached phases in order (not the teardown)
+	IDWait    time.Duration // time spent waiting for a ClientId before it began (not in the phases)
 	Teardown  time.Duration // duration of the teardown, when it ran
 	TornDown  bool
 	Failed    bool
@@ -127,6 +128,10 @@ func (t *Timeline) Apply(ev call.Event) {
 			s.TornDown = true
 			break
 		}
+		if ev.Phase == call.PhaseClientIDWait {
+			s.IDWait = ev.Elapsed
+			break
+		}
 		if s.click.IsZero() && !ev.Time.IsZero() {
 			s.click = ev.Time.Add(-ev.Elapsed)
 			if !s.first.IsZero() {
@@ -172,7 +177,7 @@ func nextPhase(reached []PhaseTiming) call.Phase {
 		done[p.Phase] = true
 	}
 	for _, p := range call.Phases {
-		if !done[p] && p != call.PhaseTeardown {
+		if !done[p] && !p.IsDuration() {
 			return p
 		}
 	}
@@ -193,6 +198,9 @@ func (t *Timeline) rebuild() {
 		scale := s.Duration()
 		if scale <= 0 {
 			scale = time.Millisecond
+		}
+		if s.IDWait > 0 {
+			t.box.Add(waterfallRow(PhaseLabel(call.PhaseClientIDWait), 0, 0, scale, phaseColor, ms(s.IDWait)+" (before the click's timings)"))
 		}
 		for _, p := range s.Phases {
 			t.box.Add(waterfallRow(PhaseLabel(p.Phase), p.Start, p.End, scale, phaseColor, fmt.Sprintf("%s (+%s)", ms(p.End), ms(p.End-p.Start))))
@@ -226,6 +234,9 @@ func sessionHeader(s *SessionTiming, current bool) fyne.CanvasObject {
 		outcome = "first frame at " + ms(s.Duration())
 	default:
 		outcome = "in progress, " + ms(s.Duration())
+	}
+	if s.IDWait > 0 {
+		outcome += fmt.Sprintf(" · waited %s for a ClientId", ms(s.IDWait))
 	}
 	if s.TornDown {
 		outcome += fmt.Sprintf(" · teardown %s", ms(s.Teardown))
@@ -331,6 +342,8 @@ func PhaseLabel(p call.Phase) string {
 		return "First frame"
 	case call.PhaseTeardown:
 		return "Teardown"
+	case call.PhaseClientIDWait:
+		return "ClientId wait"
 	}
 	return string(p)
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/kvsviewer/kvsviewer/call"
 )
 
-// The screenshots of the tour, in order (scripts/screenshots.sh saves each
+// TourShots are the screenshots of the tour, in order (scripts/screenshots.sh saves each
 // as docs/NAME.png).
 var TourShots = []string{"main-live", "settings", "timeline", "qa"}
 

@@ -12,7 +12,8 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/kvsviewer/kvsviewer/assets"
-	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/demo"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
@@ -86,7 +87,7 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 		o:      o,
 		calls:  callHost{stateCh: make(chan struct{})},
 	}
-	settings := ApplyOptions(LoadSettings(a.Preferences()), o)
+	settings := o.startSettings(LoadSettings(a.Preferences()))
 	w.calls.settings = settings
 
 	cams, mics := DeviceChoices(capture.ListDevices())
@@ -95,18 +96,9 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 		profiles = ListProfiles(cfgFile, credFile)
 	}
 	w.Settings = NewSettingsForm(settings, profiles, cams, mics)
-	w.Settings.ExtraCheck = func(s Settings) []FieldError {
-		if s.Mode == ModeDemo {
-			return nil
-		}
-		return ConfigErrors(BuildConfig(s, nil, "", "", logger).Validate())
-	}
 	w.Settings.OnApply = w.applySettings
 	w.QA = NewQAView(w.Window)
-	w.QA.CheckFaults = func(spec string) error {
-		_, err := emulator.ParseFaults(spec)
-		return err
-	}
+	w.QA.CheckFaults = demo.CheckFaults
 	w.QA.OnStart = w.startQA
 	w.QA.OnStop = w.stopQA
 	w.View = NewMainView(w.Window, w, w.Settings, NewLogPane(o.Logs, w.Window), w.QA)
@@ -114,7 +106,7 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 	w.Window.Resize(fyne.NewSize(1280, 800))
 	w.View.InstallShortcuts()
 
-	if settings.Mode == ModeDemo {
+	if settings.Mode == call.ModeDemo {
 		w.startDemo()
 	}
 	w.wg.Add(1)

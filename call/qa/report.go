@@ -64,6 +64,16 @@ type Report struct {
 	Results          []Cycle       `json:"results"`
 }
 
+// Fields are the cycle as the fields of a "cycle" JSON event.
+func (c Cycle) Fields() map[string]any {
+	f := map[string]any{"n": c.N, "ok": c.OK, "recovered": c.Recovered, "attempts": c.Attempts, "failures": c.Failures,
+		"phases_ms": c.PhasesMS, "goroutines": c.Goroutines, "fds": c.FDs, "rss_kb": c.RSSKB, "error": c.Err}
+	if len(c.TeardownOverruns) > 0 {
+		f["teardown_overruns"] = c.TeardownOverruns
+	}
+	return f
+}
+
 // add counts one cycle's outcome.
 func (rep *Report) add(c Cycle) {
 	rep.Results = append(rep.Results, c)

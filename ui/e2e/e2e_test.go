@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -39,8 +40,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Setenv("XDG_CONFIG_HOME", dir)
-	os.MkdirAll(dir+"/fyne", 0o700)
+	if err := os.Setenv("XDG_CONFIG_HOME", dir); err != nil {
+		panic(err)
+	}
+	if err := os.MkdirAll(dir+"/fyne", 0o700); err != nil {
+		panic(err)
+	}
 	theApp = fyneapp.NewWithID(ui.AppID + ".e2e")
 	done := make(chan int, 1)
 	// The tests start once the app runs, so that the app's own goroutines
@@ -52,7 +57,7 @@ func TestMain(m *testing.M) {
 		}()
 	})
 	theApp.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	select {
 	case code := <-done:
 		os.Exit(code)
@@ -148,9 +153,13 @@ func checkVideo(t *testing.T, w *ui.Window, when string) {
 	b := capture(t, w.Window.Title())
 	if dir := os.Getenv("E2E_SHOTS"); dir != "" {
 		for i, img := range []image.Image{a, b} {
-			f, _ := os.Create(fmt.Sprintf("%s/%s-%d.png", dir, strings.ReplaceAll(when, " ", "-"), i))
-			png.Encode(f, img)
-			f.Close()
+			f, err := os.Create(fmt.Sprintf("%s/%s-%d.png", dir, strings.ReplaceAll(when, " ", "-"), i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := errors.Join(png.Encode(f, img), f.Close()); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	c := w.Window.Canvas()
@@ -211,7 +220,8 @@ func openDemoWindow(t *testing.T, glVideo bool) *ui.Window {
 	var w *ui.Window
 	var err error
 	fyne.DoAndWait(func() {
-		w, err = ui.NewWindow(theApp, ui.Options{Demo: true, GLVideo: glVideo})
+		demoMode := func(s *call.Settings) { s.Mode = call.ModeDemo }
+		w, err = ui.NewWindow(theApp, ui.Options{Overrides: demoMode, GLVideo: glVideo})
 		if err == nil {
 			// A title of its own: import finds the window by it.
 			w.Window.SetTitle(fmt.Sprintf("KVS Viewer e2e %s %d", t.Name(), time.Now().UnixNano()))

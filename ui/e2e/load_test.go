@@ -24,7 +24,7 @@ func TestHoldDemoCall(t *testing.T) {
 	w := openDemoWindow(t, os.Getenv("E2E_GL_VIDEO") != "")
 	defer func() {
 		fyne.DoAndWait(w.Window.Hide)
-		w.Close()
+		_ = w.Close()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
