@@ -9,8 +9,8 @@ import (
 )
 
 // Faults selects the misbehaviour the emulator injects. The zero value injects nothing.
-// Counters (DropNextOffers, Reject403) count down as they are used; SetFaults
-// replaces them.
+// Counters (DropNextOffers, Reject403, StallHTTP, StallWS) count down as they
+// are used; SetFaults replaces them.
 type Faults struct {
 	// DropNextOffers silently drops the next N SDP offers.
 	DropNextOffers int
@@ -35,6 +35,13 @@ type Faults struct {
 	MalformedEvery int
 	// Reject403 rejects the next N requests or connections with 403 AccessDeniedException.
 	Reject403 int
+
+	// StallHTTP leaves the next N control-plane and ICE-config requests
+	// unanswered: the TCP connection and TLS complete, then nothing comes back
+	// (a black-holed endpoint or a captive proxy) until the client gives up.
+	StallHTTP int
+	// StallWS leaves the next N signaling WebSocket upgrades unanswered after TLS.
+	StallWS int
 }
 
 // faultKey describes one key of the fault spec and how it maps onto Faults.
@@ -56,6 +63,9 @@ var faultKeys = []faultKey{
 	{name: "drop-socket-after", dur: func(f *Faults) *time.Duration { return &f.DropSocketAfter }},
 	{name: "malformed-every", num: func(f *Faults) *int { return &f.MalformedEvery }},
 	{name: "reject-403", num: func(f *Faults) *int { return &f.Reject403 }},
+
+	{name: "stall-http", num: func(f *Faults) *int { return &f.StallHTTP }},
+	{name: "stall-ws", num: func(f *Faults) *int { return &f.StallWS }},
 }
 
 // ErrFaultSpec is wrapped by every error ParseFaults returns.
@@ -66,7 +76,8 @@ const maxFaultCount = 1_000_000
 
 // ParseFaults parses a comma-separated fault spec such as
 // "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s,
-// go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1".
+// go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1,
+// stall-http=1,stall-ws=1".
 // The empty string means no faults. Durations use time.ParseDuration syntax.
 func ParseFaults(spec string) (Faults, error) {
 	var f Faults
