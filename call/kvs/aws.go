@@ -41,6 +41,9 @@ type AWSOptions struct {
 	RootCAs *x509.CertPool
 	// Credentials replaces the default credential chain when set.
 	Credentials aws.CredentialsProvider
+	// Timeouts bound connecting to KVS endpoints, for the SDK's HTTP client and
+	// the WebSocket dialer alike; zero fields take the defaults.
+	Timeouts Timeouts
 }
 
 // Config is a loaded AWS configuration plus the TLS settings of the signaling dialer.
@@ -52,13 +55,15 @@ type Config struct {
 	TLS *tls.Config
 	// EndpointURL is the control plane endpoint override, empty for the SDK's own resolution.
 	EndpointURL string
+	// Timeouts bound connecting to KVS endpoints (zero fields: the defaults).
+	Timeouts Timeouts
 
-	// transport is the HTTP transport this package built for a custom trust (nil otherwise).
+	// transport is the HTTP transport of AWS.HTTPClient when this package built it.
 	transport *http.Transport
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the HTTP client
-// built for a custom trust (a no-op with the SDK's default client).
+// LoadAWSConfig built (a no-op for a Config built otherwise).
 func (cfg Config) CloseIdleConnections() {
 	if cfg.transport != nil {
 		cfg.transport.CloseIdleConnections()
@@ -68,13 +73,19 @@ func (cfg Config) CloseIdleConnections() {
 // LoadAWSConfig loads the AWS configuration the standard way (config.LoadDefaultConfig)
 // and applies o on top of it.
 //
-// Trust: o.RootCAs, else o.CAFile, else the defaults (the SDK honours AWS_CA_BUNDLE,
-// the dialer the system pool). A custom trust replaces the HTTP client of the
-// loaded configuration after loading (with the SDK's default transport settings),
-// so it wins over AWS_CA_BUNDLE for KVS calls,
-// while credential providers created during loading (SSO, STS) keep the standard trust.
+// The SDK's HTTP client for KVS is one this package builds from the SDK's
+// default transport settings (proxy, idle connections, and AWS_CA_BUNDLE's
+// roots) with o.Timeouts; credential providers created during loading (SSO,
+// STS) get the same timeouts. Trust: o.RootCAs, else o.CAFile, else the
+// defaults (the SDK honours AWS_CA_BUNDLE, the dialer the system pool). A
+// custom trust applies to the KVS client only, so it wins over AWS_CA_BUNDLE
+// for KVS calls, while SSO and STS keep the standard trust.
 func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
-	var opts []func(*config.LoadOptions) error
+	timeouts := o.Timeouts.withDefaults()
+	opts := []func(*config.LoadOptions) error{
+		// A BuildableClient, so that the SDK can still apply AWS_CA_BUNDLE to it.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(timeouts.apply)),
+	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
@@ -103,17 +114,25 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	var tr *http.Transport
+	tr := baseTransport(awsCfg.HTTPClient)
+	timeouts.apply(tr)
 	if tlsCfg.RootCAs != nil {
-		// The SDK's default transport settings (timeouts, proxy) with our trust.
-		tr = awshttp.NewBuildableClient().GetTransport()
 		tr.TLSClientConfig = tlsCfg.Clone()
-		awsCfg.HTTPClient = &http.Client{
-			Transport:     tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
 	}
-	return Config{AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, transport: tr}, nil
+	awsCfg.HTTPClient = &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return Config{AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, Timeouts: timeouts, transport: tr}, nil
+}
+
+// baseTransport is a copy of the transport of the SDK's HTTP client c (with
+// AWS_CA_BUNDLE's roots when the SDK applied them), or of the SDK's default one.
+func baseTransport(c aws.HTTPClient) *http.Transport {
+	if bc, ok := c.(*awshttp.BuildableClient); ok {
+		return bc.GetTransport()
+	}
+	return awshttp.NewBuildableClient().GetTransport()
 }
 
 func loadCAFile(path string) (*x509.CertPool, error) {

@@ -57,6 +57,7 @@ func NewControlPlane(cfg Config) *ControlPlane {
 		if cfg.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(cfg.EndpointURL)
 		}
+		o.Retryer = withoutTimeoutRetries(o.Retryer)
 	})
 	return &ControlPlane{cfg: cfg, client: client, now: time.Now}
 }
@@ -74,7 +75,7 @@ func (c *ControlPlane) DescribeChannel(ctx context.Context, nameOrARN string) (C
 	}
 	out, err := c.client.DescribeSignalingChannel(ctx, in)
 	if err != nil {
-		return Channel{}, classifyAWSError(err, "describe signaling channel", nameOrARN, c.cfg.AWS.Region, c.now())
+		return Channel{}, c.callError(err, "describe signaling channel", nameOrARN)
 	}
 	info := out.ChannelInfo
 	if info == nil || aws.ToString(info.ChannelARN) == "" {
@@ -86,6 +87,16 @@ func (c *ControlPlane) DescribeChannel(ctx context.Context, nameOrARN string) (C
 		Type:   string(info.ChannelType),
 		Status: string(info.ChannelStatus),
 	}, nil
+}
+
+// callError is the error of a failed SDK call of op on channel: a
+// *TimeoutError when the endpoint did not answer in time, otherwise
+// classifyAWSError's.
+func (c *ControlPlane) callError(err error, op, channel string) error {
+	if terr := c.cfg.Timeouts.timeoutError(err, op); terr != nil {
+		return terr
+	}
+	return classifyAWSError(err, op, channel, c.cfg.AWS.Region, c.now())
 }
 
 // GetEndpoints returns the WSS and HTTPS signaling endpoints of a channel for role.
@@ -101,7 +112,7 @@ func (c *ControlPlane) GetEndpoints(ctx context.Context, channelARN string, role
 		},
 	})
 	if err != nil {
-		return Endpoints{}, classifyAWSError(err, "get signaling channel endpoint", channelARN, c.cfg.AWS.Region, c.now())
+		return Endpoints{}, c.callError(err, "get signaling channel endpoint", channelARN)
 	}
 	var ep Endpoints
 	for _, item := range out.ResourceEndpointList {
@@ -209,6 +220,7 @@ func (c *ControlPlane) getIceServerConfig(ctx context.Context, endpoint string, 
 	if c.cfg.AWS.Retryer != nil {
 		retryer = c.cfg.AWS.Retryer()
 	}
+	retryer = withoutTimeoutRetries(retryer)
 	client := c.cfg.httpClient()
 	for attempt := 1; ; attempt++ {
 		out, err := c.iceServerConfigAttempt(ctx, client, u.String(), body, payloadHash, in.ChannelARN)
@@ -250,6 +262,9 @@ func (c *ControlPlane) iceServerConfigAttempt(ctx context.Context, client aws.HT
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if terr := c.cfg.Timeouts.timeoutError(err, op); terr != nil {
+			return iceServerConfigResponse{}, terr
+		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err // the URL is harmless here, but keep texts uniform with Dial
