@@ -91,10 +91,9 @@ func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		e.writeAPIError(w, &apiError{http.StatusNotFound, "UnknownOperationException", "Unknown operation"})
 		return
 	}
-	if e.takeReject403() {
-		e.record(Event{Kind: EventFault, Action: entry.name, Detail: "reject-403"})
-		e.writeAPIError(w, &apiError{http.StatusForbidden, "AccessDeniedException",
-			"User is not authorized to perform: kinesisvideo:" + entry.name + " (emulated fault reject-403)"})
+	if fault, refusal := e.takeReject(r, entry.name); refusal != nil {
+		e.record(Event{Kind: EventFault, Action: entry.name, Detail: fault})
+		e.writeAPIError(w, refusal)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))

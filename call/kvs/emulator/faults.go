@@ -9,8 +9,8 @@ import (
 )
 
 // Faults selects the misbehaviour the emulator injects. The zero value injects nothing.
-// Counters (DropNextOffers, Reject403, StallHTTP, StallWS) count down as they
-// are used; SetFaults replaces them.
+// Counters (DropNextOffers, Reject403, StallHTTP, StallWS and the other
+// Reject faults) count down as they are used; SetFaults replaces them.
 type Faults struct {
 	// DropNextOffers silently drops the next N SDP offers.
 	DropNextOffers int
@@ -42,6 +42,16 @@ type Faults struct {
 	StallHTTP int
 	// StallWS leaves the next N signaling WebSocket upgrades unanswered after TLS.
 	StallWS int
+	// RejectUnrecognizedClient refuses the next N requests or connections with
+	// 403 UnrecognizedClientException (an access key AWS does not know).
+	RejectUnrecognizedClient int
+	// RejectInvalidSignature refuses the next N requests or connections with 403
+	// InvalidSignatureException, whose message echoes the request's canonical
+	// string (session token included) the way AWS does.
+	RejectInvalidSignature int
+	// RejectExpiredToken refuses the next N requests or connections with 403
+	// ExpiredTokenException (expired session credentials).
+	RejectExpiredToken int
 }
 
 // faultKey describes one key of the fault spec and how it maps onto Faults.
@@ -66,6 +76,9 @@ var faultKeys = []faultKey{
 
 	{name: "stall-http", num: func(f *Faults) *int { return &f.StallHTTP }},
 	{name: "stall-ws", num: func(f *Faults) *int { return &f.StallWS }},
+	{name: "reject-unrecognized-client", num: func(f *Faults) *int { return &f.RejectUnrecognizedClient }},
+	{name: "reject-invalid-signature", num: func(f *Faults) *int { return &f.RejectInvalidSignature }},
+	{name: "reject-expired-token", num: func(f *Faults) *int { return &f.RejectExpiredToken }},
 }
 
 // ErrFaultSpec is wrapped by every error ParseFaults returns.
@@ -77,7 +90,7 @@ const maxFaultCount = 1_000_000
 // ParseFaults parses a comma-separated fault spec such as
 // "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s,
 // go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1,
-// stall-http=1,stall-ws=1".
+// stall-http=1,stall-ws=1,reject-unrecognized-client=1,reject-invalid-signature=1,reject-expired-token=1".
 // The empty string means no faults. Durations use time.ParseDuration syntax.
 func ParseFaults(spec string) (Faults, error) {
 	var f Faults

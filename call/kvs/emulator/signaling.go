@@ -301,9 +301,9 @@ func (e *Emulator) serveSignaling(w http.ResponseWriter, r *http.Request) {
 // reject-403 fault) and returns the channel ARN, role and ClientId it names;
 // when it refuses the handshake it has answered w and returns ok false.
 func (e *Emulator) handshakeIdentity(w http.ResponseWriter, r *http.Request) (arn, role, clientID string, ok bool) {
-	if e.takeReject403() {
-		e.record(Event{Kind: EventFault, Action: "CONNECT", Detail: "reject-403"})
-		e.writeAPIError(w, &apiError{http.StatusForbidden, "AccessDeniedException", "Access denied (emulated fault reject-403)"})
+	if fault, refusal := e.takeReject(r, "CONNECT"); refusal != nil {
+		e.record(Event{Kind: EventFault, Action: "CONNECT", Detail: fault})
+		e.writeAPIError(w, refusal)
 		return "", "", "", false
 	}
 	ps, err := VerifyPresignedURL(r.URL, r.Host, e.cfg.Region, e.lookupCredential, e.now())
