@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -44,6 +45,18 @@ type AWSOptions struct {
 	// Timeouts bound connecting to KVS endpoints, for the SDK's HTTP client and
 	// the WebSocket dialer alike; zero fields take the defaults.
 	Timeouts Timeouts
+	// CredentialTimeout bounds getting credentials from the chain (SSO,
+	// credential_process, STS); default DefaultCredentialTimeout.
+	CredentialTimeout time.Duration
+	// IMDSTimeout bounds the EC2 instance metadata lookup the default chain
+	// ends with when nothing else holds credentials; default DefaultIMDSTimeout.
+	// Past it the failure is "No AWS credentials found" (ErrCredentials). On
+	// an EC2 instance the service answers in milliseconds and the instance
+	// role is used as before; in a container whose metadata hop limit drops
+	// the IMDSv2 token request the lookup may need longer: raise this, or give
+	// the container credentials of its own. AWS_EC2_METADATA_DISABLED=true
+	// skips the lookup.
+	IMDSTimeout time.Duration
 }
 
 // Config is a loaded AWS configuration plus the TLS settings of the signaling dialer.
@@ -60,6 +73,10 @@ type Config struct {
 
 	// transport is the HTTP transport of AWS.HTTPClient when this package built it.
 	transport *http.Transport
+	// credentialTimeout bounds credential retrieval (0: DefaultCredentialTimeout).
+	credentialTimeout time.Duration
+	// profile is the shared config profile in use, for error texts ("" when none was named).
+	profile string
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the HTTP client
@@ -97,7 +114,7 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return Config{}, fmt.Errorf("load AWS configuration: %w", err)
+		return Config{}, loadError(err)
 	}
 	if awsCfg.Region == "" {
 		return Config{}, errors.New("no AWS region: set --region, AWS_REGION or a profile region")
@@ -114,6 +131,11 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
+	imdsTimeout := o.IMDSTimeout
+	if imdsTimeout <= 0 {
+		imdsTimeout = DefaultIMDSTimeout
+	}
+	boundIMDS(&awsCfg, imdsTimeout)
 	tr := baseTransport(awsCfg.HTTPClient)
 	timeouts.apply(tr)
 	if tlsCfg.RootCAs != nil {
@@ -123,7 +145,10 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return Config{AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, Timeouts: timeouts, transport: tr}, nil
+	return Config{
+		AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, Timeouts: timeouts, transport: tr,
+		credentialTimeout: o.CredentialTimeout, profile: profileOf(awsCfg, o.Profile),
+	}, nil
 }
 
 // baseTransport is a copy of the transport of the SDK's HTTP client c (with
@@ -153,16 +178,4 @@ func (cfg Config) httpClient() aws.HTTPClient {
 		return cfg.AWS.HTTPClient
 	}
 	return awshttp.NewBuildableClient()
-}
-
-// credentials retrieves the current credentials of cfg.
-func (cfg Config) credentials(ctx context.Context) (aws.Credentials, error) {
-	if cfg.AWS.Credentials == nil {
-		return aws.Credentials{}, errors.New("no AWS credentials configured")
-	}
-	creds, err := cfg.AWS.Credentials.Retrieve(ctx)
-	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("get AWS credentials: %w", err)
-	}
-	return creds, nil
 }

@@ -99,7 +99,7 @@ func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 	}
 	creds, err := o.Config.credentials(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dialOp, err)
+		return nil, err
 	}
 	signedAt := time.Now().Add(o.ClockOffset)
 	signed, err := PresignURL(ctx, creds, o.Config.AWS.Region, o.Endpoints.WSS, o.ChannelARN, clientID, signedAt)

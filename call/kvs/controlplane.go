@@ -73,6 +73,9 @@ func (c *ControlPlane) DescribeChannel(ctx context.Context, nameOrARN string) (C
 	} else {
 		in.ChannelName = aws.String(nameOrARN)
 	}
+	if _, err := c.cfg.credentials(ctx); err != nil {
+		return Channel{}, err
+	}
 	out, err := c.client.DescribeSignalingChannel(ctx, in)
 	if err != nil {
 		return Channel{}, c.callError(err, "describe signaling channel", nameOrARN)
@@ -90,11 +93,15 @@ func (c *ControlPlane) DescribeChannel(ctx context.Context, nameOrARN string) (C
 }
 
 // callError is the error of a failed SDK call of op on channel: a
-// *TimeoutError when the endpoint did not answer in time, otherwise
-// classifyAWSError's.
+// *TimeoutError when the endpoint did not answer in time, the credentials'
+// failure when the SDK could not get them (they are got before each call, but
+// may expire in between), otherwise classifyAWSError's.
 func (c *ControlPlane) callError(err error, op, channel string) error {
 	if terr := c.cfg.Timeouts.timeoutError(err, op); terr != nil {
 		return terr
+	}
+	if msg := err.Error(); strings.Contains(msg, "get identity:") || strings.Contains(msg, "failed to retrieve credentials") {
+		return credentialsError(err, c.cfg.profile, c.cfg.AWS.Credentials)
 	}
 	return classifyAWSError(err, op, channel, c.cfg.AWS.Region, c.now())
 }
@@ -103,6 +110,9 @@ func (c *ControlPlane) callError(err error, op, channel string) error {
 func (c *ControlPlane) GetEndpoints(ctx context.Context, channelARN string, role Role) (Endpoints, error) {
 	if role != RoleViewer && role != RoleMaster {
 		return Endpoints{}, fmt.Errorf("get signaling channel endpoint: unknown role %q", role)
+	}
+	if _, err := c.cfg.credentials(ctx); err != nil {
+		return Endpoints{}, err
 	}
 	out, err := c.client.GetSignalingChannelEndpoint(ctx, &kinesisvideo.GetSignalingChannelEndpointInput{
 		ChannelARN: aws.String(channelARN),
@@ -249,7 +259,7 @@ func (c *ControlPlane) iceServerConfigAttempt(ctx context.Context, client aws.HT
 	const op = "get ICE server config"
 	creds, err := c.cfg.credentials(ctx)
 	if err != nil {
-		return iceServerConfigResponse{}, fmt.Errorf("%s: %w", op, err)
+		return iceServerConfigResponse{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {

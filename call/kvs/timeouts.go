@@ -65,6 +65,9 @@ const (
 	PhaseTLS      = "tls"
 	PhaseResponse = "response"
 	PhaseUpgrade  = "upgrade"
+	// PhaseCredentials is getting credentials from the chain (SSO,
+	// credential_process, STS) within AWSOptions.CredentialTimeout.
+	PhaseCredentials = "credentials"
 )
 
 // ErrTimeout is matched by a request to a KVS endpoint that did not answer one
@@ -77,7 +80,7 @@ var ErrTimeout = errors.New("KVS endpoint timed out")
 type TimeoutError struct {
 	// Op is what was attempted, e.g. "describe signaling channel".
 	Op string
-	// Phase is PhaseConnect, PhaseTLS, PhaseResponse or PhaseUpgrade.
+	// Phase is PhaseConnect, PhaseTLS, PhaseResponse, PhaseUpgrade or PhaseCredentials.
 	Phase string
 	// After is the timeout that expired.
 	After time.Duration
@@ -87,6 +90,8 @@ type TimeoutError struct {
 func (e *TimeoutError) Error() string {
 	var what string
 	switch e.Phase {
+	case PhaseCredentials:
+		return fmt.Sprintf("%s: the AWS credential provider (SSO, credential_process or STS) did not answer within %s", e.Op, e.After)
 	case PhaseConnect:
 		what = "the KVS endpoint did not accept the connection within %s"
 	case PhaseTLS:
