@@ -133,14 +133,17 @@ func credentialsError(err error, profile string, provider aws.CredentialsProvide
 	switch {
 	case errors.As(err, &procErr) || isProvider(provider, (*processcreds.Provider)(nil)):
 		reason = CredentialsProcessFailed
-	case errors.As(err, &ssoErr) || strings.Contains(msg, "sso token") ||
-		(errors.As(err, &apiErr) && apiErr.ErrorCode() == "UnauthorizedException"):
-		reason = CredentialsSSOExpired
 	case errors.As(err, &emptyErr) || isProvider(provider, (*ec2rolecreds.Provider)(nil)) ||
 		isProvider(provider, (*imdsBound)(nil)) || strings.Contains(msg, "ec2 imds"):
 		reason = CredentialsMissing
 	case isNetworkError(err):
 		return errors.New("get AWS credentials: the credential service (SSO or STS) could not be reached: check the network")
+	case errors.As(err, &ssoErr) || strings.Contains(msg, "sso token"):
+		reason = CredentialsSSOExpired
+	case errors.As(err, &apiErr):
+		if apiErr.ErrorCode() == "UnauthorizedException" { // SSO's answer to a revoked or expired token
+			reason = CredentialsSSOExpired
+		}
 	case isProvider(provider, (*ssocreds.Provider)(nil)):
 		reason = CredentialsSSOExpired
 	}
