@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -212,5 +213,24 @@ func TestQueueMemoryIsBounded(t *testing.T) {
 	}
 	if n := h.e.QueuedMessages(defaultChannel)["ghost-a"]; n > DefaultMaxQueued {
 		t.Errorf("%d queued for one recipient", n)
+	}
+}
+
+// A channel remembers when at most maxLastClosed viewer ClientIds last
+// closed, forgetting the oldest first.
+func TestLastClosedIsBounded(t *testing.T) {
+	ch := &channel{lastClosed: map[string]time.Time{}}
+	start := time.Now()
+	for i := range maxLastClosed + 10 {
+		ch.noteClosedLocked(fmt.Sprintf("viewer-%d", i), start.Add(time.Duration(i)*time.Millisecond))
+	}
+	if len(ch.lastClosed) != maxLastClosed {
+		t.Fatalf("%d remembered", len(ch.lastClosed))
+	}
+	if _, ok := ch.lastClosed["viewer-0"]; ok {
+		t.Error("the oldest was kept")
+	}
+	if _, ok := ch.lastClosed[fmt.Sprintf("viewer-%d", maxLastClosed+9)]; !ok {
+		t.Error("the newest was forgotten")
 	}
 }
