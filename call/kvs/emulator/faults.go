@@ -9,8 +9,8 @@ import (
 )
 
 // Faults selects the misbehaviour the emulator injects. The zero value injects nothing.
-// Counters (DropNextOffers, Reject403, StallHTTP, StallWS and the other
-// Reject faults) count down as they are used; SetFaults replaces them.
+// Counters (DropNextOffers, Reject403) count down as they are used; SetFaults
+// replaces them.
 type Faults struct {
 	// DropNextOffers silently drops the next N SDP offers.
 	DropNextOffers int
@@ -35,6 +35,10 @@ type Faults struct {
 	MalformedEvery int
 	// Reject403 rejects the next N requests or connections with 403 AccessDeniedException.
 	Reject403 int
+
+	// Endpoint and credential faults (keys stall-http, stall-ws,
+	// reject-unrecognized-client, reject-invalid-signature,
+	// reject-expired-token); each is a counter, like Reject403.
 
 	// StallHTTP leaves the next N control-plane and ICE-config requests
 	// unanswered: the TCP connection and TLS complete, then nothing comes back
@@ -89,8 +93,7 @@ const maxFaultCount = 1_000_000
 
 // ParseFaults parses a comma-separated fault spec such as
 // "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s,
-// go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1,
-// stall-http=1,stall-ws=1,reject-unrecognized-client=1,reject-invalid-signature=1,reject-expired-token=1".
+// go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1".
 // The empty string means no faults. Durations use time.ParseDuration syntax.
 func ParseFaults(spec string) (Faults, error) {
 	var f Faults
