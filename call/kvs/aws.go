@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -41,6 +42,21 @@ type AWSOptions struct {
 	RootCAs *x509.CertPool
 	// Credentials replaces the default credential chain when set.
 	Credentials aws.CredentialsProvider
+	// Timeouts bound connecting to KVS endpoints, for the SDK's HTTP client and
+	// the WebSocket dialer alike; zero fields take the defaults.
+	Timeouts Timeouts
+	// CredentialTimeout bounds getting credentials from the chain (SSO,
+	// credential_process, STS); default DefaultCredentialTimeout.
+	CredentialTimeout time.Duration
+	// IMDSTimeout bounds the EC2 instance metadata lookup the default chain
+	// ends with when nothing else holds credentials; default DefaultIMDSTimeout.
+	// Past it the failure is "No AWS credentials found" (ErrCredentials). On
+	// an EC2 instance the service answers in milliseconds and the instance
+	// role is used as before; in a container whose metadata hop limit drops
+	// the IMDSv2 token request the lookup may need longer: raise this, or give
+	// the container credentials of its own. AWS_EC2_METADATA_DISABLED=true
+	// skips the lookup.
+	IMDSTimeout time.Duration
 }
 
 // Config is a loaded AWS configuration plus the TLS settings of the signaling dialer.
@@ -52,13 +68,19 @@ type Config struct {
 	TLS *tls.Config
 	// EndpointURL is the control plane endpoint override, empty for the SDK's own resolution.
 	EndpointURL string
+	// Timeouts bound connecting to KVS endpoints (zero fields: the defaults).
+	Timeouts Timeouts
 
-	// transport is the HTTP transport this package built for a custom trust (nil otherwise).
+	// transport is the HTTP transport of AWS.HTTPClient when this package built it.
 	transport *http.Transport
+	// credentialTimeout bounds credential retrieval (0: DefaultCredentialTimeout).
+	credentialTimeout time.Duration
+	// profile is the shared config profile in use, for error texts ("" when none was named).
+	profile string
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the HTTP client
-// built for a custom trust (a no-op with the SDK's default client).
+// LoadAWSConfig built (a no-op for a Config built otherwise).
 func (cfg Config) CloseIdleConnections() {
 	if cfg.transport != nil {
 		cfg.transport.CloseIdleConnections()
@@ -68,13 +90,19 @@ func (cfg Config) CloseIdleConnections() {
 // LoadAWSConfig loads the AWS configuration the standard way (config.LoadDefaultConfig)
 // and applies o on top of it.
 //
-// Trust: o.RootCAs, else o.CAFile, else the defaults (the SDK honours AWS_CA_BUNDLE,
-// the dialer the system pool). A custom trust replaces the HTTP client of the
-// loaded configuration after loading (with the SDK's default transport settings),
-// so it wins over AWS_CA_BUNDLE for KVS calls,
-// while credential providers created during loading (SSO, STS) keep the standard trust.
+// The SDK's HTTP client for KVS is one this package builds from the SDK's
+// default transport settings (proxy, idle connections, and AWS_CA_BUNDLE's
+// roots) with o.Timeouts; credential providers created during loading (SSO,
+// STS) get the same timeouts. Trust: o.RootCAs, else o.CAFile, else the
+// defaults (the SDK honours AWS_CA_BUNDLE, the dialer the system pool). A
+// custom trust applies to the KVS client only, so it wins over AWS_CA_BUNDLE
+// for KVS calls, while SSO and STS keep the standard trust.
 func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
-	var opts []func(*config.LoadOptions) error
+	timeouts := o.Timeouts.withDefaults()
+	opts := []func(*config.LoadOptions) error{
+		// A BuildableClient, so that the SDK can still apply AWS_CA_BUNDLE to it.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(timeouts.apply)),
+	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
@@ -86,7 +114,7 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return Config{}, fmt.Errorf("load AWS configuration: %w", err)
+		return Config{}, loadError(err)
 	}
 	if awsCfg.Region == "" {
 		return Config{}, errors.New("no AWS region: set --region, AWS_REGION or a profile region")
@@ -103,17 +131,33 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	var tr *http.Transport
-	if tlsCfg.RootCAs != nil {
-		// The SDK's default transport settings (timeouts, proxy) with our trust.
-		tr = awshttp.NewBuildableClient().GetTransport()
-		tr.TLSClientConfig = tlsCfg.Clone()
-		awsCfg.HTTPClient = &http.Client{
-			Transport:     tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+	imdsTimeout := o.IMDSTimeout
+	if imdsTimeout <= 0 {
+		imdsTimeout = DefaultIMDSTimeout
 	}
-	return Config{AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, transport: tr}, nil
+	boundIMDS(&awsCfg, imdsTimeout)
+	tr := baseTransport(awsCfg.HTTPClient)
+	timeouts.apply(tr)
+	if tlsCfg.RootCAs != nil {
+		tr.TLSClientConfig = tlsCfg.Clone()
+	}
+	awsCfg.HTTPClient = &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return Config{
+		AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, Timeouts: timeouts, transport: tr,
+		credentialTimeout: o.CredentialTimeout, profile: profileOf(awsCfg, o.Profile),
+	}, nil
+}
+
+// baseTransport is a copy of the transport of the SDK's HTTP client c (with
+// AWS_CA_BUNDLE's roots when the SDK applied them), or of the SDK's default one.
+func baseTransport(c aws.HTTPClient) *http.Transport {
+	if bc, ok := c.(*awshttp.BuildableClient); ok {
+		return bc.GetTransport()
+	}
+	return awshttp.NewBuildableClient().GetTransport()
 }
 
 func loadCAFile(path string) (*x509.CertPool, error) {
@@ -134,16 +178,4 @@ func (cfg Config) httpClient() aws.HTTPClient {
 		return cfg.AWS.HTTPClient
 	}
 	return awshttp.NewBuildableClient()
-}
-
-// credentials retrieves the current credentials of cfg.
-func (cfg Config) credentials(ctx context.Context) (aws.Credentials, error) {
-	if cfg.AWS.Credentials == nil {
-		return aws.Credentials{}, errors.New("no AWS credentials configured")
-	}
-	creds, err := cfg.AWS.Credentials.Retrieve(ctx)
-	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("get AWS credentials: %w", err)
-	}
-	return creds, nil
 }

@@ -99,7 +99,7 @@ func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 	}
 	creds, err := o.Config.credentials(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dialOp, err)
+		return nil, err
 	}
 	signedAt := time.Now().Add(o.ClockOffset)
 	signed, err := PresignURL(ctx, creds, o.Config.AWS.Region, o.Endpoints.WSS, o.ChannelARN, clientID, signedAt)
@@ -107,10 +107,17 @@ func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 		return nil, fmt.Errorf("%s: %w", dialOp, err)
 	}
 
-	hc, tr := signalingHTTPClient(o.Config.TLS)
+	timeouts := o.Config.Timeouts.withDefaults()
+	hc, tr := signalingHTTPClient(o.Config.TLS, timeouts)
 	defer tr.CloseIdleConnections()
-	ws, resp, err := websocket.Dial(ctx, signed, &websocket.DialOptions{HTTPClient: hc})
+	// Ending uctx once Dial has returned leaves the connection alone.
+	uctx, cancel := context.WithTimeoutCause(ctx, timeouts.Upgrade, errUpgradeTimeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(uctx, signed, &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(context.Cause(uctx), errUpgradeTimeout) {
+			return nil, &TimeoutError{Op: dialOp, Phase: PhaseUpgrade, After: timeouts.Upgrade}
+		}
 		return nil, dialError(o, resp, err, []string{creds.SecretAccessKey, creds.SessionToken, signed})
 	}
 	ws.SetReadLimit(readLimit)
@@ -144,18 +151,23 @@ func dialClientID(o DialOptions) (string, error) {
 	}
 }
 
+// errUpgradeTimeout is the cause of the context of a WebSocket handshake that
+// took longer than Timeouts.Upgrade.
+var errUpgradeTimeout = errors.New("signaling WebSocket upgrade timed out")
+
 // signalingHTTPClient is the HTTP client of one WebSocket handshake, trusting
-// tlsCfg (nil: the system roots) and never following a redirect with the
-// signed URL. The caller closes the transport's idle connections when done.
-func signalingHTTPClient(tlsCfg *tls.Config) (*http.Client, *http.Transport) {
+// tlsCfg (nil: the system roots), bounded by the connect, TLS and response
+// header timeouts of t, and never following a redirect with the signed URL.
+// The caller closes the transport's idle connections when done.
+func signalingHTTPClient(tlsCfg *tls.Config, t Timeouts) (*http.Client, *http.Transport) {
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     tlsCfg.Clone(),
-		TLSHandshakeTimeout: 10 * time.Second,
+		Proxy:           http.ProxyFromEnvironment,
+		TLSClientConfig: tlsCfg.Clone(),
 	}
+	t.apply(tr)
 	hc := &http.Client{
 		Transport: tr,
 		// Never follow a redirect with a signed URL.
@@ -170,6 +182,9 @@ func signalingHTTPClient(tlsCfg *tls.Config) (*http.Client, *http.Transport) {
 func dialError(o DialOptions, resp *http.Response, err error, secrets []string) error {
 	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		return handshakeError(resp, o.ChannelARN, o.Config.AWS.Region, time.Now().Add(o.ClockOffset), secrets)
+	}
+	if terr := o.Config.Timeouts.timeoutError(err, dialOp); terr != nil {
+		return terr
 	}
 	if isUntrusted(err) {
 		return fmt.Errorf("%s: %s: %s", dialOp, untrustedHint, redact(dialErrText(err), secrets...))

@@ -57,6 +57,7 @@ func NewControlPlane(cfg Config) *ControlPlane {
 		if cfg.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(cfg.EndpointURL)
 		}
+		o.Retryer = withoutTimeoutRetries(o.Retryer)
 	})
 	return &ControlPlane{cfg: cfg, client: client, now: time.Now}
 }
@@ -72,9 +73,12 @@ func (c *ControlPlane) DescribeChannel(ctx context.Context, nameOrARN string) (C
 	} else {
 		in.ChannelName = aws.String(nameOrARN)
 	}
+	if _, err := c.cfg.credentials(ctx); err != nil {
+		return Channel{}, err
+	}
 	out, err := c.client.DescribeSignalingChannel(ctx, in)
 	if err != nil {
-		return Channel{}, classifyAWSError(err, "describe signaling channel", nameOrARN, c.cfg.AWS.Region, c.now())
+		return Channel{}, c.callError(err, "describe signaling channel", nameOrARN)
 	}
 	info := out.ChannelInfo
 	if info == nil || aws.ToString(info.ChannelARN) == "" {
@@ -88,10 +92,27 @@ func (c *ControlPlane) DescribeChannel(ctx context.Context, nameOrARN string) (C
 	}, nil
 }
 
+// callError is the error of a failed SDK call of op on channel: a
+// *TimeoutError when the endpoint did not answer in time, the credentials'
+// failure when the SDK could not get them (they are got before each call, but
+// may expire in between), otherwise classifyAWSError's.
+func (c *ControlPlane) callError(err error, op, channel string) error {
+	if terr := c.cfg.Timeouts.timeoutError(err, op); terr != nil {
+		return terr
+	}
+	if msg := err.Error(); strings.Contains(msg, "get identity:") || strings.Contains(msg, "failed to retrieve credentials") {
+		return credentialsError(err, c.cfg.profile, c.cfg.AWS.Credentials)
+	}
+	return classifyAWSError(err, op, channel, c.cfg.AWS.Region, c.now())
+}
+
 // GetEndpoints returns the WSS and HTTPS signaling endpoints of a channel for role.
 func (c *ControlPlane) GetEndpoints(ctx context.Context, channelARN string, role Role) (Endpoints, error) {
 	if role != RoleViewer && role != RoleMaster {
 		return Endpoints{}, fmt.Errorf("get signaling channel endpoint: unknown role %q", role)
+	}
+	if _, err := c.cfg.credentials(ctx); err != nil {
+		return Endpoints{}, err
 	}
 	out, err := c.client.GetSignalingChannelEndpoint(ctx, &kinesisvideo.GetSignalingChannelEndpointInput{
 		ChannelARN: aws.String(channelARN),
@@ -101,7 +122,7 @@ func (c *ControlPlane) GetEndpoints(ctx context.Context, channelARN string, role
 		},
 	})
 	if err != nil {
-		return Endpoints{}, classifyAWSError(err, "get signaling channel endpoint", channelARN, c.cfg.AWS.Region, c.now())
+		return Endpoints{}, c.callError(err, "get signaling channel endpoint", channelARN)
 	}
 	var ep Endpoints
 	for _, item := range out.ResourceEndpointList {
@@ -209,6 +230,7 @@ func (c *ControlPlane) getIceServerConfig(ctx context.Context, endpoint string, 
 	if c.cfg.AWS.Retryer != nil {
 		retryer = c.cfg.AWS.Retryer()
 	}
+	retryer = withoutTimeoutRetries(retryer)
 	client := c.cfg.httpClient()
 	for attempt := 1; ; attempt++ {
 		out, err := c.iceServerConfigAttempt(ctx, client, u.String(), body, payloadHash, in.ChannelARN)
@@ -237,7 +259,7 @@ func (c *ControlPlane) iceServerConfigAttempt(ctx context.Context, client aws.HT
 	const op = "get ICE server config"
 	creds, err := c.cfg.credentials(ctx)
 	if err != nil {
-		return iceServerConfigResponse{}, fmt.Errorf("%s: %w", op, err)
+		return iceServerConfigResponse{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
@@ -250,6 +272,9 @@ func (c *ControlPlane) iceServerConfigAttempt(ctx context.Context, client aws.HT
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if terr := c.cfg.Timeouts.timeoutError(err, op); terr != nil {
+			return iceServerConfigResponse{}, terr
+		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err // the URL is harmless here, but keep texts uniform with Dial

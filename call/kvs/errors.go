@@ -19,6 +19,7 @@ var (
 	// ErrAccessDenied: the service refused the credentials or their permissions.
 	ErrAccessDenied = errors.New("access denied")
 	// ErrClockSkew: the local clock differs too much from the service's (also ErrAccessDenied).
+	// The credentials are fine then: it never matches ErrCredentials.
 	ErrClockSkew = errors.New("clock skew")
 	// ErrURLExpired: the presigned signaling URL was no longer valid (also ErrAccessDenied).
 	ErrURLExpired = errors.New("signaling URL expired")
@@ -89,11 +90,25 @@ const maxSkew = 5 * time.Minute
 var (
 	secretQuery = regexp.MustCompile(`(?i)(X-Amz-(Signature|Security-Token|Credential)=)[^&\s"']*`)
 	hexRun      = regexp.MustCompile(`[0-9a-fA-F]{64}`)
+	accessKeyID = regexp.MustCompile(`\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b`)
+	// echoStart marks where an AWS message starts repeating the request back
+	// (a signature mismatch's canonical string and string to sign, which hold
+	// the session token and credential scope).
+	echoStart = regexp.MustCompile(`(?is)(\n|\bthe canonical string\b|\bthe string-to-sign\b|\bauthorization:)`)
+	codeChars = regexp.MustCompile(`[^A-Za-z0-9_.:-]`)
 )
 
-// redact shortens a service message and removes anything that could be a secret:
-// presigned query values, 64-hex-digit runs (signatures), and the given strings.
+// maxMessage is the longest service message put into an error.
+const maxMessage = 200
+
+// redact shortens a service message and removes anything that could be a
+// secret or an echo of the request: everything from the first line break or
+// echoed canonical request on, presigned query values, 64-hex-digit runs
+// (signatures), access key ids, and the given strings.
 func redact(msg string, secrets ...string) string {
+	if loc := echoStart.FindStringIndex(msg); loc != nil {
+		msg = msg[:loc[0]]
+	}
 	for _, s := range secrets {
 		if len(s) >= 4 {
 			msg = strings.ReplaceAll(msg, s, "[redacted]")
@@ -101,8 +116,14 @@ func redact(msg string, secrets ...string) string {
 	}
 	msg = secretQuery.ReplaceAllString(msg, "${1}[redacted]")
 	msg = hexRun.ReplaceAllString(msg, "[redacted]")
+	msg = accessKeyID.ReplaceAllString(msg, "[redacted]")
 	msg = strings.Join(strings.Fields(msg), " ")
-	return truncate(msg, 200)
+	return truncate(msg, maxMessage)
+}
+
+// cleanCode keeps an AWS error code to the characters codes use and 64 bytes.
+func cleanCode(code string) string {
+	return truncate(codeChars.ReplaceAllString(code, ""), 64)
 }
 
 // clockOffset compares the response's Date header with local time.
@@ -186,7 +207,7 @@ func classifyAWSError(err error, op, channel, region string, now time.Time) erro
 		}
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	se := &ServiceError{Op: op, Code: apiErr.ErrorCode(), Message: redact(apiErr.ErrorMessage())}
+	se := &ServiceError{Op: op, Code: cleanCode(apiErr.ErrorCode()), Message: redact(apiErr.ErrorMessage())}
 	var respErr *smithyhttp.ResponseError
 	if errors.As(err, &respErr) && respErr.Response != nil {
 		se.StatusCode = respErr.HTTPStatusCode()
@@ -198,7 +219,18 @@ func classifyAWSError(err error, op, channel, region string, now time.Time) erro
 	return se
 }
 
-const wrongSecretHint = "the AWS secret key is wrong (signature mismatch): check the credentials"
+// wrongSecret is what a signature mismatch without clock skew means.
+const wrongSecret = "the secret key is wrong (signature mismatch); check the credentials"
+
+// rejected marks e as credentials AWS rejected, with a hint naming what AWS said.
+func (e *ServiceError) rejected(what string) {
+	e.Kinds = append(e.Kinds, ErrAccessDenied, ErrCredentials)
+	short := strings.TrimSuffix(e.Code, "Exception")
+	if short == "" {
+		short = fmt.Sprintf("HTTP %d", e.StatusCode)
+	}
+	e.Hint = fmt.Sprintf("AWS rejected the credentials (%s): %s", short, what)
+}
 
 // clockHint marks e as a clock-skew refusal and words the hint when the
 // measured offset is too large or the service's message says the time was
@@ -228,26 +260,26 @@ func classify(se *ServiceError, channel, region string) {
 		se.Hint = fmt.Sprintf("channel %q not found in %s: check the channel name and region", channel, region)
 		return
 	case "UnrecognizedClientException", "InvalidClientTokenId":
-		se.Kinds = append(se.Kinds, ErrAccessDenied)
-		se.Hint = "the AWS access key id is not recognized: check the credentials or profile"
+		se.rejected("the access key id is not known; check the profile or refresh the credentials")
 		return
 	case "ExpiredTokenException", "ExpiredToken":
-		se.Kinds = append(se.Kinds, ErrAccessDenied)
-		se.Hint = "the AWS session token has expired: refresh the credentials (e.g. aws sso login)"
+		se.rejected("the session token has expired; refresh them (e.g. `aws sso login`)")
 		return
 	case "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignatureException":
-		se.Kinds = append(se.Kinds, ErrAccessDenied)
 		if !se.clockHint(skewed) {
-			se.Hint = wrongSecretHint
+			se.rejected(wrongSecret)
+			return
 		}
+		se.Kinds = append(se.Kinds, ErrAccessDenied)
 		return
 	case "AccessDeniedException", "AccessDenied":
-		se.Kinds = append(se.Kinds, ErrAccessDenied)
 		switch {
 		case se.clockHint(skewed):
+			se.Kinds = append(se.Kinds, ErrAccessDenied)
 		case mentionsSignatureMismatch(se.Message):
-			se.Hint = wrongSecretHint
+			se.rejected(wrongSecret)
 		default:
+			se.Kinds = append(se.Kinds, ErrAccessDenied)
 			se.Hint = fmt.Sprintf("the credentials are not allowed to use channel %q: check the IAM policy", channel)
 		}
 		return

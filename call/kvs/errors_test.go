@@ -30,6 +30,18 @@ func TestRedact(t *testing.T) {
 	if long := redact(strings.Repeat("x ", 500)); len(long) > 210 {
 		t.Errorf("not shortened: %d bytes", len(long))
 	}
+	// AWS's signature-mismatch message goes on to repeat the request.
+	echo := "The request signature we calculated does not match the signature you provided.\n\n" +
+		"The Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:tok123\n'"
+	if got := redact(echo); got != "The request signature we calculated does not match the signature you provided." {
+		t.Errorf("echo kept: %q", got)
+	}
+	if got := redact("key AKIAABCDEFGHIJKLMNOP is not allowed. The String-to-Sign should have been 'AWS4'"); got != "key [redacted] is not allowed." {
+		t.Errorf("got %q", got)
+	}
+	if got := cleanCode("Bad<Code>\n" + strings.Repeat("x", 100)); strings.ContainsAny(got, "<>\n") || len(got) > 70 {
+		t.Errorf("code %q", got)
+	}
 }
 
 func TestHandshakeErrorClassification(t *testing.T) {
@@ -49,15 +61,19 @@ func TestHandshakeErrorClassification(t *testing.T) {
 		inText string
 	}{
 		{"skew from Date header", resp(403, now.Add(-7*time.Minute), `{"message":"Request has expired"}`),
-			[]error{ErrAccessDenied, ErrClockSkew}, []error{ErrURLExpired}, "7m0s ahead"},
+			[]error{ErrAccessDenied, ErrClockSkew}, []error{ErrURLExpired, ErrCredentials}, "7m0s ahead"},
+		{"skewed signature is not bad credentials", resp(403, now.Add(-7*time.Minute), `{"__type":"InvalidSignatureException","message":"Signature expired"}`),
+			[]error{ErrAccessDenied, ErrClockSkew}, []error{ErrCredentials}, "7m0s ahead"},
+		{"unknown key", resp(403, now, `{"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid."}`),
+			[]error{ErrAccessDenied, ErrCredentials}, []error{ErrClockSkew}, "AWS rejected the credentials (UnrecognizedClient)"},
 		{"expired URL", resp(403, now.Add(10*time.Second), `{"message":"Request has expired"}`),
 			[]error{ErrAccessDenied, ErrURLExpired}, []error{ErrClockSkew}, "expired"},
 		{"expired token is not an expired URL", resp(403, now, `{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}`),
-			[]error{ErrAccessDenied}, []error{ErrURLExpired, ErrClockSkew}, "session token has expired"},
+			[]error{ErrAccessDenied, ErrCredentials}, []error{ErrURLExpired, ErrClockSkew}, "AWS rejected the credentials (ExpiredToken): the session token has expired"},
 		{"not found", resp(404, time.Time{}, `not json`),
 			[]error{ErrChannelNotFound}, []error{ErrAccessDenied}, "not found in us-west-2"},
 		{"plain 403", resp(403, time.Time{}, `{"message":"Forbidden"}`),
-			[]error{ErrAccessDenied}, []error{ErrClockSkew, ErrURLExpired}, "HTTP 403"},
+			[]error{ErrAccessDenied}, []error{ErrClockSkew, ErrURLExpired, ErrCredentials}, "HTTP 403"},
 		{"other", resp(500, time.Time{}, ``),
 			nil, []error{ErrAccessDenied, ErrChannelNotFound}, "HTTP 500"},
 	}

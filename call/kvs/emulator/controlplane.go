@@ -77,7 +77,12 @@ var operations = map[string]struct {
 
 // serveHTTP routes signaling WebSocket handshakes and control-plane POSTs.
 func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+	upgrade := r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	if fault := e.takeStall(upgrade); fault != "" {
+		e.stall(w, r, fault)
+		return
+	}
+	if upgrade {
 		e.serveSignaling(w, r)
 		return
 	}
@@ -86,10 +91,9 @@ func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		e.writeAPIError(w, &apiError{http.StatusNotFound, "UnknownOperationException", "Unknown operation"})
 		return
 	}
-	if e.takeReject403() {
-		e.record(Event{Kind: EventFault, Action: entry.name, Detail: "reject-403"})
-		e.writeAPIError(w, &apiError{http.StatusForbidden, "AccessDeniedException",
-			"User is not authorized to perform: kinesisvideo:" + entry.name + " (emulated fault reject-403)"})
+	if fault, refusal := e.takeReject(r, entry.name); refusal != nil {
+		e.record(Event{Kind: EventFault, Action: entry.name, Detail: fault})
+		e.writeAPIError(w, refusal)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
@@ -114,6 +118,42 @@ func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.record(Event{Kind: EventControlPlane, Action: entry.name, Detail: "ok"})
 	e.writeJSON(w, out)
+}
+
+// takeStall consumes one stall-ws (for a WebSocket upgrade) or stall-http
+// fault and returns its name, or "" when none applies.
+func (e *Emulator) takeStall(upgrade bool) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case upgrade && e.faults.StallWS > 0:
+		e.faults.StallWS--
+		return "stall-ws"
+	case !upgrade && e.faults.StallHTTP > 0:
+		e.faults.StallHTTP--
+		return "stall-http"
+	}
+	return ""
+}
+
+// stall leaves r unanswered, as a black-holed endpoint would: it waits until
+// the client gives up or the emulator closes, then drops the connection
+// without a response.
+func (e *Emulator) stall(w http.ResponseWriter, r *http.Request, fault string) {
+	action := "CONNECT"
+	if entry, ok := operations[r.URL.Path]; ok && fault == "stall-http" {
+		action = entry.name
+	}
+	e.record(Event{Kind: EventFault, Action: action, Detail: fault + ": request left unanswered"})
+	// The server notices a client that hangs up only once the body is read.
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxRequestBody))
+	select {
+	case <-r.Context().Done():
+	case <-e.done:
+	}
+	if raw, ok := r.Context().Value(rawConnKey{}).(net.Conn); ok {
+		_ = raw.Close() // no response at all, not even the empty 200 returning would send
+	}
 }
 
 func decodeInput(body []byte, v any) *apiError {

@@ -38,7 +38,10 @@ type Config struct {
 	Channels         []string          // channels created at start; default ["demo-channel"]
 	MessageTTL       time.Duration     // undelivered-message TTL of the start channels, default 60s (5-120s)
 	Faults           Faults            // initial faults
-	EventLog         io.Writer         // optional JSON-lines sink, in addition to the in-memory log
+	EventLog         io.Writer         // optional JSON-lines sink of every event, in addition to the bounded in-memory log
+	EventLogSize     int               // events kept in memory (Events, WaitEvent), default DefaultEventLogSize
+	MaxQueued        int               // undelivered messages kept per recipient on a channel, default DefaultMaxQueued
+	MaxQueuedChannel int               // undelivered messages kept per channel, default DefaultMaxQueuedChannel
 	Logger           *slog.Logger      // default: discard
 	Now              func() time.Time  // clock for signatures, URL expiry, message TTL, stale holds, reuse cooldown (fault timers use real time); default time.Now
 	CADir            string            // where ca.pem is written; default a temporary directory removed on Close
@@ -54,6 +57,12 @@ const (
 	MaxMessageTTL        = 120 * time.Second
 	// TURNCredentialTTL is the Ttl of the ICE servers GetIceServerConfig returns.
 	TURNCredentialTTL = 300 * time.Second
+	// DefaultMaxQueued is how many undelivered messages a channel keeps for one
+	// recipient; beyond it the oldest is dropped.
+	DefaultMaxQueued = 256
+	// DefaultMaxQueuedChannel is how many undelivered messages a channel keeps
+	// in all; beyond it the oldest is dropped.
+	DefaultMaxQueuedChannel = 1024
 )
 
 // Errors returned by the Emulator's methods.
@@ -89,10 +98,12 @@ type Emulator struct {
 	channels      map[string]*channel // by name
 	conns         map[*conn]struct{}
 	requestSerial int64
+	queueDropped  int64 // undelivered messages dropped because a queue was full
 
-	evMu     sync.Mutex
-	events   []Event
-	evNotify chan struct{}
+	evMu         sync.Mutex
+	events       eventRing
+	authFailures map[string]int64 // by reason; see AuthFailures
+	evNotify     chan struct{}
 }
 
 var channelNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-]{1,256}$`)
@@ -143,6 +154,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("start kvs emulator: %w", err)
 	}
 	e.serve(ln)
+	e.wg.Go(e.pruneLoop)
 	e.record(Event{Kind: EventStart, Detail: e.endpoint})
 	if cfg.Faults != (Faults{}) {
 		e.record(Event{Kind: EventFault, Detail: "initial " + cfg.Faults.String()})
@@ -165,6 +177,9 @@ func newEmulator(cfg Config, creds []aws.Credentials) *Emulator {
 		channels: map[string]*channel{},
 		conns:    map[*conn]struct{}{},
 		evNotify: make(chan struct{}),
+
+		events:       eventRing{size: cfg.EventLogSize},
+		authFailures: map[string]int64{},
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -189,6 +204,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MessageTTL == 0 {
 		cfg.MessageTTL = DefaultMessageTTL
+	}
+	if cfg.EventLogSize <= 0 {
+		cfg.EventLogSize = DefaultEventLogSize
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
+	if cfg.MaxQueuedChannel <= 0 {
+		cfg.MaxQueuedChannel = DefaultMaxQueuedChannel
 	}
 	if cfg.MessageTTL < MinMessageTTL || cfg.MessageTTL > MaxMessageTTL {
 		return cfg, fmt.Errorf("message TTL %s outside %s-%s", cfg.MessageTTL, MinMessageTTL, MaxMessageTTL)
@@ -396,15 +420,44 @@ func (e *Emulator) ActiveFaults() Faults {
 	return e.faults
 }
 
-// takeReject403 consumes one reject-403 fault, reporting whether it applies.
-func (e *Emulator) takeReject403() bool {
+// takeReject consumes one reject fault (reject-403, then
+// reject-unrecognized-client, reject-invalid-signature, reject-expired-token)
+// and returns its name and the refusal it injects into request r of action
+// ("CONNECT" for a signaling handshake); nil when none applies.
+func (e *Emulator) takeReject(r *http.Request, action string) (string, *apiError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.faults.Reject403 > 0 {
-		e.faults.Reject403--
-		return true
+	f := &e.faults
+	switch {
+	case f.Reject403 > 0:
+		f.Reject403--
+		msg := "User is not authorized to perform: kinesisvideo:" + action + " (emulated fault reject-403)"
+		if action == "CONNECT" {
+			msg = "Access denied (emulated fault reject-403)"
+		}
+		return "reject-403", &apiError{http.StatusForbidden, "AccessDeniedException", msg}
+	case f.RejectUnrecognizedClient > 0:
+		f.RejectUnrecognizedClient--
+		return "reject-unrecognized-client", &apiError{http.StatusForbidden, "UnrecognizedClientException", msgInvalidToken}
+	case f.RejectInvalidSignature > 0:
+		f.RejectInvalidSignature--
+		return "reject-invalid-signature", &apiError{http.StatusForbidden, "InvalidSignatureException", msgSignatureMismatch + canonicalEcho(r)}
+	case f.RejectExpiredToken > 0:
+		f.RejectExpiredToken--
+		return "reject-expired-token", &apiError{http.StatusForbidden, "ExpiredTokenException", "The security token included in the request is expired"}
 	}
-	return false
+	return "", nil
+}
+
+// canonicalEcho is the part of AWS's signature-mismatch message that echoes
+// the request back (its canonical string, session token and credential
+// included), so that clients are tested against repeating it.
+func canonicalEcho(r *http.Request) string {
+	return "\n\nThe Canonical String for this request should have been\n'" + r.Method + "\n" + r.URL.EscapedPath() + "\n" +
+		r.URL.RawQuery + "\nhost:" + r.Host + "\nx-amz-date:" + r.Header.Get("X-Amz-Date") +
+		"\nx-amz-security-token:" + r.Header.Get("X-Amz-Security-Token") + "\n\nhost;x-amz-date;x-amz-security-token\n" +
+		"'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256\n" + r.Header.Get("X-Amz-Date") + "'\n" +
+		"Authorization: " + r.Header.Get("Authorization")
 }
 
 // Close stops serving, closes every signaling connection (with a close frame where the
@@ -445,6 +498,39 @@ func (e *Emulator) Close() error {
 		e.record(Event{Kind: EventStop})
 	})
 	return e.closeErr
+}
+
+// Stats are counters and sizes of what the emulator keeps in memory.
+type Stats struct {
+	// Events is how many events the in-memory log holds (at most Config.EventLogSize).
+	Events int
+	// EventsRecorded counts the events recorded since Start, authentication failures excluded.
+	EventsRecorded int64
+	// AuthFailures counts requests and handshakes that failed authentication (see AuthFailures).
+	AuthFailures int64
+	// Queued is how many undelivered messages all channels keep.
+	Queued int
+	// QueueDropped counts undelivered messages dropped because a queue was full.
+	QueueDropped int64
+}
+
+// Stats returns the emulator's counters and sizes.
+func (e *Emulator) Stats() Stats {
+	var st Stats
+	e.mu.Lock()
+	for _, ch := range e.channels {
+		st.Queued += len(ch.pending)
+	}
+	st.QueueDropped = e.queueDropped
+	e.mu.Unlock()
+	e.evMu.Lock()
+	st.Events = len(e.events.buf)
+	st.EventsRecorded = e.events.next
+	for _, n := range e.authFailures {
+		st.AuthFailures += n
+	}
+	e.evMu.Unlock()
+	return st
 }
 
 // newRequestID returns a request id for the x-amzn-RequestId header.

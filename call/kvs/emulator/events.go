@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -49,15 +50,63 @@ const (
 	RoleViewer = "VIEWER"
 )
 
-// record appends ev to the in-memory log, writes it to the JSON-lines sink and wakes waiters.
+// DefaultEventLogSize is how many events the in-memory log keeps by default;
+// older ones are dropped (the Config.EventLog writer still gets every event).
+const DefaultEventLogSize = 10_000
+
+// maxAuthFailureReasons bounds the distinct reasons AuthFailures counts; any
+// further reason is counted under "other".
+const maxAuthFailureReasons = 64
+
+// eventRing is the in-memory event log: the last len(buf) events, each with
+// a sequence number (the first event recorded is 0).
+type eventRing struct {
+	buf   []Event // grows to size, then is overwritten in place
+	size  int
+	first int64 // sequence number of the oldest event kept
+	next  int64 // sequence number of the next event
+}
+
+func (r *eventRing) add(ev Event) {
+	if len(r.buf) < r.size {
+		r.buf = append(r.buf, ev)
+	} else {
+		r.buf[r.next%int64(r.size)] = ev
+		r.first++
+	}
+	r.next++
+}
+
+// since returns a copy of the kept events with sequence number seq or later.
+func (r *eventRing) since(seq int64) []Event {
+	seq = max(seq, r.first)
+	out := make([]Event, 0, max(r.next-seq, 0))
+	for s := seq; s < r.next; s++ {
+		out = append(out, r.buf[s%int64(r.size)])
+	}
+	return out
+}
+
+// record writes ev to the JSON-lines sink and, unless it is an
+// authentication failure (those are only counted: nothing is kept for a
+// client that never authenticated), appends it to the in-memory log and wakes
+// waiters.
 func (e *Emulator) record(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = e.now()
 	}
 	e.evMu.Lock()
-	e.events = append(e.events, ev)
-	close(e.evNotify)
-	e.evNotify = make(chan struct{})
+	if ev.Kind == EventAuthFailure {
+		reason := ev.Detail
+		if _, known := e.authFailures[reason]; !known && len(e.authFailures) >= maxAuthFailureReasons {
+			reason = "other"
+		}
+		e.authFailures[reason]++
+	} else {
+		e.events.add(ev)
+		close(e.evNotify)
+		e.evNotify = make(chan struct{})
+	}
 	if e.cfg.EventLog != nil {
 		if line, err := json.Marshal(ev); err == nil {
 			if _, err := e.cfg.EventLog.Write(append(line, '\n')); err != nil {
@@ -70,22 +119,44 @@ func (e *Emulator) record(ev Event) {
 		"role", ev.Role, "action", ev.Action, "recipient", ev.Recipient, "size", ev.Size, "detail", ev.Detail)
 }
 
-// Events returns a copy of the in-memory event log.
+// Events returns a copy of the in-memory event log: the last
+// Config.EventLogSize events, oldest first, without authentication failures
+// (see AuthFailures).
 func (e *Emulator) Events() []Event {
 	e.evMu.Lock()
 	defer e.evMu.Unlock()
-	out := make([]Event, len(e.events))
-	copy(out, e.events)
-	return out
+	return e.events.since(0)
+}
+
+// AuthFailures counts the requests and signaling handshakes that failed
+// authentication, by reason (e.g. "signature_mismatch"). They are written to
+// Config.EventLog as auth_failure events but not kept in the in-memory log.
+func (e *Emulator) AuthFailures() map[string]int64 {
+	e.evMu.Lock()
+	defer e.evMu.Unlock()
+	return maps.Clone(e.authFailures)
 }
 
 // WaitEvent returns the first event in the log (including events recorded before the
 // call) for which match returns true, waiting for new events until ctx ends.
 func (e *Emulator) WaitEvent(ctx context.Context, match func(Event) bool) (Event, error) {
-	next := 0
+	return e.waitEventFrom(ctx, 0, match)
+}
+
+// eventSeq is the sequence number the next recorded event will get.
+func (e *Emulator) eventSeq() int64 {
+	e.evMu.Lock()
+	defer e.evMu.Unlock()
+	return e.events.next
+}
+
+// waitEventFrom is WaitEvent over the events with sequence number seq or
+// later (those still kept).
+func (e *Emulator) waitEventFrom(ctx context.Context, seq int64, match func(Event) bool) (Event, error) {
 	for {
 		e.evMu.Lock()
-		pending := e.events[next:]
+		pending := e.events.since(seq)
+		seq = e.events.next
 		notify := e.evNotify
 		e.evMu.Unlock()
 		for _, ev := range pending {
@@ -93,7 +164,6 @@ func (e *Emulator) WaitEvent(ctx context.Context, match func(Event) bool) (Event
 				return ev, nil
 			}
 		}
-		next += len(pending)
 		select {
 		case <-notify:
 		case <-ctx.Done():

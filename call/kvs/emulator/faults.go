@@ -35,6 +35,27 @@ type Faults struct {
 	MalformedEvery int
 	// Reject403 rejects the next N requests or connections with 403 AccessDeniedException.
 	Reject403 int
+
+	// Endpoint and credential faults (keys stall-http, stall-ws,
+	// reject-unrecognized-client, reject-invalid-signature,
+	// reject-expired-token); each is a counter, like Reject403.
+
+	// StallHTTP leaves the next N control-plane and ICE-config requests
+	// unanswered: the TCP connection and TLS complete, then nothing comes back
+	// (a black-holed endpoint or a captive proxy) until the client gives up.
+	StallHTTP int
+	// StallWS leaves the next N signaling WebSocket upgrades unanswered after TLS.
+	StallWS int
+	// RejectUnrecognizedClient refuses the next N requests or connections with
+	// 403 UnrecognizedClientException (an access key AWS does not know).
+	RejectUnrecognizedClient int
+	// RejectInvalidSignature refuses the next N requests or connections with 403
+	// InvalidSignatureException, whose message echoes the request's canonical
+	// string (session token included) the way AWS does.
+	RejectInvalidSignature int
+	// RejectExpiredToken refuses the next N requests or connections with 403
+	// ExpiredTokenException (expired session credentials).
+	RejectExpiredToken int
 }
 
 // faultKey describes one key of the fault spec and how it maps onto Faults.
@@ -56,6 +77,12 @@ var faultKeys = []faultKey{
 	{name: "drop-socket-after", dur: func(f *Faults) *time.Duration { return &f.DropSocketAfter }},
 	{name: "malformed-every", num: func(f *Faults) *int { return &f.MalformedEvery }},
 	{name: "reject-403", num: func(f *Faults) *int { return &f.Reject403 }},
+
+	{name: "stall-http", num: func(f *Faults) *int { return &f.StallHTTP }},
+	{name: "stall-ws", num: func(f *Faults) *int { return &f.StallWS }},
+	{name: "reject-unrecognized-client", num: func(f *Faults) *int { return &f.RejectUnrecognizedClient }},
+	{name: "reject-invalid-signature", num: func(f *Faults) *int { return &f.RejectInvalidSignature }},
+	{name: "reject-expired-token", num: func(f *Faults) *int { return &f.RejectExpiredToken }},
 }
 
 // ErrFaultSpec is wrapped by every error ParseFaults returns.

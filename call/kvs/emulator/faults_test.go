@@ -9,7 +9,8 @@ import (
 
 func TestParseFaultsRoundTrip(t *testing.T) {
 	spec := "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s," +
-		"go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1"
+		"go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1," +
+		"stall-http=2,stall-ws=1,reject-unrecognized-client=1,reject-invalid-signature=2,reject-expired-token=3"
 	f, err := ParseFaults(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -18,6 +19,7 @@ func TestParseFaultsRoundTrip(t *testing.T) {
 		DropNextOffers: 2, DropOfferEvery: 3, AnswerDelay: 2 * time.Second, ReuseCooldown: time.Minute,
 		StaleViewerHold: 30 * time.Second, GoAwayAfter: 3 * time.Second, ReconnectICEAfter: 3 * time.Second,
 		DropSocketAfter: 2 * time.Second, MalformedEvery: 2, Reject403: 1,
+		StallHTTP: 2, StallWS: 1, RejectUnrecognizedClient: 1, RejectInvalidSignature: 2, RejectExpiredToken: 3,
 	}
 	if f != want {
 		t.Fatalf("ParseFaults = %+v, want %+v", f, want)
@@ -66,6 +68,7 @@ func FuzzParseFaults(f *testing.F) {
 	f.Add("=,=,=")
 	f.Add("delay-answer=1h2m3.5s")
 	f.Add("drop-offers=1\x00")
+	f.Add("stall-http=3,stall-ws=1,reject-expired-token=1,reject-invalid-signature=2,reject-unrecognized-client=1")
 	f.Fuzz(func(t *testing.T, spec string) {
 		f, err := ParseFaults(spec)
 		if err != nil {

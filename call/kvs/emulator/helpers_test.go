@@ -226,28 +226,25 @@ func respBody(resp *http.Response) string {
 	return string(b)
 }
 
-func (h *harness) waitEvent(match func(Event) bool) Event {
+// waitEvent waits for a matching event among all those kept in the log.
+func (h *harness) waitEvent(match func(Event) bool) {
+	h.t.Helper()
+	h.waitEventAfter(0, match)
+}
+
+// mark returns the sequence number of the next event, for waitEventAfter.
+func (h *harness) mark() int64 { return h.e.eventSeq() }
+
+// waitEventAfter waits for a matching event among those recorded after mark.
+func (h *harness) waitEventAfter(mark int64, match func(Event) bool) Event {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	ev, err := h.e.WaitEvent(ctx, match)
+	ev, err := h.e.waitEventFrom(ctx, mark, match)
 	if err != nil {
 		h.t.Fatalf("event never came: %v\nevents: %+v", err, h.e.Events())
 	}
 	return ev
-}
-
-// mark returns the current length of the event log, for waitEventAfter.
-func (h *harness) mark() int { return len(h.e.Events()) }
-
-// waitEventAfter waits for a matching event among those recorded after mark.
-func (h *harness) waitEventAfter(mark int, match func(Event) bool) Event {
-	h.t.Helper()
-	i := 0
-	return h.waitEvent(func(ev Event) bool {
-		i++
-		return i > mark && match(ev)
-	})
 }
 
 // next returns the next raw frame.

@@ -93,7 +93,41 @@ func (ch *channel) pruneLocked(now time.Time) []*pendingMsg {
 		}
 		return false
 	})
+	ch.compactLocked()
 	return expired
+}
+
+// compactLocked gives the pending queue a smaller array once most of its
+// capacity is unused, so that a burst of queued messages does not hold its
+// memory for ever. The caller holds Emulator.mu.
+func (ch *channel) compactLocked() {
+	switch {
+	case len(ch.pending) == 0:
+		ch.pending = nil
+	case cap(ch.pending) > 64 && len(ch.pending) < cap(ch.pending)/4:
+		ch.pending = slices.Clone(ch.pending)
+	}
+}
+
+// maxLastClosed bounds how many viewer ClientIds a channel remembers the
+// last close of (for the reuse-cooldown fault); the oldest are forgotten first.
+const maxLastClosed = 4096
+
+// noteClosedLocked records that the session of viewer id closed at now. The
+// caller holds Emulator.mu.
+func (ch *channel) noteClosedLocked(id string, now time.Time) {
+	ch.lastClosed[id] = now
+	if len(ch.lastClosed) <= maxLastClosed {
+		return
+	}
+	var oldest string
+	var at time.Time
+	for k, t := range ch.lastClosed {
+		if oldest == "" || t.Before(at) {
+			oldest, at = k, t
+		}
+	}
+	delete(ch.lastClosed, oldest)
 }
 
 // viewerSlotsLocked counts connected and stale-held viewers other than id.
@@ -267,9 +301,9 @@ func (e *Emulator) serveSignaling(w http.ResponseWriter, r *http.Request) {
 // reject-403 fault) and returns the channel ARN, role and ClientId it names;
 // when it refuses the handshake it has answered w and returns ok false.
 func (e *Emulator) handshakeIdentity(w http.ResponseWriter, r *http.Request) (arn, role, clientID string, ok bool) {
-	if e.takeReject403() {
-		e.record(Event{Kind: EventFault, Action: "CONNECT", Detail: "reject-403"})
-		e.writeAPIError(w, &apiError{http.StatusForbidden, "AccessDeniedException", "Access denied (emulated fault reject-403)"})
+	if fault, refusal := e.takeReject(r, "CONNECT"); refusal != nil {
+		e.record(Event{Kind: EventFault, Action: "CONNECT", Detail: fault})
+		e.writeAPIError(w, refusal)
 		return "", "", "", false
 	}
 	ps, err := VerifyPresignedURL(r.URL, r.Host, e.cfg.Region, e.lookupCredential, e.now())
@@ -390,7 +424,7 @@ func (e *Emulator) takeSlotLocked(c *conn, now time.Time) (old *conn, events []E
 	} else {
 		old = ch.viewers[c.clientID]
 		if old != nil {
-			ch.lastClosed[c.clientID] = now
+			ch.noteClosedLocked(c.clientID, now)
 		}
 		if cd := e.faults.ReuseCooldown; cd > 0 {
 			if last, ok := ch.lastClosed[c.clientID]; ok && now.Sub(last) < cd {
@@ -423,6 +457,7 @@ func deliverQueuedLocked(c *conn) []Event {
 		}
 		return true
 	})
+	ch.compactLocked()
 	return events
 }
 
@@ -460,7 +495,7 @@ func (e *Emulator) unregister(c *conn, why string) {
 		}
 	} else if ch.viewers[c.clientID] == c {
 		delete(ch.viewers, c.clientID)
-		ch.lastClosed[c.clientID] = now
+		ch.noteClosedLocked(c.clientID, now)
 		if hold = e.faults.StaleViewerHold; hold > 0 {
 			ch.stale[c.clientID] = now.Add(hold)
 		}
@@ -696,25 +731,10 @@ func (e *Emulator) route(ch *channel, msg *pendingMsg, corr string, from *conn) 
 	} else {
 		target = ch.viewers[msg.recipient]
 	}
-	base := Event{Channel: ch.name, ClientID: msg.sender, Recipient: msg.recipient, Action: string(msg.action), Size: msg.size}
+	base := msg.event(ch.name)
 	notConnected := false
 	if target == nil {
-		if msg.action == kvs.ActionSDPOffer {
-			ch.pending = slices.DeleteFunc(ch.pending, func(m *pendingMsg) bool {
-				if m.action == kvs.ActionSDPOffer && m.sender == msg.sender && m.recipient == msg.recipient {
-					ev := base
-					ev.Kind, ev.Detail = EventOverwritten, "an undelivered offer was replaced by a newer one"
-					events = append(events, ev)
-					return true
-				}
-				return false
-			})
-		}
-		msg.expires = now.Add(ch.ttl)
-		ch.pending = append(ch.pending, msg)
-		ev := base
-		ev.Kind, ev.Detail = EventQueued, "recipient not connected; kept for "+ch.ttl.String()
-		events = append(events, ev)
+		events = e.queueLocked(ch, msg, now)
 		notConnected = from != nil && from.role == RoleMaster
 	} else {
 		e.deliverCount++
@@ -740,6 +760,126 @@ func (e *Emulator) route(ch *channel, msg *pendingMsg, corr string, from *conn) 
 	if notConnected && corr != "" {
 		e.sendStatus(from, corr, "InvalidArgumentException",
 			fmt.Sprintf("recipient %s is not connected; the message is kept for %s", msg.recipient, ch.ttl))
+	}
+}
+
+// event is the event of msg on channel, without Kind and Detail.
+func (m *pendingMsg) event(channel string) Event {
+	return Event{Channel: channel, ClientID: m.sender, Recipient: m.recipient, Action: string(m.action), Size: m.size}
+}
+
+// queueLocked keeps msg for its recipient for the channel's TTL: a newer offer
+// replaces an undelivered one from the same sender, and beyond the queue caps
+// (Config.MaxQueued per recipient, Config.MaxQueuedChannel per channel) the
+// oldest messages are dropped. It returns the events to record. The caller
+// holds e.mu.
+func (e *Emulator) queueLocked(ch *channel, msg *pendingMsg, now time.Time) []Event {
+	var events []Event
+	if msg.action == kvs.ActionSDPOffer {
+		ch.pending = slices.DeleteFunc(ch.pending, func(m *pendingMsg) bool {
+			if m.action == kvs.ActionSDPOffer && m.sender == msg.sender && m.recipient == msg.recipient {
+				ev := msg.event(ch.name)
+				ev.Kind, ev.Detail = EventOverwritten, "an undelivered offer was replaced by a newer one"
+				events = append(events, ev)
+				return true
+			}
+			return false
+		})
+	}
+	msg.expires = now.Add(ch.ttl)
+	ch.pending = append(ch.pending, msg)
+	ev := msg.event(ch.name)
+	ev.Kind, ev.Detail = EventQueued, "recipient not connected; kept for "+ch.ttl.String()
+	events = append(events, ev)
+	dropped := ch.trimLocked(msg.recipient, e.cfg.MaxQueued, e.cfg.MaxQueuedChannel)
+	e.queueDropped += int64(len(dropped))
+	return append(events, dropped...)
+}
+
+// trimLocked drops the oldest queued messages for recipient beyond
+// perRecipient, then the oldest of the channel beyond perChannel, and
+// returns an event for each. The caller holds Emulator.mu.
+func (ch *channel) trimLocked(recipient string, perRecipient, perChannel int) []Event {
+	var events []Event
+	drop := func(m *pendingMsg, why string) {
+		ev := m.event(ch.name)
+		ev.Kind, ev.Detail = EventDropped, why
+		events = append(events, ev)
+	}
+	n := 0
+	for _, m := range ch.pending {
+		if m.recipient == recipient {
+			n++
+		}
+	}
+	if excess := n - perRecipient; excess > 0 {
+		why := fmt.Sprintf("queue full: more than %d undelivered messages for this recipient; the oldest was dropped", perRecipient)
+		ch.pending = slices.DeleteFunc(ch.pending, func(m *pendingMsg) bool {
+			if excess > 0 && m.recipient == recipient {
+				excess--
+				drop(m, why)
+				return true
+			}
+			return false
+		})
+	}
+	if excess := len(ch.pending) - perChannel; excess > 0 {
+		why := fmt.Sprintf("queue full: more than %d undelivered messages on this channel; the oldest was dropped", perChannel)
+		for _, m := range ch.pending[:excess] {
+			drop(m, why)
+		}
+		ch.pending = slices.Delete(ch.pending, 0, excess)
+	}
+	return events
+}
+
+// QueuedMessages counts the undelivered messages the named channel keeps, by
+// recipient ClientId ("" = the master).
+func (e *Emulator) QueuedMessages(channelName string) map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]int{}
+	if ch := e.channels[channelName]; ch != nil {
+		for _, m := range ch.pending {
+			out[m.recipient]++
+		}
+	}
+	return out
+}
+
+// pruneInterval is how often expired queued messages and stale holds are freed
+// on every channel, including channels nobody uses any more.
+const pruneInterval = time.Second
+
+// pruneLoop frees expired queued messages and stale holds every
+// pruneInterval until Close.
+func (e *Emulator) pruneLoop() {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-t.C:
+			e.pruneAll()
+		}
+	}
+}
+
+// pruneAll frees the expired queued messages and stale holds of every channel
+// and records the expiries.
+func (e *Emulator) pruneAll() {
+	now := e.now()
+	expired := map[string][]*pendingMsg{}
+	e.mu.Lock()
+	for name, ch := range e.channels {
+		if msgs := ch.pruneLocked(now); len(msgs) > 0 {
+			expired[name] = msgs
+		}
+	}
+	e.mu.Unlock()
+	for name, msgs := range expired {
+		e.recordExpired(name, msgs)
 	}
 }
 
