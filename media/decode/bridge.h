@@ -163,13 +163,36 @@ static void kv_scaler_free(kv_scaler *s) {
 	free(s);
 }
 
+// kv_plane_ok reports whether a plane of len bytes with the given stride
+// holds rows rows of rowbytes bytes each (the last row may end the plane).
+static int kv_plane_ok(const uint8_t *p, int stride, size_t len, int rowbytes, int rows) {
+	return p && rowbytes > 0 && rows > 0 && stride >= rowbytes &&
+		(size_t)stride * (size_t)(rows - 1) + (size_t)rowbytes <= len;
+}
+
 // kv_scale converts a picture (sf: AV_PIX_FMT_YUV420P with planes p0..p2 or
-// AV_PIX_FMT_RGBA with p0) of sw x sh to df (one packed plane) of dw x dh.
-// bt709/full describe a YUV source.
+// AV_PIX_FMT_RGBA with p0) of sw x sh to df (one packed plane, 4 bytes per
+// pixel) of dw x dh. bt709/full describe a YUV source. The lengths (l0..l2,
+// dstlen) are the bytes each buffer holds from its pointer on: nothing is
+// read or written unless the picture fits them, and the destination must
+// hold dstride * dh bytes.
 static int kv_scale(kv_scaler *s, int sf, int sw, int sh,
-		const uint8_t *p0, int s0, const uint8_t *p1, int s1, const uint8_t *p2, int s2,
-		int bt709, int full, int df, int dw, int dh, uint8_t *dst, int dstride) {
+		const uint8_t *p0, int s0, size_t l0, const uint8_t *p1, int s1, size_t l1,
+		const uint8_t *p2, int s2, size_t l2,
+		int bt709, int full, int df, int dw, int dh, uint8_t *dst, int dstride, size_t dstlen) {
 	if (!s || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || !p0 || !dst) return AVERROR(EINVAL);
+	if (sw > 16384 || sh > 16384 || dw > 16384 || dh > 16384) return AVERROR(EINVAL);
+	if ((df != AV_PIX_FMT_RGBA && df != AV_PIX_FMT_BGR0) || dstride < 4 * dw || (size_t)dstride * (size_t)dh > dstlen)
+		return AVERROR(EINVAL);
+	if (sf == AV_PIX_FMT_YUV420P) {
+		int cw = (sw + 1) / 2, ch = (sh + 1) / 2;
+		if (!kv_plane_ok(p0, s0, l0, sw, sh) || !kv_plane_ok(p1, s1, l1, cw, ch) || !kv_plane_ok(p2, s2, l2, cw, ch))
+			return AVERROR(EINVAL);
+	} else if (sf == AV_PIX_FMT_RGBA) {
+		if (!kv_plane_ok(p0, s0, l0, 4 * sw, sh) || p1 || p2) return AVERROR(EINVAL);
+	} else {
+		return AVERROR(EINVAL);
+	}
 	const uint8_t *src[4] = {p0, p1, p2, NULL};
 	int ss[4] = {s0, s1, s2, 0};
 	int same = sw == dw && sh == dh;
