@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -44,7 +45,37 @@ var (
 	ErrClosed = errors.New("decode: decoder closed")
 	// ErrUnsupportedCodec is returned for codecs this package cannot decode.
 	ErrUnsupportedCodec = errors.New("decode: unsupported codec")
+	// ErrPictureTooLarge is wrapped by the *SizeError a decoder returns for
+	// a stream whose pictures exceed its size cap. Unlike ErrDecode it does
+	// not pass: the sender keeps sending that size, so the caller should stop
+	// decoding the stream and tell the user (SizeError has the sizes).
+	ErrPictureTooLarge = errors.New("decode: picture too large")
 )
+
+// The size cap of NewVideoDecoder: 4K UHD at 16:9 (4096x2304), each side
+// and so the pixel count. Video calls do not send more; the cap keeps a
+// sender from making the decoder allocate gigabytes for huge pictures.
+const (
+	DefaultMaxWidth  = 4096
+	DefaultMaxHeight = 2304
+)
+
+// SizeError reports a picture larger than a decoder's cap: the size the
+// stream declared (or a decoded picture had) and the cap. It wraps
+// ErrPictureTooLarge.
+type SizeError struct {
+	Codec               Codec
+	Width, Height       int // the stream's picture size
+	MaxWidth, MaxHeight int // the decoder's cap
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("%v: %s picture of %dx%d exceeds the %dx%d cap",
+		ErrPictureTooLarge, e.Codec, e.Width, e.Height, e.MaxWidth, e.MaxHeight)
+}
+
+// Unwrap returns ErrPictureTooLarge.
+func (e *SizeError) Unwrap() error { return ErrPictureTooLarge }
 
 var quietOnce sync.Once
 
@@ -85,6 +116,8 @@ func (c Codec) avID() (C.int, bool) {
 // VideoDecoder decodes one video stream to RGBA. Create it with NewVideoDecoder.
 type VideoDecoder struct {
 	codec   Codec
+	maxW    int
+	maxH    int
 	c       *C.kv_vdec
 	img     *image.RGBA
 	pic     *Picture
@@ -92,19 +125,35 @@ type VideoDecoder struct {
 	needKey bool
 }
 
-// NewVideoDecoder opens a libavcodec decoder for c. It decodes on one thread.
+// NewVideoDecoder opens a libavcodec decoder for c that accepts pictures up
+// to DefaultMaxWidth x DefaultMaxHeight. It decodes on one thread.
 func NewVideoDecoder(c Codec) (*VideoDecoder, error) {
+	return NewVideoDecoderMax(c, DefaultMaxWidth, DefaultMaxHeight)
+}
+
+// NewVideoDecoderMax opens a decoder for c that accepts pictures up to
+// maxW x maxH (each 1..16384). A stream that declares a larger picture makes
+// Decode return a *SizeError before anything is allocated for that picture:
+// libavcodec is limited to as many pixels (AVCodecContext.max_pixels) and
+// each side is checked before the picture is copied out.
+func NewVideoDecoderMax(c Codec, maxW, maxH int) (*VideoDecoder, error) {
 	id, ok := c.avID()
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, string(c))
 	}
+	if maxW <= 0 || maxH <= 0 || maxW > maxSide || maxH > maxSide {
+		return nil, fmt.Errorf("decode: open %s decoder: size cap %dx%d (each side must be 1..%d)", c, maxW, maxH, maxSide)
+	}
 	quiet()
-	d := C.kv_vdec_new(id)
+	d := C.kv_vdec_new(id, C.int(maxW), C.int(maxH))
 	if d == nil {
 		return nil, fmt.Errorf("decode: open %s decoder: libavcodec has no usable decoder", c)
 	}
-	return &VideoDecoder{codec: c, c: d, needKey: true}, nil
+	return &VideoDecoder{codec: c, maxW: maxW, maxH: maxH, c: d, needKey: true}, nil
 }
+
+// MaxSize is the largest picture the decoder accepts.
+func (d *VideoDecoder) MaxSize() (w, h int) { return d.maxW, d.maxH }
 
 // Codec reports the codec the decoder was opened for.
 func (d *VideoDecoder) Codec() Codec { return d.codec }
@@ -119,7 +168,8 @@ func (d *VideoDecoder) Reset() { d.needKey = true }
 // decoder and valid until the next Decode or Close; it is reallocated only
 // when the picture size changes. Before the first keyframe (and after an
 // error, until the next keyframe) it returns ErrNeedKeyframe; codec failures
-// wrap ErrDecode.
+// wrap ErrDecode; a picture larger than the decoder's cap gives a *SizeError
+// (ErrPictureTooLarge), again for every keyframe of that size.
 func (d *VideoDecoder) Decode(frame []byte) (*image.RGBA, error) {
 	pic, err := d.DecodePicture(frame)
 	if err != nil || pic == nil {
@@ -146,12 +196,23 @@ func (d *VideoDecoder) DecodePicture(frame []byte) (*Picture, error) {
 	if err != nil || w == 0 {
 		return nil, err
 	}
+	if w > d.maxW || h > d.maxH { // checked in C already; nothing is allocated past the cap
+		d.needKey = true
+		return nil, &SizeError{Codec: d.codec, Width: w, Height: h, MaxWidth: d.maxW, MaxHeight: d.maxH}
+	}
 	if d.pic == nil || d.pic.Rect.Dx() != w || d.pic.Rect.Dy() != h {
 		d.pic = &Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)}
 	}
 	p := d.pic
-	if C.kv_vdec_yuv(d.c, (*C.uint8_t)(unsafe.Pointer(&p.Y[0])), C.int(p.YStride),
-		(*C.uint8_t)(unsafe.Pointer(&p.Cb[0])), (*C.uint8_t)(unsafe.Pointer(&p.Cr[0])), C.int(p.CStride)) < 0 {
+	// kv_vdec_yuv checks the picture it copies against these lengths too.
+	cl := min(len(p.Cb), len(p.Cr))
+	if p.YStride < w || len(p.Y) < p.YStride*h || p.CStride < (w+1)/2 || cl < p.CStride*((h+1)/2) {
+		return nil, fmt.Errorf("%w: %s: picture buffers too small for %dx%d", ErrDecode, d.codec, w, h)
+	}
+	rc := C.kv_vdec_yuv(d.c, (*C.uint8_t)(unsafe.Pointer(&p.Y[0])), C.int(p.YStride), C.size_t(len(p.Y)),
+		(*C.uint8_t)(unsafe.Pointer(&p.Cb[0])), (*C.uint8_t)(unsafe.Pointer(&p.Cr[0])), C.int(p.CStride), C.size_t(cl))
+	runtime.KeepAlive(p) // cgo keeps the planes alive during the call anyway; explicit
+	if rc < 0 {
 		d.needKey = true
 		return nil, fmt.Errorf("%w: %s: convert to 4:2:0: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))
 	}
@@ -178,6 +239,11 @@ func (d *VideoDecoder) decode(frame []byte) (w, h int, err error) {
 		C.kv_vdec_flush(d.c)
 	}
 	rc := C.kv_vdec_decode(d.c, (*C.uint8_t)(unsafe.Pointer(&frame[0])), C.int(len(frame)))
+	runtime.KeepAlive(frame) // FFmpeg copies the data during the call; explicit
+	if rc == C.KV_TOO_LARGE {
+		d.needKey = true
+		return 0, 0, &SizeError{Codec: d.codec, Width: int(d.c.big_w), Height: int(d.c.big_h), MaxWidth: d.maxW, MaxHeight: d.maxH}
+	}
 	if rc < 0 {
 		d.needKey = true
 		return 0, 0, fmt.Errorf("%w: %s: %s", ErrDecode, d.codec, C.GoString(C.kv_errstr(d.c)))

@@ -92,10 +92,10 @@ func NewScaler() *Scaler {
 
 // ToBGRX converts src and scales it to w x h pixels into dst, 4 bytes per
 // pixel in the order blue, green, red, unused (X11's 24-bit TrueColor), with
-// stride bytes per row.
+// stride bytes per row. dst must hold stride*h bytes.
 func (s *Scaler) ToBGRX(dst []byte, stride, w, h int, src image.Image) error {
-	if w <= 0 || h <= 0 || stride < 4*w || len(dst) < stride*(h-1)+4*w {
-		return fmt.Errorf("%w: target %dx%d (stride %d, %d bytes)", ErrScale, w, h, stride, len(dst))
+	if err := checkTarget(len(dst), stride, w, h); err != nil {
+		return err
 	}
 	return s.scale(C.AV_PIX_FMT_BGR0, dst, stride, w, h, src)
 }
@@ -107,44 +107,127 @@ func (s *Scaler) ToRGBA(dst *image.RGBA, src image.Image) (*image.RGBA, error) {
 	if b.Empty() {
 		return dst, fmt.Errorf("%w: empty picture", ErrScale)
 	}
+	if b.Dx() > maxSide || b.Dy() > maxSide {
+		return dst, fmt.Errorf("%w: %dx%d picture (each side at most %d)", ErrScale, b.Dx(), b.Dy(), maxSide)
+	}
 	if dst == nil || dst.Rect.Dx() != b.Dx() || dst.Rect.Dy() != b.Dy() {
 		dst = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	}
-	return dst, s.scale(C.AV_PIX_FMT_RGBA, dst.Pix, dst.Stride, b.Dx(), b.Dy(), src)
+	// dst may be a caller's sub-image: its pixels start at Rect.Min.
+	pix := dst.Pix[min(dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y), len(dst.Pix)):]
+	if err := checkTarget(len(pix), dst.Stride, b.Dx(), b.Dy()); err != nil {
+		return dst, err
+	}
+	return dst, s.scale(C.AV_PIX_FMT_RGBA, pix, dst.Stride, b.Dx(), b.Dy(), src)
 }
 
+// maxSide is the largest picture side a Scaler handles (as FFmpeg's
+// checks), maxStride the largest row stride in bytes (so that strides and
+// plane sizes fit C's int and never overflow).
+const (
+	maxSide   = 16384
+	maxStride = 1 << 20
+)
+
+// checkTarget checks that a destination of n bytes holds h rows of w
+// 4-byte pixels, stride bytes apart: stride*h bytes in all.
+func checkTarget(n, stride, w, h int) error {
+	if w <= 0 || h <= 0 || w > maxSide || h > maxSide || stride < 4*w || stride > maxStride || n < stride*h {
+		return fmt.Errorf("%w: target %dx%d (stride %d, %d bytes; need stride >= %d and stride*height bytes)",
+			ErrScale, w, h, stride, n, 4*w)
+	}
+	return nil
+}
+
+// plane is one source plane for kv_scale: the bytes from the picture's
+// first pixel on.
+type plane struct {
+	b      []byte
+	stride int
+}
+
+// ptr is the plane's first byte for C, or nil for an absent plane.
+func (p plane) ptr() *C.uint8_t {
+	if len(p.b) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&p.b[0]))
+}
+
+// fits reports whether the plane holds rows rows of rowBytes bytes.
+func (p plane) fits(rowBytes, rows int) bool {
+	return p.stride >= rowBytes && p.stride <= maxStride && len(p.b) >= p.stride*(rows-1)+rowBytes
+}
+
+// sourcePlanes returns src's planes and pixel format for kv_scale, checked
+// to hold a picture of its bounds' size.
+func sourcePlanes(src image.Image) (C.int, [3]plane, error) {
+	b := src.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	if sw <= 0 || sh <= 0 {
+		return 0, [3]plane{}, fmt.Errorf("%w: empty picture", ErrScale)
+	}
+	if sw > maxSide || sh > maxSide {
+		return 0, [3]plane{}, fmt.Errorf("%w: %dx%d picture (each side at most %d)", ErrScale, sw, sh, maxSide)
+	}
+	switch p := src.(type) {
+	case *Picture:
+		if p.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+			return 0, [3]plane{}, fmt.Errorf("%w: %v chroma (want 4:2:0)", ErrScale, p.SubsampleRatio)
+		}
+		yo, co := p.YOffset(b.Min.X, b.Min.Y), p.COffset(b.Min.X, b.Min.Y)
+		if yo < 0 || co < 0 || yo >= len(p.Y) || co >= len(p.Cb) || co >= len(p.Cr) {
+			return 0, [3]plane{}, fmt.Errorf("%w: picture planes do not hold its bounds %v", ErrScale, b)
+		}
+		pl := [3]plane{{p.Y[yo:], p.YStride}, {p.Cb[co:], p.CStride}, {p.Cr[co:], p.CStride}}
+		cw, ch := (sw+1)/2, (sh+1)/2
+		if !pl[0].fits(sw, sh) || !pl[1].fits(cw, ch) || !pl[2].fits(cw, ch) {
+			return 0, [3]plane{}, fmt.Errorf("%w: picture planes do not hold its bounds %v", ErrScale, b)
+		}
+		return C.AV_PIX_FMT_YUV420P, pl, nil
+	case *image.RGBA:
+		o := p.PixOffset(b.Min.X, b.Min.Y)
+		if o < 0 || o >= len(p.Pix) {
+			return 0, [3]plane{}, fmt.Errorf("%w: RGBA pixels do not hold its bounds %v", ErrScale, b)
+		}
+		pl := [3]plane{{p.Pix[o:], p.Stride}}
+		if !pl[0].fits(4*sw, sh) {
+			return 0, [3]plane{}, fmt.Errorf("%w: RGBA pixels do not hold its bounds %v", ErrScale, b)
+		}
+		return C.AV_PIX_FMT_RGBA, pl, nil
+	}
+	return 0, [3]plane{}, fmt.Errorf("%w: %T pictures", ErrScale, src)
+}
+
+// scale runs kv_scale; dst was checked by checkTarget.
 func (s *Scaler) scale(df C.int, dst []byte, stride, w, h int, src image.Image) error {
+	sf, pl, err := sourcePlanes(src)
+	if err != nil {
+		return err
+	}
 	c := s.h.c
 	if c == nil {
 		return fmt.Errorf("%w: scaler closed or out of memory", ErrScale)
 	}
+	var bt709, full bool
+	if p, ok := src.(*Picture); ok {
+		bt709, full = p.BT709, p.FullRange
+	}
 	b := src.Bounds()
-	sw, sh := b.Dx(), b.Dy()
-	if sw <= 0 || sh <= 0 {
-		return fmt.Errorf("%w: empty picture", ErrScale)
-	}
-	var rc C.int
-	out := (*C.uint8_t)(unsafe.Pointer(&dst[0]))
-	switch p := src.(type) {
-	case *Picture:
-		if p.SubsampleRatio != image.YCbCrSubsampleRatio420 {
-			return fmt.Errorf("%w: %v chroma (want 4:2:0)", ErrScale, p.SubsampleRatio)
-		}
-		co := p.COffset(b.Min.X, b.Min.Y)
-		rc = C.kv_scale(c, C.AV_PIX_FMT_YUV420P, C.int(sw), C.int(sh),
-			(*C.uint8_t)(unsafe.Pointer(&p.Y[p.YOffset(b.Min.X, b.Min.Y)])), C.int(p.YStride),
-			(*C.uint8_t)(unsafe.Pointer(&p.Cb[co])), C.int(p.CStride),
-			(*C.uint8_t)(unsafe.Pointer(&p.Cr[co])), C.int(p.CStride),
-			cbool(p.BT709), cbool(p.FullRange), df, C.int(w), C.int(h), out, C.int(stride))
-	case *image.RGBA:
-		rc = C.kv_scale(c, C.AV_PIX_FMT_RGBA, C.int(sw), C.int(sh),
-			(*C.uint8_t)(unsafe.Pointer(&p.Pix[p.PixOffset(b.Min.X, b.Min.Y)])), C.int(p.Stride),
-			nil, 0, nil, 0, 0, 0, df, C.int(w), C.int(h), out, C.int(stride))
-	default:
-		return fmt.Errorf("%w: %T pictures", ErrScale, src)
-	}
+	rc := C.kv_scale(c, sf, C.int(b.Dx()), C.int(b.Dy()),
+		pl[0].ptr(), C.int(pl[0].stride), C.size_t(len(pl[0].b)),
+		pl[1].ptr(), C.int(pl[1].stride), C.size_t(len(pl[1].b)),
+		pl[2].ptr(), C.int(pl[2].stride), C.size_t(len(pl[2].b)),
+		cbool(bt709), cbool(full), df, C.int(w), C.int(h),
+		(*C.uint8_t)(unsafe.Pointer(&dst[0])), C.int(stride), C.size_t(len(dst)))
+	// The C scaler is freed by s's cleanup once s is unreachable: s must
+	// stay reachable until kv_scale has returned. (cgo keeps the Go buffers
+	// passed as arguments alive during the call; these say so explicitly.)
+	runtime.KeepAlive(s)
+	runtime.KeepAlive(src)
+	runtime.KeepAlive(dst)
 	if rc < 0 {
-		return fmt.Errorf("%w: %dx%d to %dx%d failed", ErrScale, sw, sh, w, h)
+		return fmt.Errorf("%w: %dx%d to %dx%d failed", ErrScale, b.Dx(), b.Dy(), w, h)
 	}
 	return nil
 }

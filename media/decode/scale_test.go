@@ -3,7 +3,10 @@ package decode_test
 import (
 	"errors"
 	"image"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kvsviewer/kvsviewer/media/decode"
 	"github.com/kvsviewer/kvsviewer/media/decode/decodetest"
@@ -141,6 +144,99 @@ func TestScalerBadInput(t *testing.T) {
 	if err := s.ToBGRX(buf, 64*4, 64, 64, src); !errors.Is(err, decode.ErrScale) {
 		t.Errorf("after Close: %v, want ErrScale", err)
 	}
+}
+
+// TestScalerBounds: every buffer handed to C is checked against what C
+// would touch. Destinations must hold stride*height bytes; sources must hold
+// their bounds; otherwise ErrScale, and nothing outside the Go slices is
+// written (guarded by canaries) or read.
+func TestScalerBounds(t *testing.T) {
+	s := decode.NewScaler()
+	defer s.Close()
+	src := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	const w, h, stride = 16, 16, 16*4 + 32
+	// Enough for the pixels of the last row but not stride*h (the rule for
+	// every destination), with a canary after it.
+	backing := make([]byte, stride*h+64)
+	for i := range backing {
+		backing[i] = 0xa5
+	}
+	short := backing[: stride*(h-1)+4*w : stride*(h-1)+4*w]
+	if err := s.ToBGRX(short, stride, w, h, src); !errors.Is(err, decode.ErrScale) {
+		t.Errorf("destination of stride*(h-1)+4*w bytes: err = %v, want ErrScale", err)
+	}
+	for i := len(short); i < len(backing); i++ {
+		if backing[i] != 0xa5 {
+			t.Fatalf("byte %d past the destination slice was written", i-len(short))
+		}
+	}
+	if err := s.ToBGRX(backing[:stride*h], stride, w, h, src); err != nil {
+		t.Errorf("destination of stride*h bytes: %v", err)
+	}
+	if err := s.ToBGRX(backing, 1<<40, w, h, src); !errors.Is(err, decode.ErrScale) {
+		t.Errorf("huge stride: err = %v, want ErrScale", err)
+	}
+
+	pic := func(mod func(p *decode.Picture)) *decode.Picture {
+		p := &decode.Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, 32, 32), image.YCbCrSubsampleRatio420)}
+		mod(p)
+		return p
+	}
+	bad := map[string]image.Image{
+		"picture bounds beyond its planes": pic(func(p *decode.Picture) { p.Rect = image.Rect(0, 0, 64, 64) }),
+		"picture with short Y plane":       pic(func(p *decode.Picture) { p.Y = p.Y[:len(p.Y)-1] }),
+		"picture with short Cr plane":      pic(func(p *decode.Picture) { p.Cr = p.Cr[:len(p.Cr)-16] }),
+		"picture with a short Y stride":    pic(func(p *decode.Picture) { p.YStride = 8 }),
+		"picture with a huge stride":       pic(func(p *decode.Picture) { p.YStride = 1 << 40 }),
+		"RGBA bounds beyond its pixels":    &image.RGBA{Pix: make([]byte, 16*4*16), Stride: 16 * 4, Rect: image.Rect(0, 0, 16, 17)},
+		"RGBA with a short stride":         &image.RGBA{Pix: make([]byte, 16*4*16), Stride: 15 * 4, Rect: image.Rect(0, 0, 16, 16)},
+	}
+	for name, img := range bad {
+		if err := s.ToBGRX(backing[:stride*h], stride, w, h, img); !errors.Is(err, decode.ErrScale) {
+			t.Errorf("%s: ToBGRX err = %v, want ErrScale", name, err)
+		}
+		if _, err := s.ToRGBA(nil, img); !errors.Is(err, decode.ErrScale) {
+			t.Errorf("%s: ToRGBA err = %v, want ErrScale", name, err)
+		}
+	}
+	// A sub-image picture reads only its own part: fine.
+	sub := pic(func(*decode.Picture) {}).SubImage(image.Rect(8, 8, 24, 24)).(*image.YCbCr)
+	if err := s.ToBGRX(backing[:stride*h], stride, w, h, &decode.Picture{YCbCr: *sub}); err != nil {
+		t.Errorf("sub-image picture: %v", err)
+	}
+	// ToRGBA into a destination whose pixels do not match its bounds.
+	broken := &image.RGBA{Pix: make([]byte, 10), Stride: 16 * 4, Rect: image.Rect(0, 0, 16, 16)}
+	if _, err := s.ToRGBA(broken, src); !errors.Is(err, decode.ErrScale) {
+		t.Errorf("ToRGBA into a short destination: err = %v, want ErrScale", err)
+	}
+}
+
+// TestScalerAliveDuringCall converts with scalers nobody references once
+// the call has started, while the garbage collector runs constantly: the
+// Scaler's cleanup (which frees its C memory) must not run before the C
+// call has returned.
+func TestScalerAliveDuringCall(t *testing.T) {
+	src := &decode.Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, 640, 360), image.YCbCrSubsampleRatio420)}
+	const w, h = 2560, 1440 // two passes through a 5.5 MB C buffer (mmap'd: freed means unmapped)
+	dst := make([]byte, w*4*h)
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			runtime.GC()
+		}
+	}()
+	deadline := time.Now().Add(time.Second)
+	n := 0
+	for ; time.Now().Before(deadline); n++ {
+		if err := decode.NewScaler().ToBGRX(dst, w*4, w, h, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	<-done
+	t.Logf("%d conversions", n)
 }
 
 func maxDiff(a, b []byte) int {

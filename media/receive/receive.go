@@ -71,6 +71,9 @@ type VideoOptions struct {
 	Stats *Stats
 	// PLIInterval is the least time between two PLIs (default 500 ms).
 	PLIInterval time.Duration
+	// MaxWidth and MaxHeight cap the picture size the decoder accepts
+	// (default, when 0: decode.DefaultMaxWidth x decode.DefaultMaxHeight).
+	MaxWidth, MaxHeight int
 }
 
 // Packets the samplebuilder may hold back while waiting for a missing one:
@@ -104,6 +107,11 @@ type sample struct {
 // (PLI) when the track starts, when frames were lost and when decoding fails,
 // at most once per PLIInterval, and drops frames until a keyframe arrives.
 // It blocks until the track ends or ctx is done, and returns nil then.
+//
+// A stream whose pictures are larger than the cap (MaxWidth x MaxHeight) is
+// not decoded further: Video stops reading the track and returns an error
+// wrapping the decoder's *decode.SizeError (decode.ErrPictureTooLarge),
+// which holds the stream's size and the cap for telling the user.
 func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error {
 	if o.Sink == nil {
 		return errors.New("receive: video: no sink")
@@ -113,7 +121,14 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 	if err != nil {
 		return fmt.Errorf("receive: video track %s: %w", track.ID(), err)
 	}
-	dec, err := decode.NewVideoDecoder(c)
+	maxW, maxH := o.MaxWidth, o.MaxHeight
+	if maxW <= 0 {
+		maxW = decode.DefaultMaxWidth
+	}
+	if maxH <= 0 {
+		maxH = decode.DefaultMaxHeight
+	}
+	dec, err := decode.NewVideoDecoderMax(c, maxW, maxH)
 	if err != nil {
 		return fmt.Errorf("receive: video track %s: %w", track.ID(), err)
 	}
@@ -140,7 +155,15 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 		readErr <- readVideo(rctx, track, c, o, samples)
 	}()
 	for it := range samples {
-		v.decode(it)
+		if err := v.decode(it); err != nil {
+			cancel() // stops readVideo, which then closes samples
+			for range samples {
+			}
+			if rerr := <-readErr; rerr != nil {
+				log.Debug("reading the track after stopping", "err", rerr)
+			}
+			return fmt.Errorf("receive: video track %s: %w", track.ID(), err)
+		}
 	}
 	return <-readErr
 }
@@ -157,8 +180,10 @@ type videoDecoder struct {
 	seq   uint64           // frames put into the sink
 }
 
-// decode decodes one sample into the sink, or counts why it could not.
-func (v *videoDecoder) decode(it sample) {
+// decode decodes one sample into the sink, or counts why it could not. It
+// returns an error only when the stream cannot be decoded at all (its
+// pictures are too large).
+func (v *videoDecoder) decode(it sample) error {
 	if it.gap {
 		v.dec.Reset()
 		v.dropped()
@@ -170,6 +195,12 @@ func (v *videoDecoder) decode(it sample) {
 		v.o.Stats.Skipped.Add(1)
 		v.dropped()
 		v.pli.request("waiting for keyframe")
+	case errors.Is(err, decode.ErrPictureTooLarge):
+		// Every keyframe will be as large: asking for another is pointless.
+		v.o.Stats.DecodeErrors.Add(1)
+		v.dropped()
+		v.log.Debug("video too large to decode; not decoding this track", "err", err)
+		return err
 	case err != nil:
 		v.o.Stats.DecodeErrors.Add(1)
 		v.dropped()
@@ -191,6 +222,7 @@ func (v *videoDecoder) decode(it sample) {
 			}
 		}
 	}
+	return nil
 }
 
 // dropped counts a frame that did not reach the sink, when the sink counts them.

@@ -114,6 +114,7 @@ type sender struct {
 	dropped   atomic.Bool
 	recoverTS atomic.Uint32 // first keyframe sent after the drop
 	recovered atomic.Bool
+	huge      atomic.Bool // keyframes declare 8192x4608 pictures
 }
 
 func (s *sender) run(t *testing.T, stop <-chan struct{}) {
@@ -134,8 +135,14 @@ func (s *sender) run(t *testing.T, stop <-chan struct{}) {
 			t.Error(err)
 			return
 		}
-		pkts := s.pk.Packetize(frame, 3000)
 		key := decode.IsKeyframe(s.enc.Codec, frame)
+		if key && s.huge.Load() {
+			if frame, err = decodetest.WithSize(s.enc.Codec, frame, 8192, 4608); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		pkts := s.pk.Packetize(frame, 3000)
 		ts := pkts[0].Timestamp
 		drop := -1
 		if !key && len(pkts) >= 2 && s.dropNext.Swap(false) {
@@ -293,5 +300,117 @@ func testVideo(t *testing.T, c decode.Codec, mime string, loss bool) {
 	}
 	if stats.PLIs.Load() < 2 || st.Dropped < 1 || stats.Lost.Load() < 1 {
 		t.Errorf("loss not handled: PLIs %d, dropped %d, lost %d", stats.PLIs.Load(), st.Dropped, stats.Lost.Load())
+	}
+}
+
+// TestVideoTooLargeH264: after some frames the sender's keyframes declare
+// 8192x4608 pictures. Video must stop decoding and return the decoder's
+// SizeError (size and cap), not go on asking for keyframes.
+func TestVideoTooLargeH264(t *testing.T) {
+	testVideoTooLarge(t, decode.H264, webrtc.MimeTypeH264, 0, 0, 8192, 4608)
+}
+
+// TestVideoTooLargeVP8: a real 640x360 stream with a 320x180 cap
+// (VideoOptions.MaxWidth/MaxHeight) is refused from its first keyframe.
+func TestVideoTooLargeVP8(t *testing.T) {
+	testVideoTooLarge(t, decode.VP8, webrtc.MimeTypeVP8, 320, 180, 640, 360)
+}
+
+func testVideoTooLarge(t *testing.T, c decode.Codec, mime string, maxW, maxH, wantW, wantH int) {
+	defer goleak.VerifyNone(t)
+	tx, rx := newPeer(t), newPeer(t)
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "pattern")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtpSender, err := tx.AddTrack(track)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := decodetest.NewEncoder(c, 640, 360, 800_000, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = enc.Close() }()
+	var payloader rtp.Payloader = &codecs.H264Payloader{}
+	if c == decode.VP8 {
+		payloader = &codecs.VP8Payloader{EnablePictureID: true}
+	}
+	snd := &sender{enc: enc, track: track, pk: rtp.NewPacketizer(1200, 96, 1, payloader, rtp.NewRandomSequencer(), 90000)}
+	rec := &recordingSink{Latest: sink.NewLatest()}
+	var stats receive.Stats
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	videoDone := make(chan error, 1)
+	rx.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		go func() {
+			videoDone <- receive.Video(ctx, tr, receive.VideoOptions{
+				Sink: rec,
+				SendPLI: func() error {
+					return rx.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+				},
+				Stats: &stats, PLIInterval: 100 * time.Millisecond, MaxWidth: maxW, MaxHeight: maxH,
+			})
+		}()
+	})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			pkts, _, err := rtpSender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if _, ok := p.(*rtcp.PictureLossIndication); ok {
+					snd.forceKey.Store(true)
+				}
+			}
+		}
+	}()
+	connect(t, tx, rx)
+	stop := make(chan struct{})
+	go func() { defer wg.Done(); snd.run(t, stop) }()
+	if maxW == 0 {
+		waitFor(t, "5 frames", func() bool { return rec.Stats().Decoded >= 5 })
+		snd.huge.Store(true)
+		snd.forceKey.Store(true)
+	}
+
+	var verr error
+	select {
+	case verr = <-videoDone:
+	case <-time.After(20 * time.Second):
+		t.Errorf("receive.Video still running 20 s after the sender went too large (decode errors %d, PLIs %d)",
+			stats.DecodeErrors.Load(), stats.PLIs.Load())
+		cancel()
+		verr = <-videoDone
+	}
+	decoded := rec.Stats().Decoded
+	time.Sleep(200 * time.Millisecond) // the sender goes on: nothing more is decoded
+	close(stop)
+	cancel()
+	_ = tx.Close()
+	_ = rx.Close()
+	wg.Wait()
+
+	var se *decode.SizeError
+	if !errors.Is(verr, decode.ErrPictureTooLarge) || !errors.As(verr, &se) {
+		t.Fatalf("receive.Video = %v, want ErrPictureTooLarge", verr)
+	}
+	wantMaxW, wantMaxH := decode.DefaultMaxWidth, decode.DefaultMaxHeight
+	if maxW != 0 {
+		wantMaxW, wantMaxH = maxW, maxH
+	}
+	if se.Width != wantW || se.Height != wantH || se.MaxWidth != wantMaxW || se.MaxHeight != wantMaxH {
+		t.Errorf("SizeError %+v, want %dx%d over %dx%d", *se, wantW, wantH, wantMaxW, wantMaxH)
+	}
+	t.Logf("receive.Video: %v", verr)
+	if n := stats.DecodeErrors.Load(); n != 1 {
+		t.Errorf("%d decode errors, want 1 (decoding stops at the first too large picture)", n)
+	}
+	if got := rec.Stats().Decoded; got != decoded || (maxW == 0 && got < 5) || (maxW != 0 && got != 0) {
+		t.Errorf("sink decoded %d frames (then %d)", decoded, got)
 	}
 }

@@ -4,39 +4,85 @@ package xwin
 
 /*
 #cgo pkg-config: x11 xext
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <X11/Xlib.h>
+#include <X11/Xlibint.h>
 #include <X11/Xutil.h>
 #include <X11/extensions/XShm.h>
 
-// Error trap. Serialised by trapMu on the Go side.
-static Display *xwin_trap_dpy;
-static int xwin_trap_code;
-static XErrorHandler xwin_trap_prev;
+// X errors of our own connections. Every Surface's Display gets, for each
+// error code, a wire-to-error hook (XESetWireToError: Xlib's extension hook
+// "to intercept an X error before it is otherwise examined", kept per
+// connection in dpy->error_vec). _XError calls it before the process-wide
+// handler; it records the first error code in the connection's slot and
+// returns False, so the error never reaches XSetErrorHandler's handler,
+// whichever is installed (GLFW's, the application's or Xlib's default one,
+// which exits). Nothing process-wide is changed: errors of other connections
+// go wherever they went before. The slots are guarded by xwin_err_mu (the
+// hook runs on whatever thread reads the error); each slot is read and reset
+// by its Surface, which uses its connection under its own mutex.
+typedef struct xwin_errslot {
+	Display *dpy;
+	int code; // first error since the last xwin_errors_take, 0 for none
+	struct xwin_errslot *next;
+} xwin_errslot;
 
-static int xwin_trap_handler(Display *d, XErrorEvent *e) {
-	if (d != xwin_trap_dpy) {
-		return xwin_trap_prev ? xwin_trap_prev(d, e) : 0;
+static pthread_mutex_t xwin_err_mu = PTHREAD_MUTEX_INITIALIZER;
+static xwin_errslot *xwin_err_slots;
+
+// Runs inside Xlib with the display locked: no Xlib calls here.
+static Bool xwin_wire_error(Display *d, XErrorEvent *he, xError *we) {
+	(void)we;
+	pthread_mutex_lock(&xwin_err_mu);
+	for (xwin_errslot *s = xwin_err_slots; s; s = s->next) {
+		if (s->dpy == d) { // the newest slot of d (a closed display's address may be reused)
+			if (s->code == 0) s->code = he->error_code ? he->error_code : 255;
+			break;
+		}
 	}
-	if (xwin_trap_code == 0) {
-		xwin_trap_code = e->error_code ? e->error_code : 255;
-	}
-	return 0;
+	pthread_mutex_unlock(&xwin_err_mu);
+	return False; // installed on our connections only: never pass them on
 }
 
-static void xwin_trap_begin(Display *d) {
-	xwin_trap_dpy = d;
-	xwin_trap_code = 0;
-	xwin_trap_prev = XSetErrorHandler(xwin_trap_handler);
+// Returns and clears the first error recorded since the last call.
+static int xwin_errors_take(xwin_errslot *s) {
+	pthread_mutex_lock(&xwin_err_mu);
+	int code = s->code;
+	s->code = 0;
+	pthread_mutex_unlock(&xwin_err_mu);
+	return code;
 }
 
-static int xwin_trap_end(Display *d) {
-	XSync(d, False);
-	XSetErrorHandler(xwin_trap_prev);
-	xwin_trap_dpy = NULL;
-	return xwin_trap_code;
+// Forgets s; call it after XCloseDisplay (whose errors s still catches).
+static void xwin_errors_detach(xwin_errslot *s) {
+	pthread_mutex_lock(&xwin_err_mu);
+	for (xwin_errslot **p = &xwin_err_slots; *p; p = &(*p)->next) {
+		if (*p == s) { *p = s->next; break; }
+	}
+	pthread_mutex_unlock(&xwin_err_mu);
+	free(s);
+}
+
+// Starts capturing d's errors; NULL when out of memory.
+static xwin_errslot *xwin_errors_attach(Display *d) {
+	xwin_errslot *s = calloc(1, sizeof *s);
+	if (!s) return NULL;
+	s->dpy = d;
+	pthread_mutex_lock(&xwin_err_mu);
+	s->next = xwin_err_slots;
+	xwin_err_slots = s;
+	pthread_mutex_unlock(&xwin_err_mu);
+	// The first call allocates d's error_vec and returns the previous hook
+	// (Xlib's default); NULL means it could not allocate.
+	if (!XESetWireToError(d, 1, xwin_wire_error)) {
+		xwin_errors_detach(s);
+		return NULL;
+	}
+	for (int i = 2; i < 256; i++) XESetWireToError(d, i, xwin_wire_error);
+	return s;
 }
 
 static int xwin_visual_ok(Visual *v) {
@@ -109,9 +155,6 @@ import (
 
 const maxSide = 16384
 
-// trapMu serialises the process-global Xlib error handler swaps.
-var trapMu sync.Mutex
-
 // Surface is a child window of an X11 window that shows BGRX pictures.
 //
 // It is safe for concurrent use: all Xlib calls are serialised by one mutex,
@@ -122,7 +165,8 @@ var trapMu sync.Mutex
 // they are mapped and unmapped (mapping does not raise).
 type Surface struct {
 	mu      sync.Mutex
-	dpy     *C.Display // nil once closed
+	dpy     *C.Display      // nil once closed
+	errs    *C.xwin_errslot // dpy's X errors (C memory; freed by Close)
 	win     C.Window
 	gc      C.GC
 	visual  *C.Visual
@@ -150,9 +194,15 @@ func Open(parent uintptr) (*Surface, error) {
 	if dpy == nil {
 		return nil, fmt.Errorf("xwin: open display %q: %w", os.Getenv("DISPLAY"), ErrUnsupported)
 	}
-	s := &Surface{dpy: dpy}
+	errs := C.xwin_errors_attach(dpy)
+	if errs == nil {
+		C.XCloseDisplay(dpy)
+		return nil, errors.New("xwin: open: out of memory")
+	}
+	s := &Surface{dpy: dpy, errs: errs}
 	if err := s.create(C.Window(parent)); err != nil {
 		C.XCloseDisplay(dpy) // frees any server resources created so far
+		C.xwin_errors_detach(errs)
 		return nil, fmt.Errorf("xwin: open (parent %#x): %w", parent, err)
 	}
 	return s, nil
@@ -187,14 +237,14 @@ func (s *Surface) create(parent C.Window) error {
 	return nil
 }
 
-// trap runs f (Xlib calls on s.dpy) with a temporary error handler, then
-// XSyncs and reports the first X error caused by those calls.
+// trap runs f (Xlib calls on s.dpy), XSyncs and reports the first X error
+// caused by those calls. The errors are caught per connection (see
+// xwin_wire_error): no process-wide error handler is touched.
 func (s *Surface) trap(f func()) error {
-	trapMu.Lock()
-	C.xwin_trap_begin(s.dpy)
+	C.xwin_errors_take(s.errs) // an error of an earlier, untrapped request is stale
 	f()
-	code := C.xwin_trap_end(s.dpy)
-	trapMu.Unlock()
+	C.XSync(s.dpy, C.False)
+	code := C.xwin_errors_take(s.errs)
 	if code == 0 {
 		return nil
 	}
@@ -431,6 +481,7 @@ func (s *Surface) Close() error {
 		C.XDestroyWindow(s.dpy, s.win)
 	})
 	C.XCloseDisplay(s.dpy)
-	s.dpy, s.mapped, s.shm = nil, false, false
+	C.xwin_errors_detach(s.errs)
+	s.dpy, s.errs, s.mapped, s.shm = nil, nil, false, false
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -460,4 +461,149 @@ func TestPlainXPutImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustPattern(t, parent, 7, 8, 91, 33)
+}
+
+// TestErrorsStayOnTheirConnection: goroutines draw into three surfaces and
+// make X errors on them, while the rest of the process makes errors on a
+// connection of its own and "GLFW" swaps the process-wide handler around
+// its own failing requests, as it does on the main thread. Every surface
+// error must come back from the call that caused it, none may reach a
+// process-wide handler, every foreign error must reach one (the
+// application's or GLFW's, whichever is installed), GLFW's handler must see
+// its own errors, and nothing may exit or recurse.
+func TestErrorsStayOnTheirConnection(t *testing.T) {
+	needDisplay(t)
+	world, err := newErrorWorld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer world.close()
+	parent := newParent(t, 400, 300)
+	var surfaces []*Surface
+	for i := range 3 {
+		s := openSurface(t, parent)
+		if err := s.SetGeometry(i*100, i*50, 160, 90, true); err != nil {
+			t.Fatal(err)
+		}
+		surfaces = append(surfaces, s)
+	}
+	// Handlers that call each other (or themselves: a tail call loops)
+	// hang the process: fail instead of waiting for the test timeout.
+	watchdog := time.AfterFunc(2*time.Minute, func() {
+		panic("TestErrorsStayOnTheirConnection hung: X error handlers calling each other in a loop?")
+	})
+	defer watchdog.Stop()
+	const rounds = 150
+	errs := make(chan error, 16)
+	report := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	var wg sync.WaitGroup
+	for i, s := range surfaces {
+		for range 2 {
+			wg.Go(func() {
+				for range rounds {
+					if err := s.Draw(fillPattern); err != nil {
+						report(fmt.Errorf("surface %d: Draw: %w", i, err))
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			for n := range rounds {
+				if err := s.provokeError(); err == nil || !strings.Contains(err.Error(), "BadWindow") {
+					report(fmt.Errorf("surface %d: bad request %d: error %v, want BadWindow", i, n, err))
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 2 * rounds {
+			world.foreignError()
+		}
+	})
+	stop := make(chan struct{})
+	glfwDone := make(chan [2]int)
+	go func() {
+		runtime.LockOSThread() // GLFW's swaps happen on one thread
+		defer runtime.UnlockOSThread()
+		var n, missed int
+		for {
+			select {
+			case <-stop:
+				glfwDone <- [2]int{n, missed}
+				return
+			default:
+			}
+			if !world.glfwRound() {
+				missed++
+			}
+			n++
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	glfw := <-glfwDone
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	foreign, leaked := world.counts()
+	t.Logf("foreign errors %d, seen by the process-wide handlers %d; leaked %d; GLFW rounds %d (own errors missed %d)",
+		world.foreignRequests, foreign, leaked, glfw[0], glfw[1])
+	if foreign != world.foreignRequests {
+		t.Errorf("%d of %d foreign errors reached the process-wide handlers", foreign, world.foreignRequests)
+	}
+	if leaked != 0 {
+		t.Errorf("%d surface errors reached a process-wide handler", leaked)
+	}
+	if glfw[1] != 0 {
+		t.Errorf("GLFW's handler missed %d of its own %d errors", glfw[1], glfw[0])
+	}
+
+	// A surface whose window someone else destroyed reports that on Draw.
+	if err := destroyFromOutside(surfaces[0].childWindow()); err != nil {
+		t.Fatal(err)
+	}
+	if err := surfaces[0].Draw(fillPattern); err == nil {
+		t.Error("Draw into a destroyed window succeeded")
+	}
+	if _, leaked := world.counts(); leaked != 0 {
+		t.Errorf("%d surface errors reached a process-wide handler", leaked)
+	}
+}
+
+// TestErrorsWithXlibDefaultHandler: with Xlib's default error handler
+// installed (it exits the process on any error; XSetErrorHandler(NULL)
+// puts it back), surface errors still come back as Go errors.
+func TestErrorsWithXlibDefaultHandler(t *testing.T) {
+	needDisplay(t)
+	world, err := newErrorWorld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer world.close()
+	parent := newParent(t, 300, 200)
+	s := openSurface(t, parent)
+	if err := s.SetGeometry(0, 0, 64, 48, true); err != nil {
+		t.Fatal(err)
+	}
+	world.setDefaultHandler()
+	for range 20 {
+		if err := s.provokeError(); err == nil {
+			t.Fatal("bad request on the surface reported no error")
+		}
+		if err := s.Draw(fillPattern); err != nil {
+			t.Fatalf("Draw: %v", err)
+		}
+	}
+	if err := destroyFromOutside(s.childWindow()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetGeometry(5, 5, 64, 48, true); err == nil {
+		t.Error("SetGeometry of a destroyed window succeeded")
+	}
 }
