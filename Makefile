@@ -12,6 +12,15 @@ FUZZTIME ?= 60s
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT_PKG     := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
+# What `kvsviewer --version` reports (internal/version): the git tag (v0.x.y, or the
+# commit when there is no tag), the commit and its time (`go build` stamps them itself
+# only outside git worktrees and without -buildvcs=false) and the build date.
+VERSION_PKG := github.com/kvsviewer/kvsviewer/internal/version
+LDFLAGS = -X $(VERSION_PKG).describe=$(shell git describe --tags --always --dirty 2>/dev/null) \
+	-X $(VERSION_PKG).commit=$(shell git rev-parse HEAD 2>/dev/null) \
+	-X $(VERSION_PKG).commitTime=$(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null) \
+	-X $(VERSION_PKG).buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
 .PHONY: deps lint-tools run test lint bench fuzz soak screenshots package build
 
 ## deps: install the Debian packages and Go modules the build needs (skips what is present)
@@ -34,9 +43,9 @@ lint-tools:
 		GOBIN=$$bin $(GO) install $(GOLANGCI_LINT_PKG)@$(GOLANGCI_LINT_VERSION); \
 	fi
 
-## build: compile the app to bin/kvsviewer
+## build: compile the app to bin/kvsviewer (with its version, see LDFLAGS)
 build: deps
-	$(GO) build -o bin/kvsviewer ./app
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kvsviewer ./app
 
 ## run: set up and open the app (Demo mode when no AWS settings are given)
 run: build
