@@ -10,7 +10,8 @@
 #      the binary has no --version), then xvfb + imagemagick and
 #      `kvsviewer --demo --connect -v` under Xvfb, a screenshot after WAIT seconds, and
 #      the check that the call went Live (the log says so, or the video area is not
-#      one flat colour).
+#      one flat colour); last, libx264 is removed by force and the menu entry's launcher
+#      must say in words that a library is missing.
 #
 # Usage: scripts/install-test.sh [dist/kvsviewer_VERSION_amd64.deb]   (make install-test)
 #        scripts/install-test.sh --prepare   only make the cached base root
@@ -138,7 +139,7 @@ done
 
 # kvsviewer --version; a binary without it yet (flag not defined: exit 2, no window)
 # is checked with --help exiting 0, which proves as well that the loader found every library.
-if in_root kvsviewer --version >"$OUT/version.txt" 2>&1 && grep -q '^kvsviewer [0-9]' "$OUT/version.txt"; then
+if in_root kvsviewer --version >"$OUT/version.txt" 2>"$OUT/version.err" && grep -q '^kvsviewer [0-9]' "$OUT/version.txt"; then
 	sed 's/^/  /' "$OUT/version.txt" >&2
 else
 	log "this binary has no --version yet: checking that kvsviewer --help exits 0"
@@ -191,4 +192,17 @@ if [ "$live" = no ] && awk -v s="$sd" 'BEGIN { exit !(s > 0.1) }'; then
 	live="the video area is not uniform (sd $sd)"
 fi
 [ "$live" != no ] || { tail -n 30 "$OUT/app.log" >&2; die "the window did not reach a live call"; }
+# The launcher of the menu entry, with a library gone (as after a forced removal): the
+# real loader message, turned into words.
+lib_pkg=$(in_root dpkg-query -W -f='${Package}\n' 'libx264-*' | head -n 1)
+in_root dpkg --remove --force-depends "$lib_pkg" >/dev/null 2>&1 || die "could not remove $lib_pkg"
+set +e
+in_root /usr/lib/kvsviewer/launch --demo >"$OUT/launch.log" 2>&1
+rc=$?
+set -e
+sed 's/^/  /' "$OUT/launch.log" >&2
+[ "$rc" = 127 ] && grep -q "^kvsviewer: KVS Viewer cannot start: the library libx264.so.[0-9]* is missing" "$OUT/launch.log" ||
+	die "the launcher did not explain the missing library (exit $rc)"
+log "the launcher explains a missing library (exit 127)"
+
 log "PASS: installed on a clean $SUITE root, started, live call ($live)"
