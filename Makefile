@@ -6,22 +6,48 @@ GO    ?= go
 PKGS  := ./...
 APT_PKGS := gcc g++ pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libx264-dev \
 	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick
+# Only for `make deb` and `make install-test` (not `make deps`, which `make test` runs):
+# dpkg-shlibdeps derives Depends, ImageMagick draws the icon sizes, the validators check
+# the .desktop entry and the AppStream metainfo, debootstrap makes the clean root.
+DEB_APT_PKGS := dpkg-dev imagemagick appstream desktop-file-utils
+INSTALL_TEST_APT_PKGS := debootstrap
 export LANG := C.UTF-8
 FUZZTIME ?= 60s
 # golangci-lint is a tool, not a dependency of the app: pinned here, kept out of go.mod.
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT_PKG     := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+# nfpm builds the .deb: a tool like golangci-lint, pinned here and kept out of go.mod.
+NFPM_VERSION := v2.45.2
+NFPM_PKG     := github.com/goreleaser/nfpm/v2/cmd/nfpm
 
-.PHONY: deps lint-tools run test lint bench fuzz soak screenshots package build
+# The binary `make deb` packages. Another one can be packaged with
+# `make deb BIN=path DESCRIBE="$$(git -C its-checkout describe --tags --always --dirty)"`.
+BIN ?= bin/kvsviewer
 
-## deps: install the Debian packages and Go modules the build needs (skips what is present)
-deps:
-	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+# What `kvsviewer --version` reports (internal/version): the git tag (v0.x.y, or the
+# commit when there is no tag), the commit and its time (`go build` stamps them itself
+# only outside git worktrees and without -buildvcs=false) and the build date.
+VERSION_PKG := github.com/kvsviewer/kvsviewer/internal/version
+LDFLAGS = -X $(VERSION_PKG).describe=$(shell git describe --tags --always --dirty 2>/dev/null) \
+	-X $(VERSION_PKG).commit=$(shell git rev-parse HEAD 2>/dev/null) \
+	-X $(VERSION_PKG).commitTime=$(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null) \
+	-X $(VERSION_PKG).buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# apt_install installs the Debian packages of $(1) that are missing (as root, or with sudo).
+define apt_install
+@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+.PHONY: deps lint-tools deb-tools run test lint bench fuzz soak screenshots package build deb install-test
+
+## deps: install the Debian packages and Go modules the build needs (skips what is present)
+deps:
+	$(call apt_install,$(APT_PKGS))
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
 	$(GO) mod download
 
@@ -34,9 +60,19 @@ lint-tools:
 		GOBIN=$$bin $(GO) install $(GOLANGCI_LINT_PKG)@$(GOLANGCI_LINT_VERSION); \
 	fi
 
-## build: compile the app to bin/kvsviewer
+## deb-tools: the Debian packages `make deb` needs, and nfpm $(NFPM_VERSION) in $(go env GOPATH)/bin unless that version is there
+deb-tools:
+	$(call apt_install,$(DEB_APT_PKGS))
+	@bin=$$($(GO) env GOPATH)/bin; \
+	have=$$($(GO) version -m $$bin/nfpm 2>/dev/null | awk '$$1 == "mod" {print $$3}'); \
+	if [ "$$have" != "$(NFPM_VERSION)" ]; then \
+		echo "installing nfpm $(NFPM_VERSION) into $$bin"; \
+		GOBIN=$$bin $(GO) install $(NFPM_PKG)@$(NFPM_VERSION); \
+	fi
+
+## build: compile the app to bin/kvsviewer (with its version, see LDFLAGS)
 build: deps
-	$(GO) build -o bin/kvsviewer ./app
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kvsviewer ./app
 
 ## run: set up and open the app (Demo mode when no AWS settings are given)
 run: build
@@ -74,6 +110,16 @@ soak: build
 ## screenshots: run the window under Xvfb and save screenshots to docs/
 screenshots: build
 	./scripts/screenshots.sh
+
+## deb: the Debian package dist/kvsviewer_VERSION_ARCH.deb (packaging/deb.sh, packaging/nfpm.yaml)
+deb: deb-tools $(if $(filter bin/kvsviewer,$(BIN)),build)
+	BIN=$(BIN) NFPM=$$($(GO) env GOPATH)/bin/nfpm ./packaging/deb.sh
+
+## install-test: install the .deb on a clean Debian 12 root (debootstrap, cached in .cache/)
+## and run it there: --version, then a demo call in the window under Xvfb (root; not in make test)
+install-test: deb
+	$(call apt_install,$(INSTALL_TEST_APT_PKGS))
+	./scripts/install-test.sh
 
 ## package: the Linux desktop bundle (double-click launcher)
 ## (the fyne tool reads app/FyneApp.toml and bumps its Build number: the file is restored after)
