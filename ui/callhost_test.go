@@ -166,7 +166,7 @@ func clickStorm(w *Window, s Settings) {
 	}
 	clicks.Go(func() {
 		time.Sleep(20 * time.Millisecond)
-		w.applySettings(s)
+		fyne.DoAndWait(func() { w.applySettings(s) }) // as the form's Save does
 	})
 	clicks.Wait()
 }
