@@ -167,7 +167,7 @@ func clickStorm(w *Window, s call.Settings) {
 	}
 	clicks.Go(func() {
 		time.Sleep(20 * time.Millisecond)
-		w.applySettings(s)
+		fyne.DoAndWait(func() { w.applySettings(s) }) // as the form's Save does
 	})
 	clicks.Wait()
 }
