@@ -79,6 +79,7 @@ func (c *Controller) onPhase(a *attempt, ev sessionEvent) {
 		Phase: ev.phase, Elapsed: ev.at.Sub(c.lp.action.click), Frame: ev.frame})
 	switch ev.phase {
 	case PhaseOfferSent:
+		s.disarm(timerSetup)
 		a.offerAt, a.answerWait = ev.at, c.answerWait()
 		c.moveTo(StateOffering, Event{AnswerTimeout: a.answerWait})
 		s.arm(timerAnswer, a.answerWait)
@@ -96,6 +97,7 @@ func (c *Controller) onPhase(a *attempt, ev sessionEvent) {
 		}
 	case PhaseFirstFrame:
 		s.disarm(timerFirstFrame)
+		c.ids.channelFull(false)
 		c.moveTo(StateLive, Event{})
 	}
 }
@@ -117,6 +119,8 @@ func (c *Controller) onICE(a *attempt, st webrtc.ICEConnectionState) {
 func (c *Controller) onTimer(a *attempt, t timerKind) {
 	s := a.s
 	switch t {
+	case timerSetup:
+		c.onSetupTooLong(a)
 	case timerAnswer:
 		if !a.seen[PhaseAnswerReceived] {
 			c.noAnswerAfter(a.answerWait)
@@ -136,6 +140,23 @@ func (c *Controller) onTimer(a *attempt, t timerKind) {
 		if a.ice != webrtc.ICEConnectionStateConnected && a.ice != webrtc.ICEConnectionStateCompleted {
 			c.fail(s, ClassICEDisconnected, errors.New("ICE restart did not reconnect"))
 		}
+	}
+}
+
+// onSetupTooLong fails an attempt that did not send its offer within
+// SetupTimeout, classed by the step it was stuck in.
+func (c *Controller) onSetupTooLong(a *attempt) {
+	if a.seen[PhaseOfferSent] {
+		return
+	}
+	limit := c.cfg.SetupTimeout
+	switch {
+	case !a.seen[PhaseControlPlane]:
+		c.fail(a.s, ClassControlPlane, fmt.Errorf("the KVS control plane did not answer within %s", limit))
+	case !a.seen[PhaseSignalingOpen]:
+		c.fail(a.s, ClassSignalingClosed, fmt.Errorf("the signaling connection did not open within %s", limit))
+	default:
+		c.fail(a.s, ClassInternal, fmt.Errorf("the call was not ready to send its offer within %s (camera, microphone or WebRTC set-up)", limit))
 	}
 }
 

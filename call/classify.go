@@ -9,14 +9,20 @@ import (
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/decode"
 )
 
 // classify maps an error of the setup path to a failure class; errors it
 // cannot place get the class of the step that failed.
 func classify(err error, step Class) Class {
+	var tooLarge *decode.SizeError
 	switch {
-	case errors.Is(err, kvs.ErrAccessDenied), errors.Is(err, kvs.ErrClockSkew), errors.Is(err, kvs.ErrURLExpired):
+	case errors.Is(err, kvs.ErrCredentials), errors.Is(err, kvs.ErrAccessDenied), errors.Is(err, kvs.ErrClockSkew), errors.Is(err, kvs.ErrURLExpired):
 		return ClassAuth
+	case errors.Is(err, kvs.ErrViewerLimit):
+		return ClassViewerLimit
+	case errors.As(err, &tooLarge):
+		return ClassMedia
 	case errors.Is(err, capture.ErrNoCamera), errors.Is(err, capture.ErrNoMicrophone):
 		return ClassLocalMedia
 	case errors.Is(err, kvs.ErrSignalingClosed), errors.Is(err, kvs.ErrNotConnected):
@@ -28,7 +34,7 @@ func classify(err error, step Class) Class {
 // retryable says whether a failure is worth another attempt.
 func retryable(class Class, err error) bool {
 	switch class {
-	case ClassAuth, ClassLocalMedia:
+	case ClassAuth, ClassLocalMedia, ClassMedia:
 		return false
 	case ClassControlPlane:
 		return !errors.Is(err, kvs.ErrChannelNotFound)

@@ -17,6 +17,7 @@ type Config struct {
 	Channel   string // channel name or ARN
 	ClientIDs ClientIDConfig
 
+	SetupTimeout         time.Duration // no offer sent within this after the attempt began: control_plane / signaling_closed (default 20 s)
 	AnswerTimeout        time.Duration // no SDP answer within this: no_answer (default 5 s); grows for a slow master
 	MaxAnswerTimeout     time.Duration // the answer timeout grows up to this (default 30 s)
 	ICEConnectTimeout    time.Duration // answer set but ICE not connected within this: ice_failed (default 10 s)
@@ -82,6 +83,7 @@ func (c Config) WithDefaults() Config {
 			*d = v
 		}
 	}
+	def(&c.SetupTimeout, 20*time.Second)
 	def(&c.AnswerTimeout, DefaultAnswerTimeout)
 	def(&c.MaxAnswerTimeout, max(DefaultMaxAnswerTimeout, c.AnswerTimeout))
 	def(&c.ICEConnectTimeout, 10*time.Second)

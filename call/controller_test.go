@@ -536,3 +536,44 @@ func TestReconnectAndDisconnectDuringBackoff(t *testing.T) {
 	ff := r.waitLive(10 * time.Second)
 	r.assertVideoFlows(ff.ClientID)
 }
+
+// TestStalledEndpointsRecover: a control-plane request or a signaling
+// upgrade that the endpoint accepts and never answers fails the attempt
+// within its timeout, classed by the step, and the retry connects.
+func TestStalledEndpointsRecover(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults emulator.Faults
+		tune   func(*call.Config)
+		want   call.Class
+	}{
+		{"http stalled, kvs timeout", emulator.Faults{StallHTTP: 1}, func(c *call.Config) {
+			c.AWS.Timeouts.ResponseHeader = 500 * time.Millisecond
+		}, call.ClassControlPlane},
+		{"websocket upgrade stalled, kvs timeout", emulator.Faults{StallWS: 1}, func(c *call.Config) {
+			c.AWS.Timeouts.Upgrade = 500 * time.Millisecond
+		}, call.ClassSignalingClosed},
+		{"http stalled, set-up deadline", emulator.Faults{StallHTTP: 1}, func(c *call.Config) {
+			c.SetupTimeout = 700 * time.Millisecond // before kvs's own 10 s response timeout
+		}, call.ClassControlPlane},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, emulator.Faults{}, tc.tune)
+			r.demo.Emulator.SetFaults(tc.faults) // after the master connected
+			start := time.Now()
+			r.ctrl.Connect()
+			ff := r.waitLive(20 * time.Second)
+			took := time.Since(start)
+			errs := r.errorsSeen()
+			if len(errs) != 1 || errs[0] != tc.want {
+				t.Fatalf("failed attempts %v, want one %s", errs, tc.want)
+			}
+			if took > 5*time.Second {
+				t.Errorf("recovered after %s, want within the timeout plus backoff", took)
+			}
+			t.Logf("first frame after %s", took.Round(time.Millisecond))
+			r.assertVideoFlows(ff.ClientID)
+		})
+	}
+}

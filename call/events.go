@@ -21,6 +21,7 @@ const (
 	ClassAuth               Class = "auth"
 	ClassMediaStall         Class = "media_stall"
 	ClassViewerLimit        Class = "viewer_limit"
+	ClassMedia              Class = "media" // the master's media cannot be shown (a picture over the size cap)
 	ClassLocalMedia         Class = "local_media"
 	ClassInternal           Class = "internal"
 	// ClassTimeout and ClassInterrupted end a headless command, not an

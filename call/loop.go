@@ -195,6 +195,9 @@ func (c *Controller) start() {
 		c.publish(Event{Kind: EventPhase, Phase: PhaseClientIDWait, Elapsed: waited, SessionID: s.id, ClientID: g.id, Attempt: c.lp.action.attempt})
 	}
 	c.moveTo(StateConnecting, Event{SessionID: s.id, ClientID: g.id})
+	// Nothing before the offer may wait for ever (a black-holed endpoint, a
+	// proxy that never answers): the whole set-up has a deadline.
+	s.arm(timerSetup, c.cfg.SetupTimeout)
 	s.start()
 }
 
@@ -302,6 +305,9 @@ func (c *Controller) fail(s *session, class Class, err error) {
 	c.log.Warn("call attempt failed", "session", s.id, "attempt", n, "class", class, "error", msg)
 	c.publish(Event{Kind: EventError, SessionID: s.id, Attempt: n, ClientID: s.clientID, Class: class, Message: msg, Elapsed: time.Since(c.lp.action.click)})
 	c.teardown(s, string(class))
+	if class == ClassViewerLimit {
+		c.ids.channelFull(true) // the next attempt replaces a stale session rather than add one
+	}
 	if !retryable(class, err) || c.cfg.NoRetries || n-1 >= c.cfg.RetryLimit {
 		c.lp.action.want = false
 		c.moveTo(StateFailed, Event{SessionID: s.id, Class: class, Message: msg})

@@ -40,7 +40,8 @@ const (
 type timerKind int
 
 const (
-	timerAnswer timerKind = iota
+	timerSetup timerKind = iota
+	timerAnswer
 	timerICE
 	timerFirstFrame
 	timerDisconnected

@@ -1,6 +1,8 @@
 package call
 
 import (
+	"errors"
+	"fmt"
 	"image"
 	"time"
 
@@ -34,7 +36,14 @@ func (s *session) receive(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 	case webrtc.RTPCodecTypeAudio:
 		err = s.receiveAudio(tr)
 	}
-	if err != nil && s.ctx.Err() == nil {
+	var tooLarge *decode.SizeError
+	switch {
+	case err == nil || s.ctx.Err() != nil:
+	case errors.As(err, &tooLarge):
+		// The same stream comes back on every attempt: say so, do not retry.
+		s.failed(ClassMedia, fmt.Errorf("the master sends %dx%d video; this app shows at most %dx%d",
+			tooLarge.Width, tooLarge.Height, tooLarge.MaxWidth, tooLarge.MaxHeight))
+	default:
 		s.log.Debug("remote track ended", "kind", tr.Kind().String(), "error", err)
 	}
 }

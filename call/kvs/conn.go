@@ -220,6 +220,11 @@ func handshakeError(resp *http.Response, channelARN, region string, now time.Tim
 		se.Hint = "the signed URL expired before it was used: sign right before dialing"
 		return se
 	}
+	if se.Code == "ClientLimitExceededException" && strings.Contains(msg, "viewer") {
+		se.Kinds = []error{ErrViewerLimit}
+		se.Hint = "the channel already has its maximum of viewers (stale sessions of earlier calls may still hold slots)"
+		return se
+	}
 	classify(se, channelARN, region)
 	if se.Hint == "" {
 		se.Hint = fmt.Sprintf("the service refused the WebSocket handshake (HTTP %d)", resp.StatusCode)

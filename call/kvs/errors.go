@@ -31,6 +31,9 @@ var (
 	ErrNotConnected = errors.New("signaling not connected")
 	// ErrWrongRole: a message that the connection's role must not send.
 	ErrWrongRole = errors.New("message not allowed for this role")
+	// ErrViewerLimit: the channel refused a new viewer connection: all its
+	// viewer slots are taken (possibly by stale sessions of earlier calls).
+	ErrViewerLimit = errors.New("no free viewer slot on the channel")
 )
 
 // ServiceError is a refusal by the KVS service (control plane, ICE config, or the
