@@ -86,6 +86,13 @@ func (s *session) runRepairs() {
 // iceRestart sends a new offer with fresh ICE credentials on the same
 // peer connection.
 func (s *session) iceRestart() {
+	// The master's candidates of the restart can overtake its answer (it
+	// trickles them as soon as it sets the answer locally). Until the answer
+	// is applied pion drops them ("ufrag doesn't match"), and a relay-only
+	// call left with no remote candidate never sends a check, so the restart
+	// cannot connect. Queue them, as for the first answer: onAnswer applies
+	// the restart's answer, then adds them.
+	s.neg.remoteOK = false
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
 	if err == nil {
 		err = s.pc.SetLocalDescription(offer)

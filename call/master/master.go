@@ -346,10 +346,15 @@ func (m *Master) send(f func(ctx context.Context, c *kvs.Conn) error) error {
 }
 
 // handleOffer answers an offer with a new peer connection, replacing the
-// viewer's previous one.
+// viewer's previous one (as the official JS master does for every offer),
+// unless the offer comes from the viewer's current peer connection: an ICE
+// restart, which is answered on that connection (see restartICE).
 func (m *Master) handleOffer(clientID string, offer webrtc.SessionDescription) {
 	if err := kvs.ValidateClientID(clientID); err != nil {
 		m.log.Warn("ignored offer from an invalid ClientId", "err", err)
+		return
+	}
+	if m.restartICE(clientID, offer) {
 		return
 	}
 	m.mu.Lock()
@@ -391,6 +396,35 @@ func (m *Master) handleOffer(clientID string, offer webrtc.SessionDescription) {
 	m.resetStatsLocked(clientID)
 	m.mu.Unlock()
 	m.notify()
+}
+
+// restartICE answers offer on clientID's current peer connection when the
+// offer comes from the peer connection that one talks to (the same DTLS
+// certificate fingerprints): an ICE restart, or another renegotiation. Such
+// an offer must not get a new peer connection: the viewer keeps its DTLS
+// session on renegotiation (pion ignores a changed fingerprint there), so the
+// new connection's DTLS handshake would never complete and the media would
+// not come back. A viewer's new session has a new peer connection, hence a
+// new certificate, and still replaces the old one. It reports whether the
+// offer was answered.
+func (m *Master) restartICE(clientID string, offer webrtc.SessionDescription) bool {
+	m.mu.Lock()
+	v := m.viewers[clientID]
+	closed := m.closed
+	m.mu.Unlock()
+	if closed || v == nil || !v.sameRemote(offer) {
+		return false
+	}
+	if err := v.renegotiate(offer); err != nil {
+		m.log.Warn("renegotiation failed; answering with a new connection", "client_id", clientID, "err", err)
+		return false
+	}
+	m.mu.Lock()
+	m.statsLocked(clientID).Offers++
+	m.mu.Unlock()
+	m.log.Info("answered an ICE restart on the viewer's connection", "client_id", clientID)
+	m.notify()
+	return true
 }
 
 // handleCandidate adds a viewer's candidate to its peer connection, or keeps

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +94,61 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 		return fmt.Errorf("send answer: %w", err)
 	}
 	log.Info("answered offer")
+	return nil
+}
+
+// sameRemote reports whether offer comes from the peer connection v talks
+// to: v is up (not ended, closed or failed) and the offer's DTLS certificate
+// fingerprints are those of v's remote description.
+func (v *viewer) sameRemote(offer webrtc.SessionDescription) bool {
+	if v.isEnded() {
+		return false
+	}
+	switch v.pc.ConnectionState() {
+	case webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateFailed:
+		return false
+	default:
+	}
+	cur := v.pc.RemoteDescription()
+	if cur == nil {
+		return false
+	}
+	have := fingerprints(cur.SDP)
+	return len(have) > 0 && slices.Equal(have, fingerprints(offer.SDP))
+}
+
+// fingerprints returns the a=fingerprint values of sdp (session and media
+// level), normalised and sorted, without repeats.
+func fingerprints(sdp string) []string {
+	var out []string
+	for line := range strings.SplitSeq(sdp, "\n") {
+		if fp, ok := strings.CutPrefix(strings.TrimSpace(line), "a=fingerprint:"); ok {
+			out = append(out, strings.ToLower(strings.Join(strings.Fields(fp), " ")))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// renegotiate applies a new offer of the viewer's peer connection (an ICE
+// restart: pion restarts ICE when the credentials change) and answers it.
+// The candidates of the restart trickle through onICECandidate.
+func (v *viewer) renegotiate(offer webrtc.SessionDescription) error {
+	if err := v.pc.SetRemoteDescription(offer); err != nil {
+		return fmt.Errorf("set offer: %w", err)
+	}
+	answer, err := v.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	if err := v.pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("set answer: %w", err)
+	}
+	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
+		return conn.SendAnswer(ctx, answer, v.id, "")
+	}); err != nil {
+		return fmt.Errorf("send answer: %w", err)
+	}
 	return nil
 }
 

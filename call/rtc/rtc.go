@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -46,7 +48,10 @@ const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-i
 type Options struct {
 	// Loopback says the signaling endpoint is local (the emulator): ICE then
 	// gathers only on the loopback interface (127.0.0.1), over UDP4, with mDNS
-	// off, and Configuration drops every STUN/TURN server.
+	// off, and with shorter ICE timeouts (see loopbackICETimeouts).
+	// Configuration drops every STUN/TURN server, except in NATRelay mode,
+	// where it keeps the TURN servers on a loopback address (the emulator's):
+	// the relay allocation then runs from 127.0.0.1 to 127.0.0.1.
 	Loopback bool
 	// NAT is NATAll ("" means the same), NATRelay or NATSTUN.
 	NAT NATMode
@@ -59,19 +64,36 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// ErrOptions is wrapped by every error of NewAPI and CheckServers that comes
+// from the options themselves (an unknown NAT mode, codecs that cannot be
+// registered, relay-only with no usable TURN server): the same options fail
+// the same way on every attempt, so a caller should not retry them.
+var ErrOptions = errors.New("rtc: unusable options")
+
 // validate reports an unusable combination of options.
 func (o Options) validate() error {
 	switch o.NAT {
-	case "", NATAll, NATSTUN:
-	case NATRelay:
-		if o.Loopback {
-			return errors.New("rtc: NAT mode relay cannot work with a loopback-only endpoint")
-		}
+	case "", NATAll, NATSTUN, NATRelay:
 	default:
-		return fmt.Errorf("rtc: unknown NAT mode %q (want all, relay or stun)", o.NAT)
+		return fmt.Errorf("%w: unknown NAT mode %q (want all, relay or stun)", ErrOptions, o.NAT)
 	}
 
 	return nil
+}
+
+// CheckServers reports, wrapping ErrOptions, when servers (as for
+// Configuration) leave a call under o no way to connect: NATRelay with no
+// TURN server that Configuration keeps (with o.Loopback: none on a loopback
+// address). Relay-only ICE would gather no candidate and could only time out.
+func CheckServers(servers []webrtc.ICEServer, o Options) error {
+	if o.NAT != NATRelay || len(Configuration(servers, o).ICEServers) > 0 {
+		return nil
+	}
+	if o.Loopback {
+		return fmt.Errorf("%w: NAT mode relay with a loopback endpoint needs a TURN server on a loopback address, and none was given", ErrOptions)
+	}
+
+	return fmt.Errorf("%w: NAT mode relay needs a TURN server, and none was given", ErrOptions)
 }
 
 // NewAPI returns a pion API with the codecs of o.Populate (or DefaultCodecs),
@@ -94,7 +116,9 @@ func (o Options) validate() error {
 // from 1007 ms (p50) to 2 ms. NewAPI therefore sets PrflxAcceptanceMinWait
 // (and HostAcceptanceMinWait) to 0: a pair that has already answered a check
 // is nominated at once. Srflx and relay pairs keep pion's waits, so a direct
-// path still gets its chance first when the remote has one.
+// path still gets its chance first when the remote has one (except with
+// Options.Loopback, where a relay pair can only come from the local TURN
+// server of relay-only mode, and waiting could not find a better one).
 //
 // A residual tail pion v4.2.26 does not let us tune: the controlling agent
 // sends no triggered check when the remote's request arrives, so if its first
@@ -121,12 +145,12 @@ func newAPI(o Options, tuneICE bool) (*webrtc.API, error) {
 		populate = DefaultCodecs
 	}
 	if err := populate(me); err != nil {
-		return nil, fmt.Errorf("rtc: register codecs: %w", err)
+		return nil, fmt.Errorf("%w: register codecs: %w", ErrOptions, err)
 	}
 
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, fmt.Errorf("rtc: register interceptors: %w", err)
+		return nil, fmt.Errorf("%w: register interceptors: %w", ErrOptions, err)
 	}
 
 	se := webrtc.SettingEngine{}
@@ -142,6 +166,13 @@ func newAPI(o Options, tuneICE bool) (*webrtc.API, error) {
 		se.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		se.SetICETimeouts(loopbackICETimeouts.disconnected, loopbackICETimeouts.failed, loopbackICETimeouts.keepalive)
+		if tuneICE {
+			// Relay candidates on loopback come only from the one local TURN
+			// server in relay-only mode: there is no better pair to wait
+			// for, and pion's 2 s wait would be all of the connect time.
+			se.SetRelayAcceptanceMinWait(0)
+		}
 	}
 
 	return webrtc.NewAPI(
@@ -149,6 +180,29 @@ func newAPI(o Options, tuneICE bool) (*webrtc.API, error) {
 		webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se),
 	), nil
+}
+
+// loopbackICETimeouts are pion's ICE timeouts with Options.Loopback (the
+// demo, tests and QA against the emulator). pion's defaults (disconnected
+// after 5 s without a packet, failed 25 s later, a keepalive every 2 s) are
+// made for real networks and stay in force for every other endpoint. On
+// loopback a path has no jitter or queueing, so a second of silence already
+// means the path is gone, and the controller's repair path can be exercised
+// with short relay faults: with pion's 5 s, a 3 s blackout never even makes
+// ICE disconnected, and a longer one meets the 5 s media stall watchdog first,
+// so the disconnected -> ICE restart path could not be tested at all.
+//
+//   - disconnected 1 s: a blackout is seen within 1-1.25 s;
+//   - keepalive 250 ms: the agent's tick, and how often the selected pair is
+//     pinged (a binding request each way), so a quiet but working path is
+//     never mistaken for a dead one (4 pings per disconnected timeout);
+//   - failed 4 s after disconnected: ICE fails 5 s after the last packet, and
+//     an ICE check list (a new call, an ICE restart) that got no answer fails
+//     5 s after it started instead of 30 s.
+var loopbackICETimeouts = struct{ disconnected, failed, keepalive time.Duration }{
+	disconnected: time.Second,
+	failed:       4 * time.Second,
+	keepalive:    250 * time.Millisecond,
 }
 
 // LoopbackOnly is the ICE interface filter used with Options.Loopback: it
@@ -202,9 +256,11 @@ func DefaultCodecs(me *webrtc.MediaEngine) error {
 // Configuration returns the peer connection configuration for servers
 // (as from GetIceServerConfig plus the KVS STUN server) under o: max-bundle,
 // rtcp-mux required, unified plan, and the NAT mode (relay: relay-only policy;
-// stun: TURN servers dropped). With o.Loopback every server is dropped: the
-// peers meet on 127.0.0.1 with host candidates. An unknown NAT mode is treated
-// as NATAll here; NewAPI rejects it.
+// stun: TURN servers dropped). With o.Loopback the peers meet on 127.0.0.1:
+// every server is dropped (they use host candidates), except in NATRelay mode,
+// which keeps only the TURN URLs whose host is a loopback IP literal (the
+// emulator's TURN server; never a public server, never a name to resolve).
+// An unknown NAT mode is treated as NATAll here; NewAPI rejects it.
 func Configuration(servers []webrtc.ICEServer, o Options) webrtc.Configuration {
 	cfg := webrtc.Configuration{
 		BundlePolicy:       webrtc.BundlePolicyMaxBundle,
@@ -213,6 +269,11 @@ func Configuration(servers []webrtc.ICEServer, o Options) webrtc.Configuration {
 		ICETransportPolicy: webrtc.ICETransportPolicyAll,
 	}
 	if o.Loopback {
+		if o.NAT == NATRelay {
+			cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+			cfg.ICEServers = filterServers(servers, isLoopbackTURN)
+		}
+
 		return cfg
 	}
 
@@ -232,11 +293,17 @@ func Configuration(servers []webrtc.ICEServer, o Options) webrtc.Configuration {
 // cloneServers copies servers, dropping TURN URLs (and servers left with no
 // URL) when dropTURN is set, so the caller's slice is never shared.
 func cloneServers(servers []webrtc.ICEServer, dropTURN bool) []webrtc.ICEServer {
+	return filterServers(servers, func(u string) bool { return !dropTURN || !isTURN(u) })
+}
+
+// filterServers copies servers with only the URLs keep accepts, dropping
+// servers left with no URL, so the caller's slice is never shared.
+func filterServers(servers []webrtc.ICEServer, keep func(url string) bool) []webrtc.ICEServer {
 	out := make([]webrtc.ICEServer, 0, len(servers))
 	for _, s := range servers {
 		urls := make([]string, 0, len(s.URLs))
 		for _, u := range s.URLs {
-			if dropTURN && isTURN(u) {
+			if !keep(u) {
 				continue
 			}
 			urls = append(urls, u)
@@ -256,4 +323,24 @@ func isTURN(u string) bool {
 	l := strings.ToLower(u)
 
 	return strings.HasPrefix(l, "turn:") || strings.HasPrefix(l, "turns:")
+}
+
+// isLoopbackTURN reports whether u is a TURN URL (RFC 7065:
+// turn[s]:host[:port][?transport=udp|tcp]) whose host is a loopback IP
+// literal, such as "turn:127.0.0.1:3478?transport=udp" or "turn:[::1]".
+func isLoopbackTURN(u string) bool {
+	if !isTURN(u) {
+		return false
+	}
+	_, rest, _ := strings.Cut(u, ":")
+	hostport, _, _ := strings.Cut(rest, "?")
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	ip, err := netip.ParseAddr(host)
+
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }

@@ -212,6 +212,9 @@ func TestConfiguration(t *testing.T) {
 			"stun:stun.kinesisvideo.eu-west-1.amazonaws.com:443", "stun:1.2.3.4:3478",
 		}},
 		{Options{Loopback: true}, webrtc.ICETransportPolicyAll, nil},
+		{Options{Loopback: true, NAT: NATSTUN}, webrtc.ICETransportPolicyAll, nil},
+		// No public server is ever kept for a loopback endpoint, even relay-only.
+		{Options{Loopback: true, NAT: NATRelay}, webrtc.ICETransportPolicyRelay, nil},
 	} {
 		c := Configuration(servers, tc.o)
 		if c.ICETransportPolicy != tc.policy || !slices.Equal(urls(c), tc.urls) {
@@ -221,13 +224,82 @@ func TestConfiguration(t *testing.T) {
 			c.SDPSemantics != webrtc.SDPSemanticsUnifiedPlan {
 			t.Errorf("%+v: bundle %v rtcp-mux %v semantics %v", tc.o, c.BundlePolicy, c.RTCPMuxPolicy, c.SDPSemantics)
 		}
-		if tc.o.NAT == NATSTUN && (c.ICEServers[1].Username != "u2" || c.ICEServers[1].Credential != "c2") {
+		if tc.o.NAT == NATSTUN && !tc.o.Loopback && (c.ICEServers[1].Username != "u2" || c.ICEServers[1].Credential != "c2") {
 			t.Errorf("stun mode lost the credentials of a server it kept: %+v", c.ICEServers[1])
 		}
 	}
 	for i := range servers {
 		if !slices.Equal(servers[i].URLs, orig[i].URLs) {
 			t.Errorf("Configuration modified its input: %q", servers[i].URLs)
+		}
+	}
+}
+
+// TestConfigurationLoopbackRelay: with a loopback endpoint, relay mode keeps
+// only TURN URLs on a loopback IP literal, with their credentials.
+func TestConfigurationLoopbackRelay(t *testing.T) {
+	servers := []webrtc.ICEServer{
+		{URLs: []string{"stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp", "turn:1.2.3.4:3478"}, Username: "u", Credential: "c"},
+		{URLs: []string{"turn:localhost:3478", "turns:turn.example.com:443?transport=tcp"}, Username: "u2", Credential: "c2"},
+		{URLs: []string{"TURN:[::1]:3478", "turn:127.0.0.2"}, Username: "u3", Credential: "c3"},
+	}
+	c := Configuration(servers, Options{Loopback: true, NAT: NATRelay})
+	if c.ICETransportPolicy != webrtc.ICETransportPolicyRelay || len(c.ICEServers) != 2 {
+		t.Fatalf("policy %v servers %+v, want relay-only and two servers", c.ICETransportPolicy, c.ICEServers)
+	}
+	if s := c.ICEServers[0]; !slices.Equal(s.URLs, []string{"turn:127.0.0.1:3478?transport=udp"}) || s.Username != "u" || s.Credential != "c" {
+		t.Errorf("first server %+v", s)
+	}
+	if s := c.ICEServers[1]; !slices.Equal(s.URLs, []string{"TURN:[::1]:3478", "turn:127.0.0.2"}) || s.Username != "u3" {
+		t.Errorf("second server %+v", s)
+	}
+	if len(servers[0].URLs) != 3 {
+		t.Errorf("Configuration modified its input: %q", servers[0].URLs)
+	}
+}
+
+func TestIsLoopbackTURN(t *testing.T) {
+	for u, want := range map[string]bool{
+		"turn:127.0.0.1:3478?transport=udp": true,
+		"turns:127.0.0.1:443?transport=tcp": true,
+		"turn:127.8.9.10":                   true,
+		"turn:[::1]:3478":                   true,
+		"turn:[::1]":                        true,
+		"turn:::1":                          true,
+		"turn:[::ffff:127.0.0.1]:3478":      true,
+		"stun:127.0.0.1:3478":               false,
+		"turn:localhost:3478":               false, // a name would be resolved: not trusted
+		"turn:1.2.3.4:3478":                 false,
+		"turn:0.0.0.0:3478":                 false,
+		"turn:[fe80::1%lo]:3478":            false,
+		"turn:":                             false,
+		"turn:127.0.0.1.example.com:3478":   false,
+		"":                                  false,
+	} {
+		if got := isLoopbackTURN(u); got != want {
+			t.Errorf("isLoopbackTURN(%q) = %v, want %v", u, got, want)
+		}
+	}
+}
+
+func TestCheckServers(t *testing.T) {
+	public := []webrtc.ICEServer{{URLs: []string{"turn:1.2.3.4:3478"}, Username: "u", Credential: "c"}}
+	local := []webrtc.ICEServer{{URLs: []string{"turn:127.0.0.1:3478"}, Username: "u", Credential: "c"}}
+	for _, tc := range []struct {
+		servers []webrtc.ICEServer
+		o       Options
+		ok      bool
+	}{
+		{nil, Options{}, true},
+		{nil, Options{Loopback: true}, true},
+		{nil, Options{NAT: NATRelay}, false},
+		{public, Options{NAT: NATRelay}, true},
+		{public, Options{NAT: NATRelay, Loopback: true}, false},
+		{local, Options{NAT: NATRelay, Loopback: true}, true},
+	} {
+		err := CheckServers(tc.servers, tc.o)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrOptions)) {
+			t.Errorf("CheckServers(%v, %+v) = %v, want ok=%v (errors wrap ErrOptions)", tc.servers, tc.o, err, tc.ok)
 		}
 	}
 }
@@ -239,12 +311,20 @@ func TestNewAPIRejectsBadOptions(t *testing.T) {
 		want string
 	}{
 		{Options{NAT: "turn-only"}, "unknown NAT mode"},
-		{Options{NAT: NATRelay, Loopback: true}, "relay cannot work"},
+		{Options{NAT: "turn-only", Loopback: true}, "unknown NAT mode"},
 		{Options{Populate: func(*webrtc.MediaEngine) error { return errPop }}, "register codecs"},
 	} {
 		_, err := NewAPI(tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewAPI(%+v) = %v, want an error containing %q", tc.o, err, tc.want)
+		}
+		if !errors.Is(err, ErrOptions) {
+			t.Errorf("NewAPI(%+v) = %v, which does not wrap ErrOptions", tc.o, err)
+		}
+	}
+	for _, o := range []Options{{NAT: NATRelay, Loopback: true}, {NAT: NATRelay}, {NAT: NATSTUN, Loopback: true}} {
+		if _, err := NewAPI(o); err != nil {
+			t.Errorf("NewAPI(%+v) = %v, want no error", o, err)
 		}
 	}
 	if _, err := NewAPI(Options{Populate: func(*webrtc.MediaEngine) error { return errPop }}); !errors.Is(err, errPop) {

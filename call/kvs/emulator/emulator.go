@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		e.removeCA()
 		return nil, fmt.Errorf("start kvs emulator: listen: %w", err)
 	}
-	if e.turn, err = startTURN(ctx, turnHost(ip)); err != nil {
+	if e.turn, err = startTURN(ctx, turnHost(ip), cfg.Faults, e.record); err != nil {
 		_ = ln.Close()
 		e.removeCA()
 		return nil, fmt.Errorf("start kvs emulator: %w", err)
@@ -404,14 +404,21 @@ func (e *Emulator) lookupCredential(id string) (aws.Credentials, bool) {
 	return aws.Credentials{}, false
 }
 
-// SetFaults replaces the active faults (and resets their counters).
+// SetFaults replaces the active faults (and resets their counters). The
+// relay faults apply from the next relayed packet on, and a blackout's clock
+// starts anew (see Faults.BlackoutFor).
 func (e *Emulator) SetFaults(f Faults) {
 	e.mu.Lock()
 	e.faults = f
 	e.offerCount, e.deliverCount = 0, 0
 	e.mu.Unlock()
+	e.turn.shaper.set(f)
 	e.record(Event{Kind: EventFault, Detail: "set " + f.String()})
 }
+
+// RelayStats returns what the TURN server relayed, and dropped or delayed
+// under the relay faults, since Start.
+func (e *Emulator) RelayStats() RelayStats { return e.turn.shaper.snapshot() }
 
 // ActiveFaults returns the faults in force, with counters as they are now.
 func (e *Emulator) ActiveFaults() Faults {

@@ -28,6 +28,7 @@ const (
 	EventGoAway         = "go_away"         // GO_AWAY sent
 	EventReconnectICE   = "reconnect_ice"   // RECONNECT_ICE_SERVER sent
 	EventMalformed      = "malformed"       // malformed frames injected
+	EventTURN           = "turn"            // a TURN relay allocation was made or released (Action: allocate, release; Detail: relay address)
 )
 
 // Event is one entry of the emulator's event log. It never holds secrets or

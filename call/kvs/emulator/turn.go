@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
@@ -13,14 +14,21 @@ import (
 
 // turnServer is a real TURN server on UDP whose time-limited long-term credentials
 // (TURN REST style, "expiry:user" with an HMAC password) GetIceServerConfig hands out.
+// Its relayed packets meet the relay faults (see relay.go).
 type turnServer struct {
 	srv    *turn.Server
 	addr   string // host:port
 	secret string
+	shaper *relayShaper
 }
 
-// startTURN listens on UDP host:0 and relays from host.
-func startTURN(ctx context.Context, host string) (*turnServer, error) {
+// relayCloseLimit bounds how long close waits for the allocations' relay
+// sockets, which pion closes in the background once its listener is closed.
+const relayCloseLimit = 2 * time.Second
+
+// startTURN listens on UDP host:0 and relays from host, with the relay faults
+// of f; record gets its allocation and blackout events.
+func startTURN(ctx context.Context, host string, f Faults, record func(Event)) (*turnServer, error) {
 	ip := net.ParseIP(host)
 	if ip == nil {
 		return nil, fmt.Errorf("turn server: %q is not an IP address", host)
@@ -42,20 +50,24 @@ func startTURN(ctx context.Context, host string) (*turnServer, error) {
 	secret := hex.EncodeToString(buf)
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
+	shaper := newRelayShaper(f, record)
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         "kinesisvideo.emulator",
 		AuthHandler:   turn.LongTermTURNRESTAuthHandler(secret, lf.NewLogger("turn")),
 		LoggerFactory: lf,
 		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn:            pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: ip, Address: host},
+			PacketConn: pc,
+			RelayAddressGenerator: shapedRelays{
+				RelayAddressGeneratorStatic: &turn.RelayAddressGeneratorStatic{RelayAddress: ip, Address: host},
+				s:                           shaper,
+			},
 		}},
 	})
 	if err != nil {
 		_ = pc.Close()
 		return nil, fmt.Errorf("turn server: %w", err)
 	}
-	return &turnServer{srv: srv, addr: pc.LocalAddr().String(), secret: secret}, nil
+	return &turnServer{srv: srv, addr: pc.LocalAddr().String(), secret: secret, shaper: shaper}, nil
 }
 
 // iceServer returns a fresh credential for user and the TURN URI.
@@ -72,9 +84,13 @@ func (t *turnServer) iceServer(user string) (iceServer, error) {
 	}, nil
 }
 
+// close stops the server and waits (a little) for its relay sockets to close.
 func (t *turnServer) close() error {
 	if err := t.srv.Close(); err != nil {
 		return fmt.Errorf("turn server: %w", err)
+	}
+	if !t.shaper.wait(relayCloseLimit) {
+		return fmt.Errorf("turn server: relay allocations still open %s after close", relayCloseLimit)
 	}
 	return nil
 }

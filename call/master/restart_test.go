@@ -1,0 +1,74 @@
+package master
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// iceUfrag returns the a=ice-ufrag of sdp.
+func iceUfrag(sdp string) string {
+	for line := range strings.SplitSeq(sdp, "\n") {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			return u
+		}
+	}
+	return ""
+}
+
+// TestICERestartKeepsTheConnection: an ICE restart offer of the viewer's
+// peer connection is answered on the master's connection of that viewer
+// (new ICE credentials, same DTLS session), and the media flows on; a new
+// connection could never complete DTLS with the viewer's old one.
+func TestICERestartKeepsTheConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	env := startEnv(t, ctx, Options{Width: testW, Height: testH, FPS: testFPS, Codec: CodecVP8})
+	const id = "viewer-restart"
+	v := newTestViewer(t, ctx, env.e, id, []string{"VP8"})
+	if err := v.sink.wait(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.m.WaitViewerFrames(ctx, id, 10); err != nil {
+		t.Fatal(err)
+	}
+	old := env.m.liveViewer(id)
+	oldUfrag := iceUfrag(old.pc.RemoteDescription().SDP)
+
+	offer, err := v.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.conn.SendOffer(ctx, offer, ""); err != nil {
+		t.Fatal(err)
+	}
+	for v.pc.SignalingState() != webrtc.SignalingStateStable {
+		if ctx.Err() != nil {
+			t.Fatal("the restart offer was never answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if cur := env.m.liveViewer(id); cur != old {
+		t.Fatalf("the ICE restart got a new peer connection (old %p, current %p)", old, cur)
+	}
+	if u := iceUfrag(old.pc.RemoteDescription().SDP); u == oldUfrag || u != iceUfrag(offer.SDP) {
+		t.Fatalf("the master's remote ufrag is %q (was %q), want the restart's %q", u, oldUfrag, iceUfrag(offer.SDP))
+	}
+	// Media flows on, both ways, over the restarted ICE.
+	before, mBefore := v.sink.frames(), old.frames.Load()
+	if err := v.sink.wait(ctx, before+30); err != nil {
+		t.Fatalf("after the restart the viewer decoded %d frames (had %d): %v", v.sink.frames(), before, err)
+	}
+	if err := env.m.WaitViewerFrames(ctx, id, mBefore+30); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+	if st, _ := env.m.Viewer(id); st.Offers != 2 || !st.Connected {
+		t.Errorf("viewer stats %+v, want 2 offers and connected", st)
+	}
+}
