@@ -19,12 +19,14 @@ import (
 	// locale complaint) until run decides where it goes.
 	"github.com/kvsviewer/kvsviewer/internal/initlog"
 	"github.com/kvsviewer/kvsviewer/internal/redact"
+	"github.com/kvsviewer/kvsviewer/internal/version"
 )
 
 const usage = `usage: kvsviewer call [flags]       one headless call (--json for events)
        kvsviewer qa --cycles N      connect/hold/disconnect cycles and a report
        kvsviewer emulator [flags]   run the local KVS (and --master) for other processes
        kvsviewer [flags]            open the window (Demo mode when no AWS settings)
+       kvsviewer --version          the build: version, commit, Go and library versions
 run "kvsviewer <command> -h" for the flags of each command.
 `
 
@@ -42,6 +44,9 @@ func run(args []string) int {
 	if cmd == "" && wantsHelp(args) {
 		cmd = "help"
 	}
+	if cmd == "" && len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		cmd = "version"
+	}
 	var err error
 	switch cmd {
 	case "":
@@ -57,16 +62,21 @@ func run(args []string) int {
 		err = runEmulator(ctx, args)
 	case "help":
 		printHelp()
+	case "version":
+		fmt.Print(version.String())
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", cmd, usage)
 		return 2
 	}
 	var ue usageError
+	var ee exitError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.As(err, &ue):
 		if !ue.shown {
 			fmt.Fprintln(os.Stderr, "kvsviewer:", err)
@@ -77,6 +87,11 @@ func run(args []string) int {
 		return 1
 	}
 }
+
+// exitError ends the program with that status; the message was given.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // usageError is a command line the program cannot run: bad flags or
 // settings. It exits with status 2; shown says the flag package has printed

@@ -309,3 +309,18 @@ func TestNewLoggerLevels(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion: --version names the build and the libraries a bug report
+// needs.
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("--version: %v", err)
+	}
+	for _, want := range []string{"kvsviewer ", "commit:", "built:", "go1.", "fyne.io/fyne/v2 ", "github.com/pion/webrtc/v4 ",
+		"github.com/pion/mediadevices ", "github.com/aws/aws-sdk-go-v2 "} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--version lacks %q:\n%s", want, out)
+		}
+	}
+}

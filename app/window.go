@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"flag"
+	stdlog "log"
 	"log/slog"
 	"os"
 
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/internal/redact"
+	"github.com/kvsviewer/kvsviewer/internal/startup"
 	"github.com/kvsviewer/kvsviewer/ui"
 )
 
@@ -53,6 +55,22 @@ func runWindow(ctx context.Context, args []string) error {
 	stderr := redact.Handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	log := slog.New(slog.NewMultiHandler(logs, stderr))
 	slog.SetDefault(log)
+	// A window that cannot open says why in words (stderr and a desktop
+	// notification), instead of a GLFW panic or no window at all.
+	if err := startup.CheckDisplay(os.Getenv); err != nil {
+		startup.Report(err)
+		return exitError{1}
+	}
+	stdlog.SetOutput(startup.Watch(stdlog.Writer(), os.Getenv, func(err error) {
+		startup.Report(err)
+		os.Exit(1) // Fyne would panic next, or run on with no window
+	}))
+	defer func() {
+		if v := recover(); v != nil {
+			startup.Report(startup.Explain(v, os.Getenv))
+			os.Exit(1)
+		}
+	}()
 	return ui.Run(ui.Options{
 		Overrides: givenSettings(f.fs),
 		Connect:   f.connect, GLVideo: f.glVideo, Logger: log, Logs: logs, Context: ctx,

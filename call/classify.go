@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/rtc"
 	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/decode"
@@ -23,6 +24,8 @@ func classify(err error, step Class) Class {
 		return ClassViewerLimit
 	case errors.As(err, &tooLarge):
 		return ClassMedia
+	case errors.Is(err, rtc.ErrOptions):
+		return ClassSettings
 	case errors.Is(err, capture.ErrNoCamera), errors.Is(err, capture.ErrNoMicrophone):
 		return ClassLocalMedia
 	case errors.Is(err, kvs.ErrSignalingClosed), errors.Is(err, kvs.ErrNotConnected):
@@ -34,8 +37,8 @@ func classify(err error, step Class) Class {
 // retryable says whether a failure is worth another attempt.
 func retryable(class Class, err error) bool {
 	switch class {
-	case ClassAuth, ClassLocalMedia, ClassMedia:
-		return false
+	case ClassAuth, ClassLocalMedia, ClassMedia, ClassSettings:
+		return false // the same again on every attempt
 	case ClassControlPlane:
 		return !errors.Is(err, kvs.ErrChannelNotFound)
 	}

@@ -577,3 +577,17 @@ func TestStalledEndpointsRecover(t *testing.T) {
 		})
 	}
 }
+
+// TestSettingThatCannotWorkIsNotRetried: TURN only with a service that
+// offers no TURN server fails once, as class settings, in words.
+func TestSettingThatCannotWorkIsNotRetried(t *testing.T) {
+	r := newRig(t, emulator.Faults{NoTURN: 1}, func(c *call.Config) { c.NAT = call.NATRelay })
+	r.ctrl.Connect()
+	ev := r.waitFor(10*time.Second, "failed state", call.IsState(call.StateFailed))
+	if ev.Class != call.ClassSettings || !strings.Contains(ev.Message, "TURN") {
+		t.Fatalf("failed with %s (%s), want settings, in words", ev.Class, ev.Message)
+	}
+	if errs := r.errorsSeen(); len(errs) != 1 {
+		t.Fatalf("attempts %v, want exactly one", errs)
+	}
+}

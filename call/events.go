@@ -21,7 +21,8 @@ const (
 	ClassAuth               Class = "auth"
 	ClassMediaStall         Class = "media_stall"
 	ClassViewerLimit        Class = "viewer_limit"
-	ClassMedia              Class = "media" // the master's media cannot be shown (a picture over the size cap)
+	ClassMedia              Class = "media"    // the master's media cannot be shown (a picture over the size cap)
+	ClassSettings           Class = "settings" // a setting that cannot work here (e.g. TURN only, and no TURN server)
 	ClassLocalMedia         Class = "local_media"
 	ClassInternal           Class = "internal"
 	// ClassTimeout and ClassInterrupted end a headless command, not an

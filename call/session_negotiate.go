@@ -31,6 +31,9 @@ type negotiation struct {
 // prepare builds the peer connection, adds the local tracks and sets the
 // local offer (gathering starts; candidates wait for the offer to go out).
 func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) {
+	if err := rtc.CheckServers(s.cpRes.ice.Servers, s.rtcOptions(nil)); err != nil {
+		return nil, err
+	}
 	api, err := rtc.NewAPI(s.rtcOptions(local.Selector))
 	if err != nil {
 		return nil, fmt.Errorf("build WebRTC API: %w", err)

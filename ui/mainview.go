@@ -57,6 +57,7 @@ type MainView struct {
 	Reconnect  *widget.Button
 	Mute       *widget.Check
 	CameraOff  *widget.Check
+	About      *widget.Button // the build's version, commit and library versions
 	Badge      *StateBadge
 	Stats      *widget.Label
 	Notice     *widget.Label
@@ -92,6 +93,7 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 	m.Mute = widget.NewCheck("Mute mic", act.SetMicMuted)
 	m.CameraOff = widget.NewCheck("Camera off", act.SetCameraOff)
 	full := widget.NewButtonWithIcon("", theme.ViewFullScreenIcon(), m.ToggleFullScreen)
+	m.About = widget.NewButtonWithIcon("", theme.InfoIcon(), m.ShowAbout)
 	m.Stats.TextStyle = fyne.TextStyle{Monospace: true}
 	m.Stats.Truncation = fyne.TextTruncateEllipsis
 	m.Notice.Importance = widget.WarningImportance
@@ -103,7 +105,7 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 	m.Remote.OnShown(m.Local.ShowIfDue)
 
 	toolbar := container.NewHBox(m.Connect, m.Disconnect, m.Reconnect, widget.NewSeparator(),
-		m.Mute, m.CameraOff, full, layout.NewSpacer(), m.Badge)
+		m.Mute, m.CameraOff, full, layout.NewSpacer(), m.Badge, m.About)
 	m.videoArea = container.New(&insetLayout{}, m.Remote, m.Local)
 	callTab := container.NewBorder(nil, container.NewVBox(m.Notice, m.Stats), nil, nil, m.videoArea)
 	orEmpty := func(o fyne.CanvasObject) fyne.CanvasObject {

@@ -416,9 +416,13 @@ func (e *Emulator) opGetIceServerConfig(_ *http.Request, body []byte) (any, *api
 	}
 	e.mu.Lock()
 	ch := e.channelByARNLocked(in.ChannelARN)
+	noTURN := e.faults.NoTURN != 0
 	e.mu.Unlock()
 	if ch == nil {
 		return nil, errChannelNotFound()
+	}
+	if noTURN {
+		return map[string]any{"IceServerList": []iceServer{}}, nil
 	}
 	srv, err := e.turn.iceServer(user)
 	if err != nil {

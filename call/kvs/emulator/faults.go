@@ -57,6 +57,9 @@ type Faults struct {
 	// RejectExpiredToken refuses the next N requests or connections with 403
 	// ExpiredTokenException (expired session credentials).
 	RejectExpiredToken int
+	// NoTURN, while not 0, makes GetIceServerConfig offer no TURN server (a
+	// channel or network where TURN is not available); it does not count down.
+	NoTURN int
 
 	// The relay faults act on the packets the TURN server relays between a
 	// client's allocation and its peers (ICE checks, DTLS, RTP, RTCP), in both
@@ -110,6 +113,7 @@ var faultKeys = []faultKey{
 	{name: "reject-unrecognized-client", num: func(f *Faults) *int { return &f.RejectUnrecognizedClient }},
 	{name: "reject-invalid-signature", num: func(f *Faults) *int { return &f.RejectInvalidSignature }},
 	{name: "reject-expired-token", num: func(f *Faults) *int { return &f.RejectExpiredToken }},
+	{name: "no-turn", num: func(f *Faults) *int { return &f.NoTURN }},
 	{name: "loss", pct: func(f *Faults) *float64 { return &f.RelayLoss }},
 	{name: "delay", dur: func(f *Faults) *time.Duration { return &f.RelayDelay }},
 	{name: "blackout", span: func(f *Faults) (d, at *time.Duration) { return &f.BlackoutFor, &f.BlackoutAfter }},

@@ -10,7 +10,7 @@ import (
 func TestParseFaultsRoundTrip(t *testing.T) {
 	spec := "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s," +
 		"go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1," +
-		"stall-http=2,stall-ws=1,reject-unrecognized-client=1,reject-invalid-signature=2,reject-expired-token=3," +
+		"stall-http=2,stall-ws=1,reject-unrecognized-client=1,reject-invalid-signature=2,reject-expired-token=3,no-turn=1," +
 		"loss=2.5%,delay=80ms,blackout=3s@5s"
 	f, err := ParseFaults(spec)
 	if err != nil {
@@ -20,7 +20,7 @@ func TestParseFaultsRoundTrip(t *testing.T) {
 		DropNextOffers: 2, DropOfferEvery: 3, AnswerDelay: 2 * time.Second, ReuseCooldown: time.Minute,
 		StaleViewerHold: 30 * time.Second, GoAwayAfter: 3 * time.Second, ReconnectICEAfter: 3 * time.Second,
 		DropSocketAfter: 2 * time.Second, MalformedEvery: 2, Reject403: 1,
-		StallHTTP: 2, StallWS: 1, RejectUnrecognizedClient: 1, RejectInvalidSignature: 2, RejectExpiredToken: 3,
+		StallHTTP: 2, StallWS: 1, RejectUnrecognizedClient: 1, RejectInvalidSignature: 2, RejectExpiredToken: 3, NoTURN: 1,
 		RelayLoss: 2.5, RelayDelay: 80 * time.Millisecond, BlackoutFor: 3 * time.Second, BlackoutAfter: 5 * time.Second,
 	}
 	if f != want {
@@ -39,7 +39,7 @@ func TestParseFaultsRoundTrip(t *testing.T) {
 	if f, err := ParseFaults(" delay-answer = 1500ms , reject-403=0 "); err != nil || f.AnswerDelay != 1500*time.Millisecond {
 		t.Errorf("spaced spec: %+v, %v", f, err)
 	}
-	if !strings.HasSuffix(f.String(), ",reject-expired-token=3,loss=2.5%,delay=80ms,blackout=3s@5s") {
+	if !strings.HasSuffix(f.String(), ",reject-expired-token=3,no-turn=1,loss=2.5%,delay=80ms,blackout=3s@5s") {
 		t.Errorf("String() = %q, want the relay faults last, in spec syntax", f.String())
 	}
 }
