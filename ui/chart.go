@@ -9,8 +9,9 @@ import (
 
 // ChartPoint is one cycle in the TTFF chart.
 type ChartPoint struct {
-	TTFF time.Duration // time to first frame; 0 when the cycle failed
-	OK   bool
+	TTFF   time.Duration // time to first frame; 0 when the cycle failed
+	IDWait time.Duration // time waited for a ClientId before it (not part of TTFF)
+	OK     bool
 }
 
 var (
@@ -20,6 +21,7 @@ var (
 	chartFail   = color.RGBA{R: 0xe0, G: 0x40, B: 0x40, A: 0xff}
 	chartRetry  = color.RGBA{R: 0xe0, G: 0x9a, B: 0x20, A: 0xff}
 	chartBucket = color.RGBA{R: 0x4a, G: 0x8c, B: 0xe8, A: 0xff}
+	chartWait   = color.RGBA{R: 0x90, G: 0x93, B: 0x99, A: 0xff}
 )
 
 // chartScale returns the top of the value axis: the largest value rounded
@@ -35,7 +37,9 @@ func chartScale(values []time.Duration) time.Duration {
 
 // DrawTTFFChart draws one bar per cycle, its height the cycle's time to
 // first frame on a scale from 0 to top, into a w x h image. Failed cycles
-// are full-height red bars; recovered ones (needing a retry) are amber.
+// are full-height red bars; recovered ones (needing a retry) are amber. A
+// wait for a ClientId is a grey part stacked on top (it is not part of
+// the time to first frame).
 func DrawTTFFChart(points []ChartPoint, recovered []bool, top time.Duration, w, h int) *image.RGBA {
 	w, h = max(w, 1), max(h, 1)
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
@@ -64,6 +68,9 @@ func DrawTTFFChart(points []ChartPoint, recovered []bool, top time.Duration, w, 
 		}
 		height = min(max(height, 1), h)
 		draw.Draw(img, image.Rect(x0, h-height, x1, h), &image.Uniform{c}, image.Point{}, draw.Src)
+		if wait := int(float64(h) * float64(p.IDWait) / float64(top)); p.OK && wait > 0 {
+			draw.Draw(img, image.Rect(x0, max(h-height-wait, 0), x1, h-height), &image.Uniform{chartWait}, image.Point{}, draw.Src)
+		}
 	}
 	return img
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -140,11 +141,11 @@ func (p *LogPane) saveDialog() {
 		if w == nil {
 			return
 		}
-		_, werr := w.Write([]byte(p.Text()))
-		cerr := w.Close()
-		if werr == nil {
-			werr = cerr
-		}
+		text := p.Text()
+		werr := saveTo(w, func(out io.Writer) error {
+			_, err := io.WriteString(out, text)
+			return err
+		})
 		if werr != nil {
 			dialog.ShowError(fmt.Errorf("save log: %w", werr), p.win)
 		}

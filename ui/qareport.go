@@ -79,23 +79,28 @@ func QACell(c qa.Cycle, col int) string {
 		}
 		return "–"
 	case 4:
-		if d, ok := c.Phases[call.PhaseTeardown]; ok {
+		if d, ok := c.Phases[call.PhaseClientIDWait]; ok {
 			return ms(d)
 		}
 		return "–"
 	case 5:
+		if d, ok := c.Phases[call.PhaseTeardown]; ok {
+			return ms(d)
+		}
+		return "–"
+	case 6:
 		fs := make([]string, len(c.Failures))
 		for i, f := range c.Failures {
 			fs[i] = string(f)
 		}
 		return strings.Join(fs, ", ")
-	case 6:
-		return strconv.Itoa(c.Goroutines)
 	case 7:
-		return strconv.Itoa(c.FDs)
+		return strconv.Itoa(c.Goroutines)
 	case 8:
-		return fmt.Sprintf("%.1f", float64(c.RSSKB)/1024)
+		return strconv.Itoa(c.FDs)
 	case 9:
+		return fmt.Sprintf("%.1f", float64(c.RSSKB)/1024)
+	case 10:
 		return c.Err
 	}
 	return ""

@@ -83,8 +83,8 @@ type QAView struct {
 	started  time.Time
 }
 
-var qaColumns = []string{"#", "Result", "Attempts", "TTFF", "Teardown", "Failures", "Goroutines", "FDs", "RSS MB", "Error"}
-var qaColumnWidths = []float32{52, 96, 96, 84, 100, 200, 110, 60, 84, 300}
+var qaColumns = []string{"#", "Result", "Attempts", "TTFF", "ID wait", "Teardown", "Failures", "Goroutines", "FDs", "RSS MB", "Error"}
+var qaColumnWidths = []float32{52, 96, 96, 84, 84, 100, 200, 110, 60, 84, 300}
 
 // NewQAView returns the QA tab; win is the parent of its dialogs.
 func NewQAView(win fyne.Window) *QAView {
@@ -304,7 +304,7 @@ func (v *QAView) Running() bool { return v.running }
 func (v *QAView) refreshData() {
 	v.table.Refresh()
 	pts, _, top := v.chartData()
-	v.axis.SetText(fmt.Sprintf("0 – %s · %d cycles · green ok, amber retried, red failed", ms(top), len(pts)))
+	v.axis.SetText(fmt.Sprintf("0 – %s · %d cycles · green ok, amber retried, red failed, grey waited for a ClientId (not in TTFF)", ms(top), len(pts)))
 	lo, hi, counts := v.histData()
 	peak := 0
 	for _, c := range counts {
@@ -318,11 +318,11 @@ func (v *QAView) refreshData() {
 func (v *QAView) chartData() (pts []ChartPoint, recovered []bool, top time.Duration) {
 	var ttffs []time.Duration
 	for _, c := range v.results {
-		t := c.Phases[call.PhaseFirstFrame]
-		pts = append(pts, ChartPoint{TTFF: t, OK: c.OK})
+		t, wait := c.Phases[call.PhaseFirstFrame], c.Phases[call.PhaseClientIDWait]
+		pts = append(pts, ChartPoint{TTFF: t, IDWait: wait, OK: c.OK})
 		recovered = append(recovered, c.Recovered)
 		if c.OK {
-			ttffs = append(ttffs, t)
+			ttffs = append(ttffs, t+wait)
 		}
 	}
 	return pts, recovered, chartScale(ttffs)
@@ -381,10 +381,7 @@ func (v *QAView) export(name string, write func(qa.Report, io.Writer) error) {
 		if w == nil {
 			return
 		}
-		werr := write(rep, w)
-		if cerr := w.Close(); werr == nil {
-			werr = cerr
-		}
+		werr := saveTo(w, func(out io.Writer) error { return write(rep, out) })
 		if werr != nil {
 			dialog.ShowError(fmt.Errorf("export %s: %w", name, werr), v.win)
 		}

@@ -69,6 +69,7 @@ func TestQAView(t *testing.T) {
 		t.Error("buttons while running")
 	}
 	cs := []qa.Cycle{cycle(1, true, false, 300*time.Millisecond), cycle(2, true, true, 900*time.Millisecond), cycle(3, false, false, 0)}
+	cs[0].Phases[call.PhaseClientIDWait] = 300 * time.Millisecond // waited for a ClientId: not part of its TTFF
 	for _, c := range cs {
 		v.AddCycle(c)
 	}
@@ -81,8 +82,8 @@ func TestQAView(t *testing.T) {
 	if v.Resources.Text != "Since cycle 1: goroutines +2 · open files +0 · RSS +0.0 MB" {
 		t.Errorf("resources %q", v.Resources.Text)
 	}
-	if got := []string{QACell(cs[0], 1), QACell(cs[1], 1), QACell(cs[2], 1), QACell(cs[1], 3), QACell(cs[2], 3), QACell(cs[1], 5)}; !slices.Equal(got,
-		[]string{"ok", "recovered", "failed", "900 ms", "–", "ice_failed"}) {
+	if got := []string{QACell(cs[0], 1), QACell(cs[1], 1), QACell(cs[2], 1), QACell(cs[1], 3), QACell(cs[2], 3), QACell(cs[0], 4), QACell(cs[1], 4), QACell(cs[1], 6)}; !slices.Equal(got,
+		[]string{"ok", "recovered", "failed", "900 ms", "–", "300 ms", "–", "ice_failed"}) {
 		t.Errorf("cells %v", got)
 	}
 	test.Tap(v.Stop)
@@ -97,6 +98,9 @@ func TestQAView(t *testing.T) {
 	}
 	if got := img.RGBAAt(50, 100-100*300/900+2); got != chartOK {
 		t.Errorf("cycle 1 bar top %v", got)
+	}
+	if got := img.RGBAAt(50, 100-100*450/900); got != chartWait {
+		t.Errorf("cycle 1's wait for a ClientId, stacked on its TTFF: %v", got)
 	}
 	if got := img.RGBAAt(50, 100-100*300/900-3); got == chartOK {
 		t.Error("cycle 1 bar too high")
