@@ -37,43 +37,55 @@ func main() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := ""
+	cmd, args := command(args)
+	return exitStatus(dispatch(ctx, cmd, args))
+}
+
+// command splits the command name off args: "" for the window, "help" and
+// "version" for those requests.
+func command(args []string) (string, []string) {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+		return args[0], args[1:]
 	}
-	if cmd == "" && wantsHelp(args) {
-		cmd = "help"
+	switch {
+	case wantsHelp(args):
+		return "help", nil
+	case len(args) == 1 && (args[0] == "--version" || args[0] == "-version"):
+		return "version", nil
 	}
-	if cmd == "" && len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
-		cmd = "version"
-	}
-	var err error
+	return "", args
+}
+
+func dispatch(ctx context.Context, cmd string, args []string) error {
 	switch cmd {
 	case "":
 		// The window's log is the standard one again; what Fyne logged while
 		// initialising (the locale it cannot parse, which is harmless) is dropped.
 		initlog.Release(os.Stderr)
-		err = runWindow(ctx, args)
+		return runWindow(ctx, args)
 	case "call":
-		err = runCall(ctx, args)
+		return runCall(ctx, args)
 	case "qa":
-		err = runQA(ctx, args)
+		return runQA(ctx, args)
 	case "emulator":
-		err = runEmulator(ctx, args)
+		return runEmulator(ctx, args)
 	case "help":
 		printHelp()
+		return nil
 	case "version":
 		fmt.Print(version.String())
-	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", cmd, usage)
-		return 2
+		return nil
 	}
+	return usageError{error: fmt.Errorf("unknown command %q\n%s", cmd, usage)}
+}
+
+// exitStatus prints err (last, so the failure class ends the output) and
+// returns the exit status: 0 ok, 1 failed, 2 a command line that cannot run.
+func exitStatus(err error) int {
 	var ue usageError
 	var ee exitError
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
@@ -82,10 +94,9 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, "kvsviewer:", err)
 		}
 		return 2
-	default:
-		fmt.Fprintln(os.Stderr, "kvsviewer:", err)
-		return 1
 	}
+	fmt.Fprintln(os.Stderr, "kvsviewer:", err)
+	return 1
 }
 
 // exitError ends the program with that status; the message was given.

@@ -23,10 +23,9 @@ type callHost struct {
 	unsub      func()
 	muted      bool
 	camOff     bool
-	state      call.State
-	stateSeq   uint64        // counts state events
-	maxSession uint64        // the highest session id shown
-	stateCh    chan struct{} // closed and replaced on each state event
+	maxSession uint64 // the highest session id shown
+	watchers   map[int]chan call.Event
+	watchSeq   int
 
 	actions []action // clicks waiting for runActions, oldest first
 	acting  bool     // runActions is running
@@ -245,11 +244,11 @@ func (w *Window) event(ev call.Event, base uint64) {
 	h := &w.calls
 	h.mu.Lock()
 	h.maxSession = max(h.maxSession, ev.SessionID)
-	if ev.Kind == call.EventState {
-		h.state = ev.State
-		h.stateSeq++
-		close(h.stateCh)
-		h.stateCh = make(chan struct{})
+	for _, ch := range h.watchers {
+		select {
+		case ch <- ev:
+		default: // a watcher that does not keep up misses events
+		}
 	}
 	h.mu.Unlock()
 	fyne.Do(func() { w.View.Apply(ev) })
@@ -292,28 +291,39 @@ func (w *Window) SetCameraOff(off bool) {
 	}
 }
 
-// State returns the last state the controller reported, the number of
-// state events so far, and a channel closed at the next state event.
-func (w *Window) State() (call.State, uint64, <-chan struct{}) {
-	w.calls.mu.Lock()
-	defer w.calls.mu.Unlock()
-	return w.calls.state, w.calls.stateSeq, w.calls.stateCh
+// Events returns the events the window receives from its controllers
+// (the interactive call's and a QA run's), from now on, and a function that
+// ends the subscription.
+func (w *Window) Events() (<-chan call.Event, func()) {
+	h := &w.calls
+	ch := make(chan call.Event, 1024)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.watchers == nil {
+		h.watchers = map[int]chan call.Event{}
+	}
+	id := h.watchSeq
+	h.watchSeq++
+	h.watchers[id] = ch
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.watchers, id)
+	}
 }
 
-// WaitState waits until the controller reports state s in a state event
-// after the first `after` ones, or ctx ends.
-func (w *Window) WaitState(ctx context.Context, s call.State, after uint64) error {
-	for {
-		st, seq, ch := w.State()
-		if st == s && seq > after {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s (now %s): %w", s, st, ctx.Err())
-		}
+// AwaitState runs action (a click, say) and waits until the window reports
+// state s after it, or ctx ends.
+func (w *Window) AwaitState(ctx context.Context, s call.State, action func()) error {
+	events, stop := w.Events()
+	defer stop()
+	if action != nil {
+		action()
 	}
+	if _, err := call.Await(ctx, events, call.IsState(s), nil); err != nil {
+		return fmt.Errorf("waiting for %s: %w", s, err)
+	}
+	return nil
 }
 
 // applySettings saves new settings; the next Connect uses them.

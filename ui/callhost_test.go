@@ -217,9 +217,7 @@ func TestClicksDuringStartupLeaveOneController(t *testing.T) {
 	m := demoMaster(t, w)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	_, seq, _ := w.State()
-	w.Reconnect()
-	if err := w.WaitState(ctx, call.StateLive, seq); err != nil {
+	if err := w.AwaitState(ctx, call.StateLive, w.Reconnect); err != nil {
 		t.Fatalf("no live call after the clicks: %v", err)
 	}
 	if n := settledViewers(m, 2*time.Second, 30*time.Second); n != 1 {

@@ -123,51 +123,61 @@ func (t *Timeline) Apply(ev call.Event) {
 	}
 	switch ev.Kind {
 	case call.EventPhase:
-		if ev.Phase == call.PhaseTeardown {
-			s.Teardown = ev.Elapsed
-			s.TornDown = true
-			break
-		}
-		if ev.Phase == call.PhaseClientIDWait {
-			s.IDWait = ev.Elapsed
-			break
-		}
-		if s.click.IsZero() && !ev.Time.IsZero() {
-			s.click = ev.Time.Add(-ev.Elapsed)
-			if !s.first.IsZero() {
-				if st := s.first.Sub(s.click); st > 0 && st <= ev.Elapsed {
-					s.Start = st
-				}
-			}
-		}
-		start := s.Start
-		if n := len(s.Phases); n > 0 {
-			start = s.Phases[n-1].End
-		}
-		if ev.Elapsed < start {
-			start = ev.Elapsed
-		}
-		s.Phases = append(s.Phases, PhaseTiming{Phase: ev.Phase, Start: start, End: ev.Elapsed})
-		if ev.Phase == call.PhaseFirstFrame {
-			s.Live = true
-		}
+		s.applyPhase(ev)
 	case call.EventError:
-		s.Failed = true
-		s.Class = ev.Class
-		s.Message = ev.Message
-		s.FailPhase = nextPhase(s.Phases)
-		s.FailedAt = s.Duration()
-		if ev.Elapsed > 0 {
-			s.FailedAt = ev.Elapsed
-		} else if !s.click.IsZero() && !ev.Time.IsZero() {
-			s.FailedAt = ev.Time.Sub(s.click)
-		}
+		s.applyError(ev)
 	case call.EventState:
 		if ev.State == call.StateLive {
 			s.Live = true
 		}
 	}
 	t.rebuild()
+}
+
+// applyPhase records a phase of the session.
+func (s *SessionTiming) applyPhase(ev call.Event) {
+	switch ev.Phase {
+	case call.PhaseTeardown:
+		s.Teardown = ev.Elapsed
+		s.TornDown = true
+		return
+	case call.PhaseClientIDWait:
+		s.IDWait = ev.Elapsed
+		return
+	}
+	if s.click.IsZero() && !ev.Time.IsZero() {
+		s.click = ev.Time.Add(-ev.Elapsed)
+		if !s.first.IsZero() {
+			if st := s.first.Sub(s.click); st > 0 && st <= ev.Elapsed {
+				s.Start = st
+			}
+		}
+	}
+	start := s.Start
+	if n := len(s.Phases); n > 0 {
+		start = s.Phases[n-1].End
+	}
+	if ev.Elapsed < start {
+		start = ev.Elapsed
+	}
+	s.Phases = append(s.Phases, PhaseTiming{Phase: ev.Phase, Start: start, End: ev.Elapsed})
+	if ev.Phase == call.PhaseFirstFrame {
+		s.Live = true
+	}
+}
+
+// applyError records the session's failure.
+func (s *SessionTiming) applyError(ev call.Event) {
+	s.Failed = true
+	s.Class = ev.Class
+	s.Message = ev.Message
+	s.FailPhase = nextPhase(s.Phases)
+	s.FailedAt = s.Duration()
+	if ev.Elapsed > 0 {
+		s.FailedAt = ev.Elapsed
+	} else if !s.click.IsZero() && !ev.Time.IsZero() {
+		s.FailedAt = ev.Time.Sub(s.click)
+	}
 }
 
 // nextPhase returns the first phase of call.Phases not yet reached.

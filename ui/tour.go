@@ -31,23 +31,19 @@ func (w *Window) tour() {
 
 func (w *Window) runTour() error {
 	ctx := w.ctx
-	live := func(after uint64) error {
+	live := func(click func()) error {
 		c, cancel := context.WithTimeout(ctx, 90*time.Second)
 		defer cancel()
-		if err := w.WaitState(c, call.StateLive, after); err != nil {
+		if err := w.AwaitState(c, call.StateLive, click); err != nil {
 			return err
 		}
 		return sleepCtx(ctx, 3*time.Second) // a steady picture and a stats line
 	}
-	_, seq, _ := w.State()
-	w.Connect()
-	if err := live(seq); err != nil {
+	if err := live(w.Connect); err != nil {
 		return fmt.Errorf("first call: %w", err)
 	}
 	// A Reconnect, so that the timeline shows two sessions.
-	_, seq, _ = w.State()
-	w.Reconnect()
-	if err := live(seq); err != nil {
+	if err := live(w.Reconnect); err != nil {
 		return fmt.Errorf("after Reconnect: %w", err)
 	}
 	for _, step := range []struct{ tab, shot string }{{TabCall, "main-live"}, {TabSettings, "settings"}, {TabTimeline, "timeline"}} {

@@ -85,7 +85,7 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		o:      o,
-		calls:  callHost{stateCh: make(chan struct{})},
+		calls:  callHost{},
 	}
 	settings := o.startSettings(LoadSettings(a.Preferences()))
 	w.calls.settings = settings

@@ -266,9 +266,7 @@ func demoCallConnectAndReconnect(t *testing.T, glVideo bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	_, seq, _ := w.State()
-	fyne.DoAndWait(func() { test.Tap(w.View.Connect) })
-	if err := w.WaitState(ctx, call.StateLive, seq); err != nil {
+	if err := w.AwaitState(ctx, call.StateLive, func() { fyne.DoAndWait(func() { test.Tap(w.View.Connect) }) }); err != nil {
 		t.Fatalf("connect: %v", err)
 	}
 	var badge string
@@ -279,9 +277,7 @@ func demoCallConnectAndReconnect(t *testing.T, glVideo bool) {
 	checkVideo(t, w, "after Connect")
 	checkHiddenInOtherTab(t, w)
 
-	_, seq, _ = w.State()
-	fyne.DoAndWait(func() { test.Tap(w.View.Reconnect) })
-	if err := w.WaitState(ctx, call.StateLive, seq); err != nil {
+	if err := w.AwaitState(ctx, call.StateLive, func() { fyne.DoAndWait(func() { test.Tap(w.View.Reconnect) }) }); err != nil {
 		t.Fatalf("reconnect: %v", err)
 	}
 	checkVideo(t, w, "after Reconnect")
@@ -300,9 +296,7 @@ func demoCallConnectAndReconnect(t *testing.T, glVideo bool) {
 		t.Errorf("the first session's teardown is not in the timeline: %+v", sessions[len(sessions)-2])
 	}
 
-	_, seq, _ = w.State()
-	fyne.DoAndWait(func() { test.Tap(w.View.Disconnect) })
-	if err := w.WaitState(ctx, call.StateIdle, seq); err != nil {
+	if err := w.AwaitState(ctx, call.StateIdle, func() { fyne.DoAndWait(func() { test.Tap(w.View.Disconnect) }) }); err != nil {
 		t.Fatalf("disconnect: %v", err)
 	}
 }

@@ -28,9 +28,7 @@ func TestHoldDemoCall(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, seq, _ := w.State()
-	fyne.DoAndWait(func() { test.Tap(w.View.Connect) })
-	if err := w.WaitState(ctx, call.StateLive, seq); err != nil {
+	if err := w.AwaitState(ctx, call.StateLive, func() { fyne.DoAndWait(func() { test.Tap(w.View.Connect) }) }); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Duration(secs) * time.Second)
