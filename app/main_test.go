@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"log"
 	"log/slog"
@@ -321,6 +322,32 @@ func TestVersion(t *testing.T) {
 		"github.com/pion/mediadevices ", "github.com/aws/aws-sdk-go-v2 "} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("--version lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestFailedRunsExitNonZeroWithTheClass: a call that never reaches a first
+// frame and a QA run with a failed cycle exit 1 with the failure class on
+// their last line.
+func TestFailedRunsExitNonZeroWithTheClass(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		last string
+	}{
+		{[]string{"call", "--demo", "--nat", "relay", "--fault", "no-turn=1", "--duration", "1s"}, "kvsviewer: call failed: settings: "},
+		{[]string{"qa", "--demo", "--nat", "relay", "--fault", "no-turn=1", "--cycles", "1"}, "kvsviewer: qa: 1 of 1 cycles failed: settings 1"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("%v: %v, want exit status 1", tc.args, err)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if last := lines[len(lines)-1]; !strings.HasPrefix(last, tc.last) {
+			t.Errorf("%v: last line %q, want %q", tc.args, last, tc.last)
 		}
 	}
 }

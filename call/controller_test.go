@@ -591,3 +591,36 @@ func TestSettingThatCannotWorkIsNotRetried(t *testing.T) {
 		t.Fatalf("attempts %v, want exactly one", errs)
 	}
 }
+
+// TestFullChannelReusesStaleViewerIDs: sessions that did not free their
+// viewer slot (the service keeps them a while) fill the channel's ten
+// slots; the next new viewer is refused as viewer_limit, and the retry
+// reuses a ClientId of the pool, replacing its own stale session, instead
+// of adding another.
+func TestFullChannelReusesStaleViewerIDs(t *testing.T) {
+	r := newRig(t, emulator.Faults{StaleViewerHold: time.Minute}, nil)
+	used := map[string]bool{}
+	for cycle := 1; cycle <= emulator.MaxViewersPerChannel+2; cycle++ {
+		r.ctrl.Connect()
+		ff := r.waitLive(20 * time.Second)
+		if cycle > emulator.MaxViewersPerChannel && !used[ff.ClientID] {
+			t.Errorf("cycle %d went live with a new ClientId %s while the channel was full", cycle, ff.ClientID)
+		}
+		used[ff.ClientID] = true
+		r.ctrl.Disconnect()
+		r.waitIdle()
+	}
+	limited := 0
+	for _, c := range r.errorsSeen() {
+		if c != call.ClassViewerLimit {
+			t.Fatalf("failed attempts %v, want only viewer_limit", r.errorsSeen())
+		}
+		limited++
+	}
+	if limited == 0 {
+		t.Fatal("the channel never refused a viewer: the test did not fill it")
+	}
+	if len(used) > emulator.MaxViewersPerChannel {
+		t.Errorf("%d ClientIds used for %d slots", len(used), emulator.MaxViewersPerChannel)
+	}
+}

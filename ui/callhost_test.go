@@ -13,6 +13,7 @@ import (
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/master"
 	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/capture/capturetest"
 )
 
 // serialApp is Fyne's test app with one change: fyne.Do runs its functions
@@ -145,14 +146,14 @@ func settledViewers(m *master.Master, hold, timeout time.Duration) int {
 	return n
 }
 
-// clickStorm clicks Connect, Reconnect and Disconnect from four goroutines
-// and, meanwhile, applies settings s (the next click must replace the
-// controller); it returns when all is done.
-func clickStorm(w *Window, s call.Settings) {
+// clickStorm makes n Connect, Reconnect and Disconnect clicks from five
+// goroutines and, meanwhile, applies settings s (the next click must
+// replace the controller); it returns when all is done.
+func clickStorm(w *Window, n int, s *call.Settings) {
 	var clicks sync.WaitGroup
-	for g := range 4 {
+	for g := range 5 {
 		clicks.Go(func() {
-			for i := range 6 {
+			for i := range n / 5 {
 				switch (g + i) % 3 {
 				case 0:
 					w.Connect()
@@ -165,10 +166,12 @@ func clickStorm(w *Window, s call.Settings) {
 			}
 		})
 	}
-	clicks.Go(func() {
-		time.Sleep(20 * time.Millisecond)
-		fyne.DoAndWait(func() { w.applySettings(s) }) // as the form's Save does
-	})
+	if s != nil {
+		clicks.Go(func() {
+			time.Sleep(20 * time.Millisecond)
+			fyne.DoAndWait(func() { w.applySettings(*s) })
+		})
+	}
 	clicks.Wait()
 }
 
@@ -187,22 +190,29 @@ func closeWithin(t *testing.T, w *Window, d time.Duration) {
 	}
 }
 
-// TestClicksDuringStartupLeaveOneController clicks from several goroutines
-// while the demo is still starting (each click's controller build waits for
-// it), with a settings change among the clicks: in the end one controller is
-// live (the demo master sees one viewer) and Close returns, so no replaced
+// TestClicksLeaveOneController clicks 50 times from several goroutines while
+// the demo is still starting (each click's controller build waits for it),
+// with a settings change among the clicks, and 50 times more while a camera
+// that closes slowly is being released: in the end one call is live (the
+// demo master sees one viewer) and Close returns within 2 s, so no replaced
 // controller was left running.
-func TestClicksDuringStartupLeaveOneController(t *testing.T) {
+func TestClicksLeaveOneController(t *testing.T) {
+	cam := &capturetest.SlowCamera{CloseDelay: 600 * time.Millisecond}
+	unregister, err := cam.Register("slow-camera-ui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unregister()
 	a := newSerialApp(t)
 	o := Options{Overrides: func(s *call.Settings) {
-		s.Mode, s.Video, s.Audio = call.ModeDemo, capture.SourceTest, capture.SourceNone
+		s.Mode, s.Video, s.VideoDevice, s.Audio = call.ModeDemo, capture.SourceCamera, "slow-camera-ui", capture.SourceNone
 	}}
 	w, err := NewWindow(a, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var closing sync.Once
-	closeWindow := func() { closing.Do(func() { closeWithin(t, w, 30*time.Second) }) }
+	closeWindow := func() { closing.Do(func() { closeWithin(t, w, 2*time.Second) }) }
 	defer closeWindow()
 	select {
 	case <-w.demo.done:
@@ -212,16 +222,27 @@ func TestClicksDuringStartupLeaveOneController(t *testing.T) {
 
 	s := o.startSettings(call.DefaultSettings())
 	s.AnswerTimeout = 6 * time.Second
-	clickStorm(w, s)
+	clickStorm(w, 50, &s)
 
 	m := demoMaster(t, w)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := w.AwaitState(ctx, call.StateLive, w.Reconnect); err != nil {
-		t.Fatalf("no live call after the clicks: %v", err)
+		t.Fatalf("no live call after the clicks during start-up: %v", err)
+	}
+	// Now during slow teardowns: each call's camera takes 600 ms to close.
+	clickStorm(w, 50, nil)
+	if err := w.AwaitState(ctx, call.StateLive, w.Reconnect); err != nil {
+		t.Fatalf("no live call after the clicks during teardowns: %v", err)
 	}
 	if n := settledViewers(m, 2*time.Second, 30*time.Second); n != 1 {
 		t.Errorf("the demo master has %d connected viewers, want 1: %+v", n, m.Viewers())
 	}
+	if opens, maxOpen := cam.Stats(); opens == 0 || maxOpen > 1 {
+		t.Errorf("camera opened %d times, %d at once at most", opens, maxOpen)
+	}
 	closeWindow()
+	if cam.IsOpen() {
+		t.Error("the camera is still open after the window closed")
+	}
 }
