@@ -78,11 +78,11 @@ build: deps
 run: build
 	./bin/kvsviewer
 
-## test: set up and run every test (call/ and media/ with the race detector, the rest and the UI under Xvfb, each fuzz target briefly)
+## test: set up and run every test (call/, media/ and the window's logic with the race detector, the rest and the UI under Xvfb, each fuzz target briefly)
 test: deps
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 12m ./call/... ./media/...
-	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media)
+	$(GO) test -race -count=1 -timeout 12m ./call/... ./media/... ./ui/
+	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media -e '/ui$$')
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 ## lint: golangci-lint with .golangci.yml (gofmt, vet, staticcheck, errcheck, revive, ...)
