@@ -130,7 +130,7 @@ func (f *SettingsForm) newForm() *widget.Form {
 		item("Channel", call.FieldChannel, f.Channel, ""),
 		item("Endpoint override", call.FieldEndpoint, f.Endpoint, ""),
 		item("CA file", call.FieldCAFile, f.CAFile, ""),
-		item("ClientId policy", call.FieldClientIDPolicy, f.ClientPolicy, "pool reuses ids after a 60 s cooldown; fresh makes a new id per attempt"),
+		item("ClientId policy", call.FieldClientIDPolicy, f.ClientPolicy, "pool: up to 64 ids, each reused only 60 s after its call closed; fresh: a new id per attempt"),
 		item("ClientId", call.FieldClientID, f.ClientID, ""),
 		item("Answer timeout", call.FieldAnswerTimeout, f.AnswerTimeout, "like 5s; doubles after each unanswered offer"),
 		item("Longest answer wait", call.FieldMaxAnswerTimeout, f.MaxAnswerTimeout, "how far the answer timeout may grow for a slow master"),
