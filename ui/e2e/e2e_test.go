@@ -197,11 +197,20 @@ func checkHiddenInOtherTab(t *testing.T, w *ui.Window) {
 		videoR = rect(w.Window.Canvas(), shot, w.View.Remote)
 		w.View.SelectTab(ui.TabSettings)
 	})
-	time.Sleep(300 * time.Millisecond)
-	a := capture(t, w.Window.Title())
-	time.Sleep(700 * time.Millisecond)
-	b := capture(t, w.Window.Title())
-	if n, total := changed(a, b, videoR, image.Rectangle{}); n*1000 > total {
+	// The window repaints the new tab when it gets to it (late on a loaded
+	// machine): video that shows through changes between any two shots;
+	// a repainted tab stops changing.
+	var n, total int
+	for try := 0; try < 6; try++ {
+		time.Sleep(300 * time.Millisecond)
+		a := capture(t, w.Window.Title())
+		time.Sleep(700 * time.Millisecond)
+		b := capture(t, w.Window.Title())
+		if n, total = changed(a, b, videoR, image.Rectangle{}); n*1000 <= total {
+			break
+		}
+	}
+	if n*1000 > total {
 		t.Errorf("Settings tab: %d of %d pixels where the video was still change: the video shows through", n, total)
 	}
 	var shows bool
