@@ -125,6 +125,15 @@ func listenIP(cfg Config) (net.IP, error) {
 	return net.ParseIP(host), nil
 }
 
+// hostIsLoopback reports whether a host (without port) names the loopback interface.
+func hostIsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func generateCredentials() (aws.Credentials, error) {
 	const upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	const secretChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
