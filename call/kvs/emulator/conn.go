@@ -58,6 +58,8 @@ type conn struct {
 	// guarded by Emulator.mu
 	reuseBlocked bool
 	replaced     bool
+	held         []heldMsg // delay-answer: this viewer's messages to the master, held in order
+	holding      bool
 }
 
 // shutdown asks the connection to end. closeAbrupt resets the TCP connection at once,
@@ -244,7 +246,7 @@ func (e *Emulator) handleFrame(c *conn, typ websocket.MessageType, data []byte) 
 		return
 	}
 	msg := &pendingMsg{sender: c.clientID, recipient: in.recipient, action: in.action, frame: frame, size: len(in.payload)}
-	if in.action == kvs.ActionSDPAnswer && c.role == RoleMaster && e.delayAnswer(c, msg, base) {
+	if c.role == RoleViewer && e.holdForSlowMaster(c, heldMsg{msg, in.corr}, base) {
 		return
 	}
 	e.route(c.ch, msg, in.corr, c)

@@ -17,7 +17,9 @@ type Faults struct {
 	DropNextOffers int
 	// DropOfferEvery silently drops every Kth SDP offer (K>0).
 	DropOfferEvery int
-	// AnswerDelay holds master->viewer SDP answers this long.
+	// AnswerDelay makes the master answer this long late, as a master that
+	// fetches TURN servers first or sits behind a slow uplink: a viewer's
+	// offer, and what that viewer sends after it, reach the master this late.
 	AnswerDelay time.Duration
 	// ReuseCooldown emulates the field bug: offers of a viewer connection whose ClientId
 	// had a session that closed less than this long before it connected get no answer

@@ -52,22 +52,48 @@ func (e *Emulator) afterLocked(d time.Duration, stop <-chan struct{}, f func()) 
 	})
 }
 
-// delayAnswer holds the master's answer msg back when the delay-answer fault
-// is on, routing it once the delay is over, and reports whether it did.
-func (e *Emulator) delayAnswer(c *conn, msg *pendingMsg, base Event) bool {
+// heldMsg is a viewer's message held by the delay-answer fault.
+type heldMsg struct {
+	msg  *pendingMsg
+	corr string
+}
+
+// holdForSlowMaster plays a slow master (one that fetches its TURN servers
+// before it answers, behind a slow uplink) for the delay-answer fault: a
+// viewer's offer, and whatever that viewer sends after it, reach the master
+// only after the delay, in order. The master then answers, trickles and
+// starts its ICE checks that much later, as a slow master does. It reports
+// whether m was held.
+func (e *Emulator) holdForSlowMaster(c *conn, m heldMsg, base Event) bool {
 	e.mu.Lock()
 	delay := e.faults.AnswerDelay
-	if delay > 0 {
-		e.afterLocked(delay, nil, func() { e.route(c.ch, msg, "", c) })
+	start := !c.holding && delay > 0 && m.msg.action == kvs.ActionSDPOffer
+	if start {
+		c.holding = true
+		e.afterLocked(delay, c.stop, func() { e.releaseHeld(c) })
+	}
+	held := c.holding
+	if held {
+		c.held = append(c.held, m)
 	}
 	e.mu.Unlock()
-	if delay <= 0 {
-		return false
+	if start {
+		ev := base
+		ev.Kind, ev.Action, ev.Detail = EventFault, string(m.msg.action), "delay-answer "+delay.String()+": the master sees the offer that late"
+		e.record(ev)
 	}
-	ev := base
-	ev.Kind, ev.Action, ev.Recipient, ev.Detail = EventFault, string(msg.action), msg.recipient, "delay-answer "+delay.String()
-	e.record(ev)
-	return true
+	return held
+}
+
+// releaseHeld hands the master what holdForSlowMaster held, in order.
+func (e *Emulator) releaseHeld(c *conn) {
+	e.mu.Lock()
+	held := c.held
+	c.held, c.holding = nil, false
+	e.mu.Unlock()
+	for _, m := range held {
+		e.route(c.ch, m.msg, m.corr, c)
+	}
 }
 
 // offerFault decides whether a viewer's offer is dropped by a fault, and which.

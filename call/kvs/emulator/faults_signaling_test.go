@@ -114,20 +114,31 @@ func TestFaultReuseCooldown(t *testing.T) {
 	}
 }
 
+// TestFaultAnswerDelay: the master sees a viewer's offer, and the candidate
+// sent after it, only after the delay, in order (a slow master).
 func TestFaultAnswerDelay(t *testing.T) {
-	h := startHarness(t, Config{Faults: Faults{AnswerDelay: 300 * time.Millisecond}})
+	const delay = 300 * time.Millisecond
+	h := startHarness(t, Config{Faults: Faults{AnswerDelay: delay}})
 	master := h.dial("")
 	viewer := h.dial("viewer-1")
-	// The answer is held; the candidate sent after it overtakes it.
-	master.sendMsg(kvs.ActionSDPAnswer, answer(1), "viewer-1", "")
-	master.sendMsg(kvs.ActionICECandidate, candidate(1), "viewer-1", "")
-	if m := viewer.nextMsg(); m.MessageType != kvs.TypeICECandidate {
-		t.Fatalf("first frame %+v, want the candidate", m)
+	sent := time.Now()
+	viewer.sendMsg(kvs.ActionSDPOffer, offer(1), "", "")
+	viewer.sendMsg(kvs.ActionICECandidate, candidate(1), "", "")
+	if m := master.nextMsg(); m.MessageType != kvs.TypeSDPOffer || sdpOf(t, m).SDP != offer(1).SDP {
+		t.Fatalf("first frame %+v, want the offer", m)
 	}
-	if m := viewer.nextMsg(); m.MessageType != kvs.TypeSDPAnswer || sdpOf(t, m).SDP != answer(1).SDP {
-		t.Fatalf("second frame %+v, want the delayed answer", m)
+	if took := time.Since(sent); took < delay {
+		t.Errorf("the master saw the offer after %s, want at least %s", took, delay)
+	}
+	if m := master.nextMsg(); m.MessageType != kvs.TypeICECandidate {
+		t.Fatalf("second frame %+v, want the candidate, after the offer", m)
 	}
 	h.waitEvent(func(ev Event) bool { return ev.Kind == EventFault && strings.HasPrefix(ev.Detail, "delay-answer") })
+	// The master's answer is not held.
+	master.sendMsg(kvs.ActionSDPAnswer, answer(1), "viewer-1", "")
+	if m := viewer.nextMsg(); m.MessageType != kvs.TypeSDPAnswer {
+		t.Fatalf("viewer got %+v, want the answer at once", m)
+	}
 }
 
 func TestFaultGoAwayReconnectICEDropSocket(t *testing.T) {
@@ -240,7 +251,7 @@ func TestCloseEndsConnections(t *testing.T) {
 	h := startHarness(t, Config{Faults: Faults{GoAwayAfter: time.Hour, AnswerDelay: time.Hour}})
 	master := h.dial("")
 	viewer := h.dial("viewer-1")
-	master.sendMsg(kvs.ActionSDPAnswer, answer(1), "viewer-1", "") // held for an hour
+	viewer.sendMsg(kvs.ActionSDPOffer, offer(1), "", "") // held for an hour
 	h.waitEvent(func(ev Event) bool { return ev.Kind == EventFault && strings.HasPrefix(ev.Detail, "delay-answer") })
 	if err := h.e.Close(); err != nil {
 		t.Fatal(err)
