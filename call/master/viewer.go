@@ -81,17 +81,8 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 	if err := v.addTracks(); err != nil {
 		return err
 	}
-	answer, err := v.pc.CreateAnswer(nil)
-	if err != nil {
-		return fmt.Errorf("create answer: %w", err)
-	}
-	if err := v.pc.SetLocalDescription(answer); err != nil {
-		return fmt.Errorf("set answer: %w", err)
-	}
-	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
-		return conn.SendAnswer(ctx, answer, v.id, "")
-	}); err != nil {
-		return fmt.Errorf("send answer: %w", err)
+	if err := v.answer(); err != nil {
+		return err
 	}
 	log.Info("answered offer")
 	return nil
@@ -137,19 +128,7 @@ func (v *viewer) renegotiate(offer webrtc.SessionDescription) error {
 	if err := v.pc.SetRemoteDescription(offer); err != nil {
 		return fmt.Errorf("set offer: %w", err)
 	}
-	answer, err := v.pc.CreateAnswer(nil)
-	if err != nil {
-		return fmt.Errorf("create answer: %w", err)
-	}
-	if err := v.pc.SetLocalDescription(answer); err != nil {
-		return fmt.Errorf("set answer: %w", err)
-	}
-	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
-		return conn.SendAnswer(ctx, answer, v.id, "")
-	}); err != nil {
-		return fmt.Errorf("send answer: %w", err)
-	}
-	return nil
+	return v.answer()
 }
 
 // onICECandidate trickles the master's local candidates to the viewer.
@@ -351,4 +330,21 @@ func (v *viewer) teardown() {
 		v.wg.Wait()
 		v.m.log.Debug("viewer torn down", "client_id", v.id, "ms", time.Since(start).Milliseconds())
 	})
+}
+
+// answer creates the answer to the offer set, applies it and sends it.
+func (v *viewer) answer() error {
+	answer, err := v.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	if err := v.pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("set answer: %w", err)
+	}
+	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
+		return conn.SendAnswer(ctx, answer, v.id, "")
+	}); err != nil {
+		return fmt.Errorf("send answer: %w", err)
+	}
+	return nil
 }

@@ -179,24 +179,7 @@ func testVideo(t *testing.T, c decode.Codec, mime string, loss bool) {
 	defer goleak.VerifyNone(t)
 	const w, h = 640, 360
 	tx, rx := newPeer(t), newPeer(t)
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "pattern")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rtpSender, err := tx.AddTrack(track)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := decodetest.NewEncoder(c, w, h, 800_000, 1000) // keyframes only on request
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = enc.Close() }()
-	var payloader rtp.Payloader = &codecs.H264Payloader{}
-	if c == decode.VP8 {
-		payloader = &codecs.VP8Payloader{EnablePictureID: true}
-	}
-	snd := &sender{enc: enc, track: track, pk: rtp.NewPacketizer(1200, 96, 1, payloader, rtp.NewRandomSequencer(), 90000)}
+	snd, rtpSender := newVideoSender(t, tx, c, mime, w, h)
 
 	rec := &recordingSink{Latest: sink.NewLatest()}
 	var stats receive.Stats
@@ -319,24 +302,7 @@ func TestVideoTooLargeVP8(t *testing.T) {
 func testVideoTooLarge(t *testing.T, c decode.Codec, mime string, maxW, maxH, wantW, wantH int) {
 	defer goleak.VerifyNone(t)
 	tx, rx := newPeer(t), newPeer(t)
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "pattern")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rtpSender, err := tx.AddTrack(track)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := decodetest.NewEncoder(c, 640, 360, 800_000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = enc.Close() }()
-	var payloader rtp.Payloader = &codecs.H264Payloader{}
-	if c == decode.VP8 {
-		payloader = &codecs.VP8Payloader{EnablePictureID: true}
-	}
-	snd := &sender{enc: enc, track: track, pk: rtp.NewPacketizer(1200, 96, 1, payloader, rtp.NewRandomSequencer(), 90000)}
+	snd, rtpSender := newVideoSender(t, tx, c, mime, 640, 360)
 	rec := &recordingSink{Latest: sink.NewLatest()}
 	var stats receive.Stats
 	ctx, cancel := context.WithCancel(context.Background())
@@ -413,4 +379,29 @@ func testVideoTooLarge(t *testing.T, c decode.Codec, mime string, maxW, maxH, wa
 	if got := rec.Stats().Decoded; got != decoded || (maxW == 0 && got < 5) || (maxW != 0 && got != 0) {
 		t.Errorf("sink decoded %d frames (then %d)", decoded, got)
 	}
+}
+
+// newVideoSender adds a video track of codec c to tx and returns a sender
+// that encodes w x h pictures into it (keyframes only on request), and the
+// track's RTP sender. The encoder is closed when the test ends.
+func newVideoSender(t *testing.T, tx *webrtc.PeerConnection, c decode.Codec, mime string, w, h int) (*sender, *webrtc.RTPSender) {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "pattern")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtpSender, err := tx.AddTrack(track)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := decodetest.NewEncoder(c, w, h, 800_000, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = enc.Close() })
+	var payloader rtp.Payloader = &codecs.H264Payloader{}
+	if c == decode.VP8 {
+		payloader = &codecs.VP8Payloader{EnablePictureID: true}
+	}
+	return &sender{enc: enc, track: track, pk: rtp.NewPacketizer(1200, 96, 1, payloader, rtp.NewRandomSequencer(), 90000)}, rtpSender
 }
