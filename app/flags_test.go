@@ -18,7 +18,8 @@ func TestEveryWindowFlagReachesTheSettings(t *testing.T) {
 		"ca-file": "/tmp/ca.pem", "client-id": "viewer-7", "client-id-policy": "fixed", "video": "camera",
 		"camera": "/dev/video1", "audio": "mic", "mic": "hw:1", "codec": "vp8", "nat": "relay", "width": "640",
 		"height": "360", "fps": "15", "answer-timeout": "2s", "max-answer-timeout": "20s", "retries": "0",
-		"fault": "drop-offers=1",
+		"fault": "drop-offers=1", "send-candidates": "host,relay", "accept-candidates": "relay", "trickle": "false",
+		"data-channel": "false", "dualstack": "true", "fips": "true", "max-bitrate": "900",
 	}
 	probe := flag.NewFlagSet("probe", flag.ContinueOnError)
 	var scratch call.Settings
@@ -43,7 +44,8 @@ func TestEveryWindowFlagReachesTheSettings(t *testing.T) {
 		CAFile: "/tmp/ca.pem", ClientID: "viewer-7", ClientIDPolicy: call.PolicyFixed, Video: "camera",
 		VideoDevice: "/dev/video1", Audio: "mic", AudioDevice: "hw:1", Codec: "vp8", NAT: call.NATRelay, Width: 640,
 		Height: 360, FPS: 15, AnswerTimeout: 2 * time.Second, MaxAnswerTimeout: 20 * time.Second, Retries: 0,
-		Faults: "drop-offers=1",
+		Faults: "drop-offers=1", SendCandidates: "host,relay", AcceptCandidates: "relay", Trickle: false,
+		DataChannel: false, DualStack: true, FIPS: true, MaxBitrate: 900,
 	}
 	if got != want {
 		t.Errorf("window settings from every flag\n got %+v\nwant %+v", got, want)

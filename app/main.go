@@ -25,6 +25,7 @@ import (
 const usage = `usage: kvsviewer call [flags]       one headless call (--json for events)
        kvsviewer qa --cycles N      connect/hold/disconnect cycles and a report
        kvsviewer emulator [flags]   run the local KVS (and --master) for other processes
+       kvsviewer master --channel C be the MASTER of a channel (test pattern, tone, data channel echo)
        kvsviewer [flags]            open the window (Demo mode when no AWS settings)
        kvsviewer --version          the build: version, commit, Go and library versions
 run "kvsviewer <command> -h" for the flags of each command.
@@ -69,6 +70,8 @@ func dispatch(ctx context.Context, cmd string, args []string) error {
 		return runQA(ctx, args)
 	case "emulator":
 		return runEmulator(ctx, args)
+	case "master":
+		return runMaster(ctx, args)
 	case "help":
 		printHelp()
 		return nil

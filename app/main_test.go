@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"image/png"
+	"io"
 	"log"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -350,4 +352,96 @@ func TestFailedRunsExitNonZeroWithTheClass(t *testing.T) {
 			t.Errorf("%v: last line %q, want %q", tc.args, last, tc.last)
 		}
 	}
+}
+
+// startEmulator runs `kvsviewer emulator` (no master) and returns the env
+// and CA file that point a client at it; it is stopped when the test ends.
+func startEmulator(t *testing.T, args ...string) (env []string, caFile string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"emulator"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			env = append(env, kv)
+		}
+		if f, ok := strings.CutPrefix(line, "CA file: "); ok {
+			caFile = f
+		}
+		if strings.HasPrefix(line, "press Ctrl-C") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	if caFile == "" || len(env) == 0 {
+		t.Fatalf("emulator printed no CA file or env (env %v)", env)
+	}
+	return env, caFile
+}
+
+// TestMasterCommand runs `kvsviewer master` as the master of the emulator's
+// channel in its own process, calls it with this app's viewer, and stops it
+// with Ctrl+C: its JSON events tell the viewer's way through the call.
+func TestMasterCommand(t *testing.T) {
+	env, caFile := startEmulator(t)
+	master := exec.Command(bin, "master", "--channel", "demo-channel", "--ca-file", caFile, "--width", "320", "--height", "240", "--json")
+	master.Env = append(os.Environ(), env...)
+	var out lockedBuffer
+	master.Stdout = &out
+	if err := master.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the master connects to signaling
+	evs, err := events(t, env, "call", "--channel", "demo-channel", "--ca-file", caFile, "--duration", "2s", "--json", "--width", "320", "--height", "240")
+	if err != nil || find(evs, "first_frame") == nil {
+		t.Fatalf("call against kvsviewer master: %v (events %v)", err, evs)
+	}
+	if ff := find(evs, "first_frame"); ff["width"] != 320.0 {
+		t.Errorf("first frame %v, want the master's 320x240", ff)
+	}
+	if find(evs, "datachannel_rtt") == nil {
+		t.Error("no data channel round trip: the master does not echo")
+	}
+	// The master sees the viewer's connection close a moment after the call ended.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"viewer_left"`) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = master.Process.Signal(os.Interrupt)
+	if err := master.Wait(); err != nil {
+		t.Errorf("master after Ctrl+C: %v", err)
+	}
+	for _, kind := range []string{"viewer_joined", "answered", "ice_connected", "first_frame", "viewer_left"} {
+		if !strings.Contains(out.String(), `"event":"`+kind+`"`) {
+			t.Errorf("master printed no %s event:\n%s", kind, out.String())
+		}
+	}
+}
+
+// lockedBuffer is a strings.Builder safe for a process's output and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -52,6 +52,8 @@ func (c *Controller) onSessionEvent(ev sessionEvent) {
 		c.publish(Event{Kind: EventNotice, SessionID: s.id, Message: ev.msg})
 	case evStall:
 		c.fail(s, ClassMediaStall, ev.err)
+	case evData:
+		c.publish(Event{Kind: EventData, SessionID: s.id, Data: ev.data})
 	}
 }
 

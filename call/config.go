@@ -29,8 +29,15 @@ type Config struct {
 	BackoffMax           time.Duration // retry delay cap (default 8 s)
 	TeardownStepLimit    time.Duration // each teardown step may take this long before it is reported and skipped (default 2 s)
 
-	Media capture.Options
-	NAT   NATMode
+	Media       capture.Options
+	NAT         NATMode
+	DataChannel bool // open a data channel to the master (messages and its round trip)
+	// NoTrickle gathers every candidate before the offer goes out, in it,
+	// and trickles none (the test page's "trickle ICE" off).
+	NoTrickle bool
+	// SendCandidates and AcceptCandidates filter the local candidates sent
+	// and the master's accepted, by type (zero: all).
+	SendCandidates, AcceptCandidates CandidateTypes
 
 	Logger *slog.Logger
 }

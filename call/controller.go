@@ -98,6 +98,20 @@ func (c *Controller) SetCameraOff(off bool) {
 	c.send(applyMedia{})
 }
 
+// SendMessage sends text to the master on the current call's data channel
+// (the message then comes back as an EventData). It fails with
+// ErrNoDataChannel when there is no open data channel.
+func (c *Controller) SendMessage(text string) error {
+	reply := make(chan error, 1)
+	c.send(sendText{text: text, reply: reply})
+	select {
+	case err := <-reply:
+		return err
+	case <-c.stopped:
+		return ErrNoDataChannel
+	}
+}
+
 // Subscribe returns a stream of events and a function that ends the
 // subscription. Events are dropped (and logged) for a subscriber that does
 // not keep up with a buffer of 4096.
@@ -129,6 +143,11 @@ func (c *Controller) publish(e Event) {
 		e.Time = time.Now()
 	}
 	e.Message = redact.String(e.Message)
+	if e.Data != nil && e.Data.Text != "" {
+		d := *e.Data
+		d.Text = redact.String(d.Text)
+		e.Data = &d
+	}
 	if dropped := c.subs.publish(e); dropped > 0 {
 		c.log.Warn("event subscriber is not keeping up; event dropped", "kind", e.Kind)
 	}

@@ -104,10 +104,21 @@ func newRig(t *testing.T, faults emulator.Faults, tune func(*call.Config)) *rig 
 
 func newRigTB(t testing.TB, faults emulator.Faults, tune func(*call.Config), w, h int) *rig {
 	t.Helper()
+	return newRigWith(t, demo.Options{Faults: faults, Width: w, Height: h}, tune)
+}
+
+// newRigWith is newRig with the demo's options (320x240@30 unless set).
+func newRigWith(t testing.TB, o demo.Options, tune func(*call.Config)) *rig {
+	t.Helper()
 	ctx := context.Background()
 	bugs := newBugCatcher(testLogger().Handler())
 	log := slog.New(bugs)
-	d, err := demo.Start(ctx, demo.Options{Faults: faults, Width: w, Height: h, FPS: 30, Logger: log})
+	if o.Width == 0 {
+		o.Width, o.Height = 320, 240
+	}
+	o.FPS, o.Logger = 30, log
+	faults := o.Faults
+	d, err := demo.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("demo: %v", err)
 	}
@@ -157,6 +168,18 @@ func (r *rig) waitFor(limit time.Duration, what string, ok func(call.Event) bool
 		r.t.Fatalf("no %s within %s (%v); events: %s", what, limit, err, summary(r.log))
 	}
 	return e
+}
+
+// seenOrWait returns the first event matching ok among those already read,
+// or waits for one like waitFor.
+func (r *rig) seenOrWait(limit time.Duration, what string, ok func(call.Event) bool) call.Event {
+	r.t.Helper()
+	for _, e := range r.log {
+		if ok(e) {
+			return e
+		}
+	}
+	return r.waitFor(limit, what, ok)
 }
 
 func (r *rig) waitLive(limit time.Duration) call.Event {

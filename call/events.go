@@ -66,6 +66,7 @@ const (
 	EventError  EventKind = "error"  // Class, Message: one failed attempt
 	EventStats  EventKind = "stats"  // Stats, about once a second while connected
 	EventNotice EventKind = "notice" // Message: something the user should know (no camera, ClientId in cooldown, ...)
+	EventData   EventKind = "data"   // Data: the data channel opened, a message went or came, a round trip was measured
 )
 
 // Event is what the controller publishes to the UI, the CLI and QA.
@@ -90,6 +91,26 @@ type Event struct {
 	// Overruns, with PhaseTeardown: the teardown steps that overran their
 	// time limit and were left running (Message says so in words).
 	Overruns []string
+	Data     *DataEvent
+}
+
+// DataKind tells what a DataEvent reports.
+type DataKind string
+
+// The data channel's events.
+const (
+	DataOpen    DataKind = "open"    // the data channel to the master is open
+	DataMessage DataKind = "message" // a text message went to the master or came from it
+	DataRTT     DataKind = "rtt"     // the master echoed a ping: RTT is the round trip
+)
+
+// DataEvent is what happened on the data channel.
+type DataEvent struct {
+	Kind       DataKind
+	Label      string        // DataOpen: the channel's label
+	Text       string        // DataMessage: the text
+	FromMaster bool          // DataMessage: the master sent it (else this app did)
+	RTT        time.Duration // DataRTT: the ping's round trip
 }
 
 // FrameInfo describes the first decoded frame of a session.
@@ -116,5 +137,6 @@ type Stats struct {
 	AudioLevelDBFS float64
 	LocalVideo     string // "camera:<label>", "test", "none"
 	LocalAudio     string
-	CandidateType  string // local candidate type of the selected pair: host, srflx, relay
+	CandidateType  string        // local candidate type of the selected pair: host, srflx, relay
+	DataRTT        time.Duration // the data channel's last measured round trip (0: none)
 }

@@ -80,13 +80,32 @@ func (j *JSONWriter) Event(e Event) {
 		j.Write(t, "notice", map[string]any{"message": e.Message})
 	case EventStats:
 		j.Write(t, "stats", statsFields(e.Stats))
+	case EventData:
+		j.dataEvent(t, e.Data)
+	}
+}
+
+// dataEvent writes a data channel event: datachannel_open, _message, _rtt.
+func (j *JSONWriter) dataEvent(t float64, d *DataEvent) {
+	switch d.Kind {
+	case DataOpen:
+		j.Write(t, "datachannel_open", map[string]any{"label": d.Label})
+	case DataMessage:
+		from := "viewer"
+		if d.FromMaster {
+			from = "master"
+		}
+		j.Write(t, "datachannel_message", map[string]any{"from": from, "text": d.Text})
+	case DataRTT:
+		j.Write(t, "datachannel_rtt", map[string]any{"ms": Millis(d.RTT)})
 	}
 }
 
 func statsFields(s *Stats) map[string]any {
 	return map[string]any{"codec": s.Codec, "width": s.Width, "height": s.Height, "fps": Round1(s.FPS),
 		"in_kbps": Round1(s.InboundKbps), "out_kbps": Round1(s.OutboundKbps), "rtt_ms": Millis(s.RTT),
-		"lost": s.PacketsLost, "jitter_ms": Millis(s.Jitter), "audio_packets": s.AudioPackets, "candidate": s.CandidateType}
+		"lost": s.PacketsLost, "jitter_ms": Millis(s.Jitter), "audio_packets": s.AudioPackets, "candidate": s.CandidateType,
+		"datachannel_rtt_ms": Millis(s.DataRTT)}
 }
 
 // Millis is d in milliseconds with microsecond precision.

@@ -39,7 +39,11 @@ func TestJSONEventsGolden(t *testing.T) {
 		call.Event{Time: at(401), Kind: call.EventState, State: call.StateRetrying, Retry: 1, Backoff: ms(187.5), AnswerTimeout: 10 * time.Second,
 			Message: "no SDP answer within 5s; retrying in 188ms and waiting 10s for the answer"},
 		call.Event{Time: at(402), Kind: call.EventState, State: call.StateWaiting, Backoff: ms(2000), Message: "ClientId cooling down"},
-		call.Event{Time: at(500), Kind: call.EventPhase, Phase: call.PhaseTeardown, SessionID: 2, Elapsed: ms(17.25)},
+		call.Event{Time: at(350), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataOpen, Label: call.DataChannelLabel}},
+		call.Event{Time: at(351), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataMessage, Text: "hello master"}},
+		call.Event{Time: at(352), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataMessage, Text: "hello viewer", FromMaster: true}},
+		call.Event{Time: at(353), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataRTT, RTT: ms(1.25)}},
+		call.Event{Time: at(500), Kind: call.EventPhase, Phase: call.PhaseTeardown, SessionID: 2, Elapsed: ms(17.25), Overruns: []string{"close local media"}},
 		call.Event{Time: at(501), Kind: call.EventState, State: call.StateIdle},
 	)
 	var out bytes.Buffer

@@ -30,6 +30,12 @@ type applyMedia struct{}
 // whether it was cancelled meanwhile.
 type retryDue struct{ gen uint64 }
 
+// sendText asks the loop to send a data channel message on the current call.
+type sendText struct {
+	text  string
+	reply chan<- error
+}
+
 // teardownDone reports that a session has released everything it held.
 type teardownDone struct {
 	id  uint64
@@ -45,6 +51,7 @@ type idFree struct {
 
 func (command) isLoopMsg()      {}
 func (applyMedia) isLoopMsg()   {}
+func (sendText) isLoopMsg()     {}
 func (retryDue) isLoopMsg()     {}
 func (teardownDone) isLoopMsg() {}
 func (idFree) isLoopMsg()       {}
@@ -81,6 +88,8 @@ func (c *Controller) loop() {
 			if a := c.lp.cur; a != nil {
 				a.s.applyMedia(!c.micMuted.Load(), !c.cameraOff.Load())
 			}
+		case sendText:
+			m.reply <- c.sendMessage(m.text)
 		case retryDue:
 			if m.gen == c.lp.retryGen && c.lp.action.want && c.lp.cur == nil {
 				c.start()
@@ -96,6 +105,16 @@ func (c *Controller) loop() {
 			return
 		}
 	}
+}
+
+// sendMessage sends text on the current session's data channel (pion only
+// queues it for SCTP: the loop does not wait on the network).
+func (c *Controller) sendMessage(text string) error {
+	a := c.lp.cur
+	if a == nil {
+		return ErrNoDataChannel
+	}
+	return a.s.sendMessage(text)
 }
 
 // moveTo changes the state through the transition table and publishes it.

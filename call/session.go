@@ -35,6 +35,7 @@ const (
 	evStats
 	evNotice
 	evStall
+	evData
 )
 
 type timerKind int
@@ -64,6 +65,7 @@ type sessionEvent struct {
 	timer timerKind
 	stats *Stats
 	msg   string
+	data  *DataEvent
 }
 
 // sessionDeps is everything a session uses that outlives it; the controller
@@ -110,7 +112,8 @@ type session struct {
 	player  *audioout.Player
 	timers  [numTimers]*time.Timer
 
-	neg negotiation // run goroutine only, but for the candidates it guards itself
+	neg  negotiation // run goroutine only, but for the candidates it guards itself
+	data dataChannel
 
 	iceUp            atomic.Bool // ICE has connected at least once
 	signalingDropped atomic.Bool // a signaling socket of the session was closed under it

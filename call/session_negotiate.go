@@ -64,6 +64,11 @@ func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) 
 	if err := addTracks(pc, local); err != nil {
 		return nil, err
 	}
+	if s.deps.cfg.DataChannel {
+		if err := s.openDataChannel(pc); err != nil {
+			return nil, err
+		}
+	}
 	if local.Video != nil {
 		s.preview(local)
 	}
@@ -99,11 +104,27 @@ func addTracks(pc *webrtc.PeerConnection, local *capture.Local) error {
 	return nil
 }
 
+// gatherWait bounds the wait for every candidate when trickle ICE is off.
+const gatherWait = 10 * time.Second
+
 // sendOffer sends the local offer, then the candidates gathered so far.
+// With trickle ICE off it first waits for every candidate, which the offer
+// then carries.
 func (s *session) sendOffer(ctx context.Context, conn *kvs.Conn, pc *webrtc.PeerConnection) error {
+	if s.deps.cfg.NoTrickle {
+		select {
+		case <-webrtc.GatheringCompletePromise(pc):
+		case <-time.After(gatherWait):
+			s.log.Warn("candidate gathering not complete: sending the offer with what was found", "after", gatherWait)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	offer := *pc.LocalDescription()
+	offer.SDP = s.deps.cfg.SendCandidates.filterSDP(offer.SDP)
 	// Anything received before the offer started going out is stale.
 	s.neg.offerAt = time.Now()
-	if err := conn.SendOffer(ctx, *pc.LocalDescription(), s.correlationID("offer")); err != nil {
+	if err := conn.SendOffer(ctx, offer, s.correlationID("offer")); err != nil {
 		return fmt.Errorf("send offer: %w", err)
 	}
 	s.phase(PhaseOfferSent, time.Now(), nil)
@@ -119,6 +140,9 @@ func (s *session) correlationID(what string) string {
 // sendCandidate trickles a local candidate, after the offer: a candidate that
 // reached the master before the offer would be dropped by it.
 func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
+	if s.deps.cfg.NoTrickle || !s.deps.cfg.SendCandidates.allows(c.Candidate) {
+		return // in the offer, or filtered out
+	}
 	n := &s.neg
 	n.candMu.Lock()
 	if !n.offerSent {
@@ -206,7 +230,7 @@ func (s *session) handle(m kvs.Message) {
 }
 
 func (s *session) onRemoteCandidate(c *webrtc.ICECandidateInit) {
-	if c == nil {
+	if c == nil || !s.deps.cfg.AcceptCandidates.allows(c.Candidate) {
 		return
 	}
 	if !s.neg.remoteOK {
@@ -253,8 +277,10 @@ func (s *session) onAnswer(m kvs.Message) {
 	// Held until answer_received is posted: media can only start once the
 	// answer is being applied, so the first frame, which takes phaseMu too,
 	// is always reported after the answer (the state machine relies on it).
+	answer := *m.Answer
+	answer.SDP = s.deps.cfg.AcceptCandidates.filterSDP(answer.SDP)
 	s.phaseMu.Lock()
-	err := s.pc.SetRemoteDescription(*m.Answer)
+	err := s.pc.SetRemoteDescription(answer)
 	restart := n.answered
 	if err == nil {
 		n.answered, n.remoteOK = true, true

@@ -78,7 +78,14 @@ func (s *session) controlPlane(ctx context.Context) (kvs.Config, *controlPlaneRe
 }
 
 func (s *session) rtcOptions(sel *mediadevices.CodecSelector) rtc.Options {
-	o := rtc.Options{Loopback: s.cpRes.loopback, NAT: s.deps.cfg.NAT, Logger: s.log}
+	send, nat := s.deps.cfg.SendCandidates, s.deps.cfg.NAT
+	if send.Has(CandidateRelay) && !send.Has(CandidateHost) && !send.Has(CandidateSrflx) {
+		// Relay candidates only: this end must not use its others either,
+		// or a host pair would win and the relay be bypassed.
+		nat = NATRelay
+	}
+	o := rtc.Options{Loopback: s.cpRes.loopback, NAT: nat, Logger: s.log,
+		KeepTURN: !send.All() && send.Has(CandidateRelay)}
 	if sel != nil {
 		o.Populate = func(me *webrtc.MediaEngine) error {
 			sel.Populate(me)

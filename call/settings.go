@@ -45,8 +45,16 @@ type Settings struct {
 	Width       int    // the picture sent
 	Height      int
 	FPS         int
-	Codec       string // capture.CodecAuto, CodecH264 or CodecVP8
+	MaxBitrate  int    // the most the video sent may use, in kbit/s (0: chosen from its size)
+	Codec       string // capture.CodecAuto, CodecH264 or CodecVP8: sent, and preferred to receive
 	NAT         NATMode
+
+	DataChannel      bool           // open a data channel to the master (messages, round trip)
+	Trickle          bool           // trickle ICE candidates (off: all of them in the offer)
+	SendCandidates   CandidateTypes // local candidate types sent (all when empty)
+	AcceptCandidates CandidateTypes // the master's candidate types accepted (all when empty)
+	DualStack        bool           // the region's dual-stack (IPv4+IPv6) endpoints
+	FIPS             bool           // the region's FIPS endpoints
 
 	Faults string // Demo mode: emulator faults, e.g. "drop-offer-every=3,delay-answer=1s"
 }
@@ -66,6 +74,10 @@ func DefaultSettings() Settings {
 		FPS:              30,
 		Codec:            capture.CodecAuto,
 		NAT:              NATAll,
+		DataChannel:      true,
+		Trickle:          true,
+		SendCandidates:   AllCandidates,
+		AcceptCandidates: AllCandidates,
 	}
 }
 
@@ -81,13 +93,16 @@ func (s Settings) Config() Config {
 		NoRetries:        s.Retries == 0,
 		Media: capture.Options{
 			Video: s.Video, VideoDevice: s.VideoDevice, Audio: s.Audio, AudioDevice: s.AudioDevice,
-			Width: s.Width, Height: s.Height, FPS: s.FPS, Codec: s.Codec,
+			Width: s.Width, Height: s.Height, FPS: s.FPS, Codec: s.Codec, VideoBitrate: s.MaxBitrate * 1000,
 			PatternStyle: pattern.StyleViewer, // this end's look, told apart from the master's
 		},
-		NAT: s.NAT,
+		NAT:         s.NAT,
+		DataChannel: s.DataChannel, NoTrickle: !s.Trickle,
+		SendCandidates: s.SendCandidates, AcceptCandidates: s.AcceptCandidates,
 	}
 	if s.Mode == ModeAWS {
-		c.AWS = kvs.AWSOptions{Region: s.Region, Profile: s.Profile, EndpointURL: s.EndpointURL, CAFile: s.CAFile}
+		c.AWS = kvs.AWSOptions{Region: s.Region, Profile: s.Profile, EndpointURL: s.EndpointURL, CAFile: s.CAFile,
+			DualStack: s.DualStack, FIPS: s.FIPS}
 		c.Channel = s.Channel
 	}
 	return c

@@ -107,6 +107,11 @@ func TestSettingsValidate(t *testing.T) {
 		{"video format", aws(func(s *call.Settings) { s.Width, s.Height = 7680, 4321 }), map[string]string{call.FieldVideoFormat: "3840x2160"}},
 		{"codec and nat", aws(func(s *call.Settings) { s.Codec = "av1"; s.NAT = "none" }), map[string]string{call.FieldCodec: "H.264", call.FieldNAT: "TURN"}},
 		{"faults need demo", aws(func(s *call.Settings) { s.Faults = "drop-offers=1" }), map[string]string{call.FieldFaults: "Demo mode"}},
+		{"candidate filters", aws(func(s *call.Settings) { s.SendCandidates, s.AcceptCandidates = "host,udp", "relay" }),
+			map[string]string{call.FieldSendCandidates: `"udp" is not a candidate type`}},
+		{"TURN only needs relay candidates", aws(func(s *call.Settings) { s.NAT, s.SendCandidates = call.NATRelay, "host" }),
+			map[string]string{call.FieldSendCandidates: "allow relay"}},
+		{"bitrate", aws(func(s *call.Settings) { s.MaxBitrate = 10 }), map[string]string{call.FieldMaxBitrate: "between 50 and 20000"}},
 		{"demo ignores aws fields", func() call.Settings {
 			s := call.DefaultSettings()
 			s.Channel, s.Region = "bad name!", "x"
@@ -148,7 +153,9 @@ func TestSettingsConfig(t *testing.T) {
 		NoRetries: true,
 		Media: capture.Options{Video: capture.SourceCamera, VideoDevice: "/dev/video0", Audio: capture.SourceTone, Codec: "h264",
 			Width: 640, Height: 360, FPS: 15, PatternStyle: pattern.StyleViewer},
-		NAT: call.NATRelay,
+		NAT:            call.NATRelay,
+		DataChannel:    true,
+		SendCandidates: call.AllCandidates, AcceptCandidates: call.AllCandidates,
 	}
 	if got := s.Config(); !reflect.DeepEqual(got, want) {
 		t.Errorf("config\n got %+v\nwant %+v", got, want)
@@ -159,6 +166,10 @@ func TestSettingsConfig(t *testing.T) {
 	s.Retries = 4
 	if c := s.Config(); c.NoRetries || c.RetryLimit != 4 {
 		t.Errorf("retries 4: %+v", c)
+	}
+	s.Trickle, s.DataChannel, s.MaxBitrate, s.DualStack, s.FIPS = false, false, 900, true, true
+	if c := s.Config(); !c.NoTrickle || c.DataChannel || c.Media.VideoBitrate != 900_000 || !c.AWS.DualStack || !c.AWS.FIPS {
+		t.Errorf("trickle off, no data channel, 900 kbit/s, dual-stack, FIPS: %+v", c)
 	}
 	s.Mode = call.ModeDemo
 	if c := s.Config(); c.Channel != "" || c.AWS != (kvs.AWSOptions{}) {

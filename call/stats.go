@@ -49,6 +49,9 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 				}
 			}
 			s.mu.Unlock()
+			s.data.mu.Lock()
+			st.DataRTT = s.data.rtt
+			s.data.mu.Unlock()
 			secs := now.Sub(prevAt).Seconds()
 			if secs > 0 && prevAt != (time.Time{}) {
 				st.InboundKbps = float64(st.bytesIn-prevIn) * 8 / 1000 / secs

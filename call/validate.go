@@ -42,6 +42,9 @@ const (
 	FieldCodec            = "codec"
 	FieldNAT              = "nat"
 	FieldFaults           = "faults"
+	FieldSendCandidates   = "send_candidates"
+	FieldAcceptCandidates = "accept_candidates"
+	FieldMaxBitrate       = "max_bitrate"
 )
 
 // The limits Validate enforces.
@@ -103,6 +106,7 @@ func (c Config) check(errs *fieldErrors) {
 		errs.add(FieldNAT, "choose all (STUN+TURN), relay (TURN only) or stun (STUN only)")
 	}
 	validateMedia(c.Media, errs)
+	c.validateCandidates(errs)
 }
 
 func (c Config) validateAWS(errs *fieldErrors) {
@@ -185,6 +189,9 @@ func validateMedia(m capture.Options, errs *fieldErrors) {
 	if m.FPS < 0 || m.FPS > 60 {
 		errs.add(FieldVideoFormat, "the frame rate must be between 1 and 60")
 	}
+	if m.VideoBitrate < 0 || (m.VideoBitrate > 0 && m.VideoBitrate < 50_000) || m.VideoBitrate > 20_000_000 {
+		errs.add(FieldMaxBitrate, "between 50 and 20000 kbit/s (0: chosen from the picture size)")
+	}
 }
 
 func clientIDProblem(err error) string {
@@ -204,4 +211,15 @@ func checkCAFile(path string) string {
 		return "no PEM certificate in the file"
 	}
 	return ""
+}
+
+func (c Config) validateCandidates(errs *fieldErrors) {
+	for field, t := range map[string]CandidateTypes{FieldSendCandidates: c.SendCandidates, FieldAcceptCandidates: c.AcceptCandidates} {
+		if err := t.check(); err != nil {
+			errs.add(field, "%v", err)
+		}
+	}
+	if c.NAT == NATRelay && !c.SendCandidates.Has(CandidateRelay) {
+		errs.add(FieldSendCandidates, "TURN only has nothing but relay candidates to send: allow relay")
+	}
 }

@@ -29,7 +29,9 @@ type Options struct {
 	Height    int
 	FPS       int
 	EventLog  string // optional path of the emulator's JSON-lines event log
-	Logger    *slog.Logger
+	// NoDataChannel makes the master ignore the viewers' data channels.
+	NoDataChannel bool
+	Logger        *slog.Logger
 }
 
 // Demo is a running emulator plus demo master.
@@ -64,7 +66,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	}
 	m, err := master.Start(ctx, master.Options{
 		AWS: d.AWSOptions(), Channel: Channel,
-		Width: o.Width, Height: o.Height, FPS: o.FPS, Codec: o.Codec,
+		Width: o.Width, Height: o.Height, FPS: o.FPS, Codec: o.Codec, NoDataChannel: o.NoDataChannel,
 		Loopback: true,
 		Logger:   o.Logger.With("component", "master"),
 	})

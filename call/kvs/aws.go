@@ -57,6 +57,11 @@ type AWSOptions struct {
 	// the container credentials of its own. AWS_EC2_METADATA_DISABLED=true
 	// skips the lookup.
 	IMDSTimeout time.Duration
+	// DualStack and FIPS ask for the region's dual-stack (IPv4 and IPv6) and
+	// FIPS endpoints. Unset, the shared config's use_dualstack_endpoint and
+	// use_fips_endpoint and AWS_USE_DUALSTACK_ENDPOINT / AWS_USE_FIPS_ENDPOINT
+	// decide, as for any AWS SDK.
+	DualStack, FIPS bool
 }
 
 // Config is a loaded AWS configuration plus the TLS settings of the signaling dialer.
@@ -70,6 +75,8 @@ type Config struct {
 	EndpointURL string
 	// Timeouts bound connecting to KVS endpoints (zero fields: the defaults).
 	Timeouts Timeouts
+	// Variant says whether the dual-stack and FIPS endpoints are in use.
+	Variant EndpointVariant
 
 	// transport is the HTTP transport of AWS.HTTPClient when this package built it.
 	transport *http.Transport
@@ -112,6 +119,12 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 	if o.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(o.Credentials))
 	}
+	if o.DualStack {
+		opts = append(opts, config.WithUseDualStackEndpoint(aws.DualStackEndpointStateEnabled))
+	}
+	if o.FIPS {
+		opts = append(opts, config.WithUseFIPSEndpoint(aws.FIPSEndpointStateEnabled))
+	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return Config{}, loadError(err)
@@ -148,6 +161,7 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 	return Config{
 		AWS: awsCfg, TLS: tlsCfg, EndpointURL: o.EndpointURL, Timeouts: timeouts, transport: tr,
 		credentialTimeout: o.CredentialTimeout, profile: profileOf(awsCfg, o.Profile),
+		Variant: resolveVariant(ctx, awsCfg),
 	}, nil
 }
 

@@ -186,18 +186,9 @@ func (c *ControlPlane) GetICEServers(ctx context.Context, ep Endpoints, channelA
 		}
 	}
 	if u, err := url.Parse(ep.HTTPS); err == nil && !isLoopbackHost(u.Hostname()) {
-		cfg.Servers = append([]webrtc.ICEServer{{URLs: []string{stunURL(c.cfg.AWS.Region)}}}, cfg.Servers...)
+		cfg.Servers = append([]webrtc.ICEServer{{URLs: []string{c.cfg.Variant.stunURL(c.cfg.AWS.Region)}}}, cfg.Servers...)
 	}
 	return cfg, nil
-}
-
-// stunURL is the KVS STUN server of region.
-func stunURL(region string) string {
-	domain := "amazonaws.com"
-	if strings.HasPrefix(region, "cn-") {
-		domain = "amazonaws.com.cn"
-	}
-	return fmt.Sprintf("stun:stun.kinesisvideo.%s.%s:443", region, domain)
 }
 
 func isLoopbackHost(host string) bool {

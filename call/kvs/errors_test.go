@@ -108,10 +108,10 @@ func TestOffsetFromMessage(t *testing.T) {
 }
 
 func TestSTUNAndLoopback(t *testing.T) {
-	if got := stunURL("us-west-2"); got != "stun:stun.kinesisvideo.us-west-2.amazonaws.com:443" {
+	if got := (EndpointVariant{}).stunURL("us-west-2"); got != "stun:stun.kinesisvideo.us-west-2.amazonaws.com:443" {
 		t.Error(got)
 	}
-	if got := stunURL("cn-north-1"); got != "stun:stun.kinesisvideo.cn-north-1.amazonaws.com.cn:443" {
+	if got := (EndpointVariant{}).stunURL("cn-north-1"); got != "stun:stun.kinesisvideo.cn-north-1.amazonaws.com.cn:443" {
 		t.Error(got)
 	}
 	for h, want := range map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true, "127.1.2.3": true, "r-1.kinesisvideo.us-west-2.amazonaws.com": false, "10.0.0.1": false} {

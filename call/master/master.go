@@ -81,6 +81,12 @@ type Options struct {
 	Codec string
 	// NoAudio turns the tone off.
 	NoAudio bool
+	// OnEvent, when set, is called (from the master's goroutines, one event
+	// at a time per viewer) with what happens to each viewer.
+	OnEvent func(Event)
+	// NoDataChannel makes the master ignore the data channels viewers open:
+	// no echo of their pings, no messages of its own.
+	NoDataChannel bool
 	// Loopback restricts ICE to 127.0.0.1 (rtc.Options.Loopback): demo and tests.
 	Loopback bool
 	// Logger receives the master's logs; nil discards them.

@@ -73,6 +73,7 @@ func (m *Master) handleOffer(clientID string, offer webrtc.SessionDescription) {
 		m.log.Info("new offer replaces the viewer's connection", "client_id", clientID)
 		m.teardownAsync(old)
 	}
+	m.emit(Event{Kind: ViewerJoined, ClientID: clientID})
 
 	v, err := m.newViewer(clientID, offer, pending)
 	if err != nil {
@@ -90,6 +91,7 @@ func (m *Master) handleOffer(clientID string, offer webrtc.SessionDescription) {
 	v.local.SetPaused(m.paused)
 	m.resetStatsLocked(clientID)
 	m.mu.Unlock()
+	m.emit(Event{Kind: Answered, ClientID: clientID})
 	m.notify()
 }
 
@@ -164,6 +166,9 @@ func (m *Master) viewerEnded(v *viewer) {
 	m.mu.Unlock()
 	if cur && !closed {
 		m.teardownAsync(v)
+	}
+	if cur {
+		m.emit(Event{Kind: ViewerLeft, ClientID: v.id, Detail: v.pc.ConnectionState().String()})
 	}
 	m.notify()
 }

@@ -49,6 +49,8 @@ type viewer struct {
 	height      int
 	codec       string
 
+	data dataLog // what the viewer said on its data channels
+
 	teardownOnce sync.Once
 }
 
@@ -75,6 +77,7 @@ func (v *viewer) start(offer webrtc.SessionDescription, pending []webrtc.ICECand
 	v.onICECandidate(log)
 	v.onConnectionStateChange(log)
 	v.onTrack(log)
+	v.onDataChannel(log)
 	if err := v.setOffer(offer, pending, log); err != nil {
 		return err
 	}
@@ -154,6 +157,7 @@ func (v *viewer) onConnectionStateChange(log *slog.Logger) {
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
 			v.connected.Store(true)
+			v.m.emit(Event{Kind: ICEConnected, ClientID: v.id})
 			// DTLS and SRTP are up (or about to be: the writer forces another
 			// keyframe at the first packet SRTP really sends).
 			v.local.ForceKeyFrame()
@@ -279,7 +283,9 @@ func (v *viewer) PutFrame(f sink.Frame) {
 	}
 	v.width, v.height, v.codec = f.Width, f.Height, f.Codec
 	v.statsMu.Unlock()
-	v.frames.Add(1)
+	if v.frames.Add(1) == 1 {
+		v.m.emit(Event{Kind: FirstFrame, ClientID: v.id, Width: f.Width, Height: f.Height, Codec: f.Codec})
+	}
 	v.m.notify()
 }
 

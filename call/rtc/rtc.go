@@ -55,6 +55,10 @@ type Options struct {
 	Loopback bool
 	// NAT is NATAll ("" means the same), NATRelay or NATSTUN.
 	NAT NATMode
+	// KeepTURN, with Loopback, keeps the loopback TURN servers in NATAll mode
+	// too (Loopback drops every server otherwise): for a call that wants
+	// relay candidates beside its host ones (candidate filters).
+	KeepTURN bool
 	// Populate registers the codecs in the order they should be offered (for
 	// example a mediadevices CodecSelector's Populate). Nil registers
 	// DefaultCodecs.
@@ -269,8 +273,11 @@ func Configuration(servers []webrtc.ICEServer, o Options) webrtc.Configuration {
 		ICETransportPolicy: webrtc.ICETransportPolicyAll,
 	}
 	if o.Loopback {
-		if o.NAT == NATRelay {
+		switch {
+		case o.NAT == NATRelay:
 			cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+			cfg.ICEServers = filterServers(servers, isLoopbackTURN)
+		case o.KeepTURN && o.NAT != NATSTUN:
 			cfg.ICEServers = filterServers(servers, isLoopbackTURN)
 		}
 
