@@ -267,6 +267,15 @@ func (w *Window) Disconnect() {
 	}
 }
 
+// SendMessage implements Actions.
+func (w *Window) SendMessage(text string) error {
+	c := w.calls.current()
+	if c == nil {
+		return call.ErrNoDataChannel
+	}
+	return c.SendMessage(text)
+}
+
 // SetMicMuted implements Actions.
 func (w *Window) SetMicMuted(m bool) {
 	h := &w.calls

@@ -22,6 +22,8 @@ type Actions interface {
 	Reconnect()
 	SetMicMuted(bool)
 	SetCameraOff(bool)
+	// SendMessage sends text to the master on the call's data channel.
+	SendMessage(text string) error
 }
 
 // previewPace is the interval between the local preview's frames.
@@ -58,6 +60,8 @@ type MainView struct {
 	Mute       *widget.Check
 	CameraOff  *widget.Check
 	About      *widget.Button // the build's version, commit and library versions
+	ShowMsgs   *widget.Button // shows or hides the message panel
+	Messages   *MessagePanel
 	Badge      *StateBadge
 	Stats      *widget.Label
 	Notice     *widget.Label
@@ -85,7 +89,10 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 		Remote:   NewVideoView("Press Connect to start a call"),
 		Local:    NewVideoView("camera off"),
 		Timeline: NewTimeline(),
+		Messages: NewMessagePanel(),
 	}
+	m.Messages.OnSend = act.SendMessage
+	m.Messages.Hide()
 	m.Connect = widget.NewButtonWithIcon("Connect", theme.MediaPlayIcon(), act.Connect)
 	m.Connect.Importance = widget.HighImportance
 	m.Disconnect = widget.NewButtonWithIcon("Disconnect", theme.MediaStopIcon(), act.Disconnect)
@@ -94,6 +101,7 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 	m.CameraOff = widget.NewCheck("Camera off", act.SetCameraOff)
 	full := widget.NewButtonWithIcon("", theme.ViewFullScreenIcon(), m.ToggleFullScreen)
 	m.About = widget.NewButtonWithIcon("", theme.InfoIcon(), m.ShowAbout)
+	m.ShowMsgs = widget.NewButtonWithIcon("Messages", theme.MailComposeIcon(), m.ToggleMessages)
 	m.Stats.TextStyle = fyne.TextStyle{Monospace: true}
 	m.Stats.Truncation = fyne.TextTruncateEllipsis
 	m.Notice.Importance = widget.WarningImportance
@@ -105,9 +113,9 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 	m.Remote.OnShown(m.Local.ShowIfDue)
 
 	toolbar := container.NewHBox(m.Connect, m.Disconnect, m.Reconnect, widget.NewSeparator(),
-		m.Mute, m.CameraOff, full, layout.NewSpacer(), m.Badge, m.About)
+		m.Mute, m.CameraOff, full, m.ShowMsgs, layout.NewSpacer(), m.Badge, m.About)
 	m.videoArea = container.New(&insetLayout{}, m.Remote, m.Local)
-	callTab := container.NewBorder(nil, container.NewVBox(m.Notice, m.Stats), nil, nil, m.videoArea)
+	callTab := container.NewBorder(nil, container.NewVBox(m.Notice, m.Stats), nil, m.Messages, m.videoArea)
 	orEmpty := func(o fyne.CanvasObject) fyne.CanvasObject {
 		if o == nil {
 			return layout.NewSpacer()
@@ -183,6 +191,17 @@ func (m *MainView) placeVideo() {
 	m.Local.place()
 }
 
+// ToggleMessages shows or hides the message panel beside the video (the
+// video's surfaces follow the new size at once).
+func (m *MainView) ToggleMessages() {
+	if m.Messages.Visible() {
+		m.Messages.Hide()
+	} else {
+		m.Messages.Show()
+	}
+	m.placeVideo()
+}
+
 // FullScreen reports whether the video is shown full screen.
 func (m *MainView) FullScreen() bool { return m.fullscreen }
 
@@ -200,6 +219,7 @@ func (m *MainView) SelectTab(name string) {
 func (m *MainView) Apply(ev call.Event) {
 	m.Badge.Apply(ev)
 	m.Timeline.Apply(ev)
+	m.Messages.Apply(ev)
 	switch ev.Kind {
 	case call.EventState:
 		m.updateButtons(ev.State)

@@ -28,6 +28,10 @@ func (r *recorder) SetMicMuted(m bool) {
 func (r *recorder) SetCameraOff(o bool) {
 	r.add(map[bool]string{true: "camera-off", false: "camera-on"}[o])
 }
+func (r *recorder) SendMessage(text string) error {
+	r.add("send:" + text)
+	return nil
+}
 func (r *recorder) take() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -89,6 +89,13 @@ func LoadSettings(p fyne.Preferences) call.Settings {
 		FPS:              num("fps", d.FPS),
 		Codec:            str("codec", d.Codec),
 		NAT:              call.NATMode(str("nat", string(d.NAT))),
+		MaxBitrate:       num("max_bitrate", d.MaxBitrate),
+		SendCandidates:   call.CandidateTypes(str("send_candidates", string(d.SendCandidates))),
+		AcceptCandidates: call.CandidateTypes(str("accept_candidates", string(d.AcceptCandidates))),
+		Trickle:          p.BoolWithFallback(prefPrefix+"trickle", d.Trickle),
+		DataChannel:      p.BoolWithFallback(prefPrefix+"data_channel", d.DataChannel),
+		DualStack:        p.BoolWithFallback(prefPrefix+"dualstack", d.DualStack),
+		FIPS:             p.BoolWithFallback(prefPrefix+"fips", d.FIPS),
 	}
 	s.Video, s.VideoDevice = str("video", ""), str("video_device", "")
 	if s.Video == "" { // not saved by this version
@@ -119,12 +126,16 @@ func SaveSettings(p fyne.Preferences, s call.Settings) {
 		"endpoint": s.EndpointURL, "ca_file": s.CAFile, "client_id_policy": string(s.ClientIDPolicy),
 		"client_id": s.ClientID, "video": s.Video, "video_device": s.VideoDevice, "audio": s.Audio,
 		"audio_device": s.AudioDevice, "codec": s.Codec, "nat": string(s.NAT),
+		"send_candidates": string(s.SendCandidates), "accept_candidates": string(s.AcceptCandidates),
 	} {
 		p.SetString(prefPrefix+key, v)
 	}
+	for key, v := range map[string]bool{"trickle": s.Trickle, "data_channel": s.DataChannel, "dualstack": s.DualStack, "fips": s.FIPS} {
+		p.SetBool(prefPrefix+key, v)
+	}
 	for key, v := range map[string]int{
 		"answer_timeout_ms": int(s.AnswerTimeout / time.Millisecond), "max_answer_timeout_ms": int(s.MaxAnswerTimeout / time.Millisecond),
-		"retries": s.Retries, "width": s.Width, "height": s.Height, "fps": s.FPS,
+		"retries": s.Retries, "width": s.Width, "height": s.Height, "fps": s.FPS, "max_bitrate": s.MaxBitrate,
 	} {
 		p.SetInt(prefPrefix+key, v)
 	}

@@ -23,6 +23,8 @@ var (
 	codecChoices = []DeviceChoice{{capture.CodecAuto, "Auto"}, {capture.CodecH264, "H.264"}, {capture.CodecVP8, "VP8"}}
 	sizeChoices  = []DeviceChoice{{"640x360", "640x360"}, {"960x540", "960x540"}, {"1280x720", "1280x720 (HD)"}, {"1920x1080", "1920x1080 (Full HD)"}}
 	fpsChoices   = []DeviceChoice{{"15", "15 fps"}, {"24", "24 fps"}, {"30", "30 fps"}, {"60", "60 fps"}}
+
+	candidateTypeLabels = []string{call.CandidateHost, call.CandidateSrflx, call.CandidateRelay}
 )
 
 // SettingsForm edits call.Settings. Bad input is reported next to its field
@@ -52,8 +54,15 @@ type SettingsForm struct {
 	SendAudio        *widget.Check
 	VideoSize        *widget.Select
 	FPS              *widget.Select
+	MaxBitrate       *widget.Entry
 	Codec            *widget.Select
 	NAT              *widget.Select
+	SendTypes        *widget.CheckGroup // candidate types sent
+	AcceptTypes      *widget.CheckGroup // candidate types accepted
+	Trickle          *widget.Check
+	DataChannel      *widget.Check
+	DualStack        *widget.Check
+	FIPS             *widget.Check
 	Save             *widget.Button
 	Status           *widget.Label
 
@@ -84,6 +93,13 @@ func NewSettingsForm(s call.Settings, profiles []string, cameras, mics []DeviceC
 		SendAudio:        widget.NewCheck("Send my microphone", nil),
 		VideoSize:        widget.NewSelect(nil, nil),
 		FPS:              widget.NewSelect(nil, nil),
+		MaxBitrate:       widget.NewEntry(),
+		SendTypes:        widget.NewCheckGroup(candidateTypeLabels, nil),
+		AcceptTypes:      widget.NewCheckGroup(candidateTypeLabels, nil),
+		Trickle:          widget.NewCheck("Trickle ICE (off: every candidate in the offer)", nil),
+		DataChannel:      widget.NewCheck("Open a data channel (messages, round trip)", nil),
+		DualStack:        widget.NewCheck("Dual-stack endpoints (IPv4 and IPv6)", nil),
+		FIPS:             widget.NewCheck("FIPS endpoints", nil),
 		Codec:            widget.NewSelect(labels(codecChoices), nil),
 		NAT:              widget.NewSelect(labels(natChoices), nil),
 		Status:           widget.NewLabel(""),
@@ -93,6 +109,8 @@ func NewSettingsForm(s call.Settings, profiles []string, cameras, mics []DeviceC
 	}
 	f.VideoSize.SetOptions(labels(f.sizes))
 	f.FPS.SetOptions(labels(f.rates))
+	f.SendTypes.Horizontal, f.AcceptTypes.Horizontal = true, true
+	f.MaxBitrate.SetPlaceHolder("0: chosen from the size")
 	f.Mode = widget.NewRadioGroup([]string{"Demo", "AWS"}, func(string) { f.updateEnabled() })
 	f.Mode.Horizontal = true
 	f.Mode.Required = true
@@ -138,8 +156,14 @@ func (f *SettingsForm) newForm() *widget.Form {
 		item("Camera", call.FieldVideo, container.NewBorder(nil, nil, nil, f.SendVideo, f.Camera), ""),
 		item("Microphone", call.FieldAudio, container.NewBorder(nil, nil, nil, f.SendAudio, f.Microphone), ""),
 		item("Video sent", call.FieldVideoFormat, container.NewGridWithColumns(2, f.VideoSize, f.FPS), "the camera gives the closest format it has"),
-		item("Codec", call.FieldCodec, f.Codec, ""),
+		item("Maximum bitrate", call.FieldMaxBitrate, f.MaxBitrate, "kbit/s of the video sent"),
+		item("Codec", call.FieldCodec, f.Codec, "sent, and preferred to receive"),
 		item("NAT traversal", call.FieldNAT, f.NAT, ""),
+		item("Send candidates", call.FieldSendCandidates, f.SendTypes, "the local ICE candidate types offered to the master"),
+		item("Accept candidates", call.FieldAcceptCandidates, f.AcceptTypes, "the master's ICE candidate types used"),
+		item("ICE", "trickle", f.Trickle, ""),
+		item("Data channel", "data_channel", f.DataChannel, ""),
+		item("Endpoints", "endpoints", container.NewHBox(f.DualStack, f.FIPS), "also use_dualstack_endpoint / use_fips_endpoint in the AWS config"),
 	)
 }
 
@@ -218,7 +242,7 @@ func (f *SettingsForm) submit() {
 
 func (f *SettingsForm) updateEnabled() {
 	aws := f.Mode.Selected == "AWS"
-	for _, w := range []fyne.Disableable{f.Profile, f.Region, f.Channel, f.Endpoint, f.CAFile} {
+	for _, w := range []fyne.Disableable{f.Profile, f.Region, f.Channel, f.Endpoint, f.CAFile, f.DualStack, f.FIPS} {
 		if aws {
 			w.Enable()
 		} else {

@@ -100,3 +100,38 @@ func TestSettingsFormShowsErrorsNextToFields(t *testing.T) {
 		t.Errorf("SetSettings/Settings: %+v %v, want %+v", back, errs, s)
 	}
 }
+
+// TestSettingsFormCallOptions: the test page's options (data channel,
+// trickle, candidate filters, dual-stack, FIPS, bitrate) go into the settings
+// and back, and an empty candidate filter is refused next to its field.
+func TestSettingsFormCallOptions(t *testing.T) {
+	test.NewTempApp(t)
+	s := call.DefaultSettings()
+	s.Mode, s.Channel = call.ModeAWS, "door"
+	f := NewSettingsForm(s, nil, nil, nil)
+	test.NewTempWindow(t, f)
+	f.DataChannel.SetChecked(false)
+	f.Trickle.SetChecked(false)
+	f.SendTypes.SetSelected([]string{call.CandidateRelay, call.CandidateHost})
+	f.AcceptTypes.SetSelected([]string{call.CandidateRelay})
+	f.DualStack.SetChecked(true)
+	f.FIPS.SetChecked(true)
+	f.MaxBitrate.SetText("1500")
+	got, errs := f.Settings()
+	if len(errs) > 0 {
+		t.Fatalf("errors %v", errs)
+	}
+	if got.DataChannel || got.Trickle || got.SendCandidates != "host,relay" || got.AcceptCandidates != "relay" ||
+		!got.DualStack || !got.FIPS || got.MaxBitrate != 1500 {
+		t.Errorf("settings %+v", got)
+	}
+	f.SetSettings(got)
+	if back, _ := f.Settings(); back != got {
+		t.Errorf("round trip %+v, want %+v", back, got)
+	}
+	f.SendTypes.SetSelected(nil)
+	test.Tap(f.Save)
+	if !strings.Contains(f.Error(call.FieldSendCandidates), "at least one") {
+		t.Errorf("no candidate type: %q", f.Error(call.FieldSendCandidates))
+	}
+}

@@ -2,9 +2,12 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/kvsviewer/kvsviewer/call"
 )
@@ -37,6 +40,13 @@ func (f *SettingsForm) SetSettings(s call.Settings) {
 	selectValue(f.FPS, &f.rates, strconv.Itoa(s.FPS))
 	selectValue(f.Codec, &codecChoices, s.Codec)
 	selectValue(f.NAT, &natChoices, string(s.NAT))
+	f.MaxBitrate.SetText(strconv.Itoa(s.MaxBitrate))
+	f.SendTypes.SetSelected(candidateSet(s.SendCandidates))
+	f.AcceptTypes.SetSelected(candidateSet(s.AcceptCandidates))
+	f.Trickle.SetChecked(s.Trickle)
+	f.DataChannel.SetChecked(s.DataChannel)
+	f.DualStack.SetChecked(s.DualStack)
+	f.FIPS.SetChecked(s.FIPS)
 	f.ShowErrors(nil)
 	f.updateEnabled()
 }
@@ -60,6 +70,9 @@ func (f *SettingsForm) Settings() (call.Settings, []*call.FieldError) {
 	s.Audio, s.AudioDevice = audioSource(valueOf(f.Microphone, f.mics), f.SendAudio.Checked)
 	s.Codec = valueOf(f.Codec, codecChoices)
 	s.NAT = call.NATMode(valueOf(f.NAT, natChoices))
+	s.SendCandidates, s.AcceptCandidates = selectedTypes(f.SendTypes), selectedTypes(f.AcceptTypes)
+	s.Trickle, s.DataChannel = f.Trickle.Checked, f.DataChannel.Checked
+	s.DualStack, s.FIPS = f.DualStack.Checked, f.FIPS.Checked
 
 	// Text that does not parse is reported as such, instead of what
 	// validating its zero value would say.
@@ -78,6 +91,15 @@ func (f *SettingsForm) Settings() (call.Settings, []*call.FieldError) {
 	}
 	if s.Retries, err = strconv.Atoi(strings.TrimSpace(f.Retries.Text)); err != nil {
 		bad(call.FieldRetries, "not a whole number")
+	}
+	if s.MaxBitrate, err = strconv.Atoi(strings.TrimSpace(f.MaxBitrate.Text)); err != nil {
+		bad(call.FieldMaxBitrate, "not a whole number of kbit/s")
+	}
+	if len(f.SendTypes.Selected) == 0 {
+		bad(call.FieldSendCandidates, "choose at least one type")
+	}
+	if len(f.AcceptTypes.Selected) == 0 {
+		bad(call.FieldAcceptCandidates, "choose at least one type")
 	}
 	s.Width, s.Height, s.FPS = f.videoFormat()
 	for _, e := range call.FieldErrors(s.Validate()) {
@@ -106,4 +128,27 @@ func parseSeconds(text string) (time.Duration, error) {
 		return 0, fmt.Errorf("parse duration %q: %w", text, err)
 	}
 	return d, nil
+}
+
+// candidateSet lists the types of a candidate filter, in the form's order
+// (an empty filter is all of them).
+func candidateSet(t call.CandidateTypes) []string {
+	var out []string
+	for _, typ := range candidateTypeLabels {
+		if t.Has(typ) {
+			out = append(out, typ)
+		}
+	}
+	return out
+}
+
+// selectedTypes is the candidate filter a check group shows.
+func selectedTypes(g *widget.CheckGroup) call.CandidateTypes {
+	var out []string
+	for _, typ := range candidateTypeLabels {
+		if slices.Contains(g.Selected, typ) {
+			out = append(out, typ)
+		}
+	}
+	return call.CandidateTypes(strings.Join(out, ","))
 }

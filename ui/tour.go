@@ -16,7 +16,7 @@ import (
 
 // TourShots are the screenshots of the tour, in order (scripts/screenshots.sh saves each
 // as docs/NAME.png).
-var TourShots = []string{"main-live", "settings", "timeline", "qa"}
+var TourShots = []string{"main-live", "settings", "timeline", "messages", "qa"}
 
 // tour walks the window through the states the README shows, waiting at
 // each for the screenshot script, then quits the app.
@@ -54,6 +54,9 @@ func (w *Window) runTour() error {
 			return err
 		}
 	}
+	if err := w.messagesShot(); err != nil {
+		return err
+	}
 	cycles := w.o.TourQACycles
 	if cycles <= 0 {
 		cycles = 50
@@ -77,6 +80,27 @@ func (w *Window) runTour() error {
 		return err
 	}
 	return w.shot("qa")
+}
+
+// messagesShot shows the message panel during the call, after a message
+// each way on the data channel.
+func (w *Window) messagesShot() error {
+	if err := w.doWait(func() {
+		w.View.SelectTab(TabCall)
+		w.View.ToggleMessages()
+	}); err != nil {
+		return err
+	}
+	if err := w.SendMessage("Hello from the viewer"); err != nil {
+		w.log.Warn("tour: message not sent", "err", err)
+	}
+	if err := sleepCtx(w.ctx, 2500*time.Millisecond); err != nil { // the demo master speaks every 2 s
+		return err
+	}
+	if err := w.shot("messages"); err != nil {
+		return err
+	}
+	return w.doWait(w.View.ToggleMessages)
 }
 
 // doWait runs fn on the Fyne goroutine and waits for it, or for the window

@@ -266,6 +266,9 @@ func FormatStats(s *call.Stats) string {
 	if s.CandidateType != "" {
 		parts = append(parts, s.CandidateType)
 	}
+	if s.DataRTT > 0 {
+		parts = append(parts, "data RTT "+fineMS(s.DataRTT))
+	}
 	return strings.Join(parts, " · ")
 }
 
