@@ -2,6 +2,7 @@
 # Runs the app under Xvfb in Demo mode and saves the README's screenshots:
 #   docs/main-live.png  the call window, live with the demo master's test pattern
 #   docs/settings.png   the connection settings
+#   docs/settings-call.png  the call options at the end of the settings
 #   docs/timeline.png   the phase waterfall of the last sessions (a connect and a reconnect)
 #   docs/messages.png   the call with its data channel's message panel open
 #   docs/qa.png         the QA tab after a CYCLES-cycle run (default 50)
@@ -32,7 +33,7 @@ xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
 	set -euo pipefail
 	"$BIN" --demo --tour "$TOUR" --tour-qa-cycles "$CYCLES" >"$TOUR/app.log" 2>&1 &
 	pid=$!
-	for name in main-live settings timeline messages qa; do
+	for name in main-live settings settings-call timeline messages qa; do
 		while [ ! -e "$TOUR/$name.ready" ]; do
 			if [ -e "$TOUR/failed" ] || ! kill -0 "$pid" 2>/dev/null; then
 				echo "screenshots: the app stopped before $name: $(cat "$TOUR/failed" 2>/dev/null)" >&2

@@ -70,6 +70,7 @@ type SettingsForm struct {
 	shown                       call.Settings // what SetSettings showed: the fields the form has no widget for
 	errLabels                   map[string]*widget.Label
 	content                     fyne.CanvasObject
+	scroll                      *container.Scroll
 }
 
 // NewSettingsForm returns a form showing s, offering profiles and the
@@ -125,7 +126,8 @@ func NewSettingsForm(s call.Settings, profiles []string, cameras, mics []DeviceC
 	f.SetDevices(cameras, mics)
 	f.SetSettings(s)
 
-	f.content = container.NewBorder(container.NewHBox(f.Save, f.Status), nil, nil, nil, container.NewVScroll(f.newForm()))
+	f.scroll = container.NewVScroll(f.newForm())
+	f.content = container.NewBorder(container.NewHBox(f.Save, f.Status), nil, nil, nil, f.scroll)
 	f.ExtendBaseWidget(f)
 	return f
 }
@@ -288,4 +290,9 @@ func labels(cs []DeviceChoice) []string {
 		out[i] = c.Label
 	}
 	return out
+}
+
+// ShowCallOptions scrolls the form to its end, where the call options are.
+func (f *SettingsForm) ShowCallOptions() {
+	f.scroll.ScrollToBottom()
 }

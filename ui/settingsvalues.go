@@ -74,12 +74,27 @@ func (f *SettingsForm) Settings() (call.Settings, []*call.FieldError) {
 	s.Trickle, s.DataChannel = f.Trickle.Checked, f.DataChannel.Checked
 	s.DualStack, s.FIPS = f.DualStack.Checked, f.FIPS.Checked
 
+	errs := f.parseText(&s)
 	// Text that does not parse is reported as such, instead of what
 	// validating its zero value would say.
 	unparsed := map[string]bool{}
+	for _, e := range errs {
+		unparsed[e.Field] = true
+	}
+	s.Width, s.Height, s.FPS = f.videoFormat()
+	for _, e := range call.FieldErrors(s.Validate()) {
+		if !unparsed[e.Field] {
+			errs = append(errs, e)
+		}
+	}
+	return s, errs
+}
+
+// parseText reads the fields typed as text into s: one error per field
+// that does not parse or is left empty.
+func (f *SettingsForm) parseText(s *call.Settings) []*call.FieldError {
 	var errs []*call.FieldError
 	bad := func(field, msg string) {
-		unparsed[field] = true
 		errs = append(errs, &call.FieldError{Field: field, Message: msg})
 	}
 	var err error
@@ -101,13 +116,7 @@ func (f *SettingsForm) Settings() (call.Settings, []*call.FieldError) {
 	if len(f.AcceptTypes.Selected) == 0 {
 		bad(call.FieldAcceptCandidates, "choose at least one type")
 	}
-	s.Width, s.Height, s.FPS = f.videoFormat()
-	for _, e := range call.FieldErrors(s.Validate()) {
-		if !unparsed[e.Field] {
-			errs = append(errs, e)
-		}
-	}
-	return s, errs
+	return errs
 }
 
 // videoFormat reads the size and frame rate selections.

@@ -16,7 +16,7 @@ import (
 
 // TourShots are the screenshots of the tour, in order (scripts/screenshots.sh saves each
 // as docs/NAME.png).
-var TourShots = []string{"main-live", "settings", "timeline", "messages", "qa"}
+var TourShots = []string{"main-live", "settings", "settings-call", "timeline", "messages", "qa"}
 
 // tour walks the window through the states the README shows, waiting at
 // each for the screenshot script, then quits the app.
@@ -46,17 +46,46 @@ func (w *Window) runTour() error {
 	if err := live(w.Reconnect); err != nil {
 		return fmt.Errorf("after Reconnect: %w", err)
 	}
-	for _, step := range []struct{ tab, shot string }{{TabCall, "main-live"}, {TabSettings, "settings"}, {TabTimeline, "timeline"}} {
-		if err := w.doWait(func() { w.View.SelectTab(step.tab) }); err != nil {
+	if err := w.tabShots(); err != nil {
+		return err
+	}
+	if err := w.messagesShot(); err != nil {
+		return err
+	}
+	return w.qaShot()
+}
+
+// tabShots shows the call, the settings (top, then the call options) and the
+// timeline, one screenshot each.
+func (w *Window) tabShots() error {
+	steps := []struct {
+		tab, shot string
+		then      func()
+	}{
+		{TabCall, "main-live", nil},
+		{TabSettings, "settings", nil},
+		{TabSettings, "settings-call", w.Settings.ShowCallOptions},
+		{TabTimeline, "timeline", nil},
+	}
+	for _, step := range steps {
+		if err := w.doWait(func() {
+			w.View.SelectTab(step.tab)
+			if step.then != nil {
+				step.then()
+			}
+		}); err != nil {
 			return err
 		}
 		if err := w.shot(step.shot); err != nil {
 			return err
 		}
 	}
-	if err := w.messagesShot(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// qaShot runs a QA batch in the window and shows its report.
+func (w *Window) qaShot() error {
+	ctx := w.ctx
 	cycles := w.o.TourQACycles
 	if cycles <= 0 {
 		cycles = 50
