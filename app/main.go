@@ -18,6 +18,7 @@ import (
 	// Imported for its init: it holds the standard log package's output (Fyne's
 	// locale complaint) until run decides where it goes.
 	"github.com/kvsviewer/kvsviewer/internal/initlog"
+	"github.com/kvsviewer/kvsviewer/internal/quietaudio"
 	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/internal/version"
 )
@@ -157,6 +158,9 @@ func newLogger(verbose bool) *slog.Logger {
 	slog.SetDefault(l)                      // also takes over the log package's output
 	for _, line := range held {
 		l.Debug(strings.TrimSpace(line), "logged", "at start-up")
+	}
+	for _, line := range quietaudio.Held() {
+		l.Debug(line, "logged", "by the sound libraries")
 	}
 	return l
 }

@@ -207,7 +207,9 @@ func runC(t *testing.T, args ...string) (stdout, stderr string) {
 
 // TestNoLibraryNoise: the headless commands and the help print nothing of
 // Fyne's (its lang package logs "Error parsing user locale C" while
-// initialising) nor libx264's information ("x264 [info]: ...").
+// initialising), nor libx264's information ("x264 [info]: ..."), nor what
+// libasound and libjack say when there is no sound server (here there is
+// none: the microphone driver's probe at start-up makes them talk).
 func TestNoLibraryNoise(t *testing.T) {
 	for _, args := range [][]string{
 		{"call", "--demo", "--duration", "1s", "--width", "320", "--height", "240"},
@@ -222,11 +224,14 @@ func TestNoLibraryNoise(t *testing.T) {
 		if strings.Contains(stderr, "x264 [") {
 			t.Errorf("%v: stderr has libx264's log:\n%s", args, stderr)
 		}
+		if strings.Contains(stderr, "ALSA lib") || strings.Contains(stderr, "jack server") {
+			t.Errorf("%v: stderr has the sound libraries' complaints:\n%s", args, stderr)
+		}
 	}
 }
 
 // TestHelpListsCommands: -h, --help and help start with the commands (call,
-// qa, emulator, then the window) and go on with the window's flags.
+// qa, emulator, master, then the window) and go on with the window's flags.
 func TestHelpListsCommands(t *testing.T) {
 	for _, arg := range []string{"--help", "-h", "help", "-help"} {
 		stdout, stderr := runC(t, arg)
@@ -234,7 +239,7 @@ func TestHelpListsCommands(t *testing.T) {
 			t.Errorf("%s: stderr %q", arg, stderr)
 		}
 		lines := strings.Split(stdout, "\n")
-		want := []string{"usage: kvsviewer call ", "kvsviewer qa ", "kvsviewer emulator ", "kvsviewer [flags] "}
+		want := []string{"usage: kvsviewer call ", "kvsviewer qa ", "kvsviewer emulator ", "kvsviewer master ", "kvsviewer [flags] "}
 		if len(lines) < len(want) {
 			t.Fatalf("%s: stdout %q", arg, stdout)
 		}
