@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"fyne.io/fyne/v2"
@@ -33,6 +34,10 @@ type LogPane struct {
 	lines   []LogRecord
 	min     slog.Level
 	pending atomic.Bool
+	// refresh orders the refreshes: the window runs them all on its one
+	// goroutine, but Fyne's test driver runs fyne.Do on the caller's, which
+	// may be any goroutine that logs.
+	refresh sync.Mutex
 	content fyne.CanvasObject
 }
 
@@ -98,6 +103,8 @@ func (p *LogPane) changed() {
 		return
 	}
 	fyne.Do(func() {
+		p.refresh.Lock()
+		defer p.refresh.Unlock()
 		p.pending.Store(false)
 		p.Reload()
 	})
