@@ -100,6 +100,7 @@ type DataKind string
 // The data channel's events.
 const (
 	DataOpen    DataKind = "open"    // the data channel to the master is open
+	DataClosed  DataKind = "closed"  // the master closed the data channel during the call
 	DataMessage DataKind = "message" // a text message went to the master or came from it
 	DataRTT     DataKind = "rtt"     // the master echoed a ping: RTT is the round trip
 )
@@ -107,7 +108,7 @@ const (
 // DataEvent is what happened on the data channel.
 type DataEvent struct {
 	Kind       DataKind
-	Label      string        // DataOpen: the channel's label
+	Label      string        // DataOpen, DataClosed: the channel's label
 	Text       string        // DataMessage: the text
 	FromMaster bool          // DataMessage: the master sent it (else this app did)
 	RTT        time.Duration // DataRTT: the ping's round trip

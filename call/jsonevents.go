@@ -85,11 +85,13 @@ func (j *JSONWriter) Event(e Event) {
 	}
 }
 
-// dataEvent writes a data channel event: datachannel_open, _message, _rtt.
+// dataEvent writes a data channel event: datachannel_open, _close, _message, _rtt.
 func (j *JSONWriter) dataEvent(t float64, d *DataEvent) {
 	switch d.Kind {
 	case DataOpen:
 		j.Write(t, "datachannel_open", map[string]any{"label": d.Label})
+	case DataClosed:
+		j.Write(t, "datachannel_close", map[string]any{"label": d.Label})
 	case DataMessage:
 		from := "viewer"
 		if d.FromMaster {

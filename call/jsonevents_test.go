@@ -43,6 +43,7 @@ func TestJSONEventsGolden(t *testing.T) {
 		call.Event{Time: at(351), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataMessage, Text: "hello master"}},
 		call.Event{Time: at(352), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataMessage, Text: "hello viewer", FromMaster: true}},
 		call.Event{Time: at(353), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataRTT, RTT: ms(1.25)}},
+		call.Event{Time: at(354), Kind: call.EventData, SessionID: 1, Data: &call.DataEvent{Kind: call.DataClosed, Label: call.DataChannelLabel}},
 		call.Event{Time: at(500), Kind: call.EventPhase, Phase: call.PhaseTeardown, SessionID: 2, Elapsed: ms(17.25), Overruns: []string{"close local media"}},
 		call.Event{Time: at(501), Kind: call.EventState, State: call.StateIdle},
 	)

@@ -31,7 +31,6 @@ var ErrNoDataChannel = errors.New("no open data channel")
 type dataChannel struct {
 	mu    sync.Mutex
 	dc    *webrtc.DataChannel
-	open  bool
 	seq   uint64
 	pings map[uint64]time.Time // pings sent and not echoed yet
 	rtt   time.Duration        // the last round trip measured
@@ -45,17 +44,20 @@ func (s *session) openDataChannel(pc *webrtc.PeerConnection) error {
 		return fmt.Errorf("create data channel: %w", err)
 	}
 	s.data.dc, s.data.pings = dc, map[uint64]time.Time{}
+	// pion runs OnOpen and OnClose on goroutines of their own, so they may
+	// run in either order: whether the channel is open is asked of the
+	// channel itself, never remembered from them.
 	dc.OnOpen(func() {
-		s.data.mu.Lock()
-		s.data.open = true
-		s.data.mu.Unlock()
+		if dc.ReadyState() != webrtc.DataChannelStateOpen {
+			return // closed already (a master that refuses it)
+		}
 		s.post(sessionEvent{kind: evData, data: &DataEvent{Kind: DataOpen, Label: dc.Label()}})
 		s.goFunc(s.pingLoop)
 	})
 	dc.OnClose(func() {
-		s.data.mu.Lock()
-		s.data.open = false
-		s.data.mu.Unlock()
+		if s.ctx.Err() == nil { // the master closed it, not our teardown
+			s.post(sessionEvent{kind: evData, data: &DataEvent{Kind: DataClosed, Label: dc.Label()}})
+		}
 	})
 	dc.OnMessage(s.onDataMessage)
 	pc.OnDataChannel(func(theirs *webrtc.DataChannel) { theirs.OnMessage(s.onDataMessage) })
@@ -109,7 +111,7 @@ func (s *session) pingLoop() {
 func (s *session) ping(now time.Time) error {
 	d := &s.data
 	d.mu.Lock()
-	if !d.open {
+	if d.dc.ReadyState() != webrtc.DataChannelStateOpen {
 		d.mu.Unlock()
 		return ErrNoDataChannel
 	}
@@ -144,9 +146,9 @@ func (s *session) sendMessage(text string) error {
 	}
 	d := &s.data
 	d.mu.Lock()
-	dc, open := d.dc, d.open
+	dc := d.dc
 	d.mu.Unlock()
-	if !open {
+	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
 		return ErrNoDataChannel
 	}
 	if err := dc.SendText(text); err != nil {

@@ -76,6 +76,9 @@ func (p *MessagePanel) Apply(ev call.Event) {
 	case ev.Data.Kind == call.DataOpen:
 		p.Status.SetText("data channel open")
 		p.add(ev.Time, "", "the data channel to the master is open")
+	case ev.Data.Kind == call.DataClosed:
+		p.Status.SetText("no data channel")
+		p.add(ev.Time, "", "the master closed the data channel")
 	case ev.Data.Kind == call.DataRTT:
 		p.Status.SetText("data channel open · round trip " + fineMS(ev.Data.RTT))
 	case ev.Data.Kind == call.DataMessage:

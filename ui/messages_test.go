@@ -46,6 +46,10 @@ func TestMessagePanel(t *testing.T) {
 	if m.Messages.Entry.Text != "" {
 		t.Errorf("entry kept %q after sending", m.Messages.Entry.Text)
 	}
+	m.Apply(call.Event{Kind: call.EventData, Time: at, Data: &call.DataEvent{Kind: call.DataClosed, Label: call.DataChannelLabel}})
+	if got := m.Messages.Lines(); got[len(got)-1] != "10:11:12 the master closed the data channel" || m.Messages.Status.Text != "no data channel" {
+		t.Errorf("after the master closed it: lines %q, status %q", got, m.Messages.Status.Text)
+	}
 	m.Apply(call.Event{Kind: call.EventState, State: call.StateIdle})
 	if m.Messages.Status.Text != "no data channel" {
 		t.Errorf("status after the call %q", m.Messages.Status.Text)

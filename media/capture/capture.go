@@ -26,6 +26,9 @@ import (
 	_ "github.com/pion/mediadevices/pkg/driver/camera"
 	// Registers the malgo microphone driver.
 	_ "github.com/pion/mediadevices/pkg/driver/microphone"
+
+	// Keeps the sound libraries quiet while that driver probes them.
+	_ "github.com/kvsviewer/kvsviewer/internal/quietaudio"
 	"github.com/pion/mediadevices/pkg/io/audio"
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
