@@ -37,8 +37,9 @@ type LogPane struct {
 	// refresh orders the refreshes: the window runs them all on its one
 	// goroutine, but Fyne's test driver runs fyne.Do on the caller's, which
 	// may be any goroutine that logs.
-	refresh sync.Mutex
-	content fyne.CanvasObject
+	refresh  sync.Mutex
+	detached bool // under refresh: the window closed, the pane follows the buffer no more
+	content  fyne.CanvasObject
 }
 
 // NewLogPane returns a pane showing buf; win is the parent of the save dialog.
@@ -106,8 +107,20 @@ func (p *LogPane) changed() {
 		p.refresh.Lock()
 		defer p.refresh.Unlock()
 		p.pending.Store(false)
-		p.Reload()
+		if !p.detached {
+			p.Reload()
+		}
 	})
+}
+
+// Detach stops following the buffer: once it returns no refresh runs, so
+// goroutines that still log after the window closed (pion's finish a
+// little after a peer connection's Close) touch no widget.
+func (p *LogPane) Detach() {
+	p.buf.OnChange(nil)
+	p.refresh.Lock()
+	p.detached = true
+	p.refresh.Unlock()
 }
 
 // Reload re-reads the buffer with the current level filter and scrolls to the end.

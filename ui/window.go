@@ -60,6 +60,8 @@ type Window struct {
 	o      Options
 	wg     sync.WaitGroup // every goroutine the window starts
 
+	logPane *LogPane
+
 	calls callHost
 	demo  demoHost
 	qaRun qaHost
@@ -101,7 +103,8 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 	w.QA.CheckFaults = demo.CheckFaults
 	w.QA.OnStart = w.startQA
 	w.QA.OnStop = w.stopQA
-	w.View = NewMainView(w.Window, w, w.Settings, NewLogPane(o.Logs, w.Window), w.QA)
+	w.logPane = NewLogPane(o.Logs, w.Window)
+	w.View = NewMainView(w.Window, w, w.Settings, w.logPane, w.QA)
 	w.Window.SetContent(w.View.Content())
 	w.Window.Resize(fyne.NewSize(1280, 800))
 	w.View.InstallShortcuts()
@@ -118,6 +121,7 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 // Close ends the call, a QA run and the demo, and waits for the window's
 // goroutines. Run calls it after the window closes.
 func (w *Window) Close() error {
+	w.logPane.Detach()
 	w.cancel()
 	w.stopQA()
 	var errs []error
