@@ -87,12 +87,14 @@ func (e *Emulator) queueLocked(ch *channel, msg *pendingMsg, now time.Time) []Ev
 	}
 	msg.expires = now.Add(ch.ttl)
 	ch.pending = append(ch.pending, msg)
-	ev := msg.event(ch.name)
-	ev.Kind, ev.Detail = EventQueued, "recipient not connected; kept for "+ch.ttl.String()
-	events = append(events, ev)
 	dropped := ch.trimLocked(msg.recipient, e.cfg.MaxQueued, e.cfg.MaxQueuedChannel)
 	e.queueDropped += int64(len(dropped))
-	return append(events, dropped...)
+	events = append(events, dropped...)
+	// The queued event comes last: whoever waits for it sees the drops it
+	// caused already recorded.
+	ev := msg.event(ch.name)
+	ev.Kind, ev.Detail = EventQueued, "recipient not connected; kept for "+ch.ttl.String()
+	return append(events, ev)
 }
 
 // trimLocked drops the oldest queued messages for recipient beyond
