@@ -11,6 +11,13 @@ APT_PKGS := gcc g++ pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libx264-dev \
 # the .desktop entry and the AppStream metainfo, debootstrap makes the clean root.
 DEB_APT_PKGS := dpkg-dev imagemagick appstream desktop-file-utils
 INSTALL_TEST_APT_PKGS := debootstrap
+# The interop tests (call/interop) run the official KVS WebRTC JS SDK as the master in headless
+# Chromium; certutil gives that Chromium an NSS database that trusts the emulator's CA.
+INTEROP_APT_PKGS := chromium libnss3-tools curl ca-certificates
+JSSDK_VERSION := 2.9.0
+JSSDK_SHA256  := 0be2455b9c39d815956207da5a70775f78ca5a4d9896e5b4146a352c9018899d
+JSSDK_DIR     := .cache/kvs-webrtc-js-$(JSSDK_VERSION)
+export KVS_JS_SDK := $(CURDIR)/$(JSSDK_DIR)/package/dist/kvs-webrtc.min.js
 export LANG := C.UTF-8
 FUZZTIME ?= 60s
 # golangci-lint is a tool, not a dependency of the app: pinned here, kept out of go.mod.
@@ -43,13 +50,25 @@ define apt_install
 	fi
 endef
 
-.PHONY: deps lint-tools deb-tools run test lint bench fuzz soak screenshots package build deb install-test
+.PHONY: deps interop-deps lint-tools deb-tools run test lint bench fuzz soak screenshots package build deb install-test
 
 ## deps: install the Debian packages and Go modules the build needs (skips what is present)
 deps:
 	$(call apt_install,$(APT_PKGS))
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
 	$(GO) mod download
+
+## interop-deps: Chromium and the KVS WebRTC JS SDK $(JSSDK_VERSION) (the npm registry's tarball,
+## checked against its SHA-256) for the interop tests
+interop-deps:
+	$(call apt_install,$(INTEROP_APT_PKGS))
+	@if [ ! -f $(KVS_JS_SDK) ]; then \
+		echo "fetching amazon-kinesis-video-streams-webrtc $(JSSDK_VERSION) into $(JSSDK_DIR)"; \
+		mkdir -p $(JSSDK_DIR) && tgz=$(JSSDK_DIR)/sdk.tgz && \
+		curl -fsSL --retry 3 -o $$tgz https://registry.npmjs.org/amazon-kinesis-video-streams-webrtc/-/amazon-kinesis-video-streams-webrtc-$(JSSDK_VERSION).tgz && \
+		echo "$(JSSDK_SHA256)  $$tgz" | sha256sum -c --quiet && \
+		tar -xzf $$tgz -C $(JSSDK_DIR) && rm $$tgz; \
+	fi
 
 ## lint-tools: install golangci-lint $(GOLANGCI_LINT_VERSION) into $(go env GOPATH)/bin unless that version is there
 lint-tools:
@@ -79,7 +98,7 @@ run: build
 	./bin/kvsviewer
 
 ## test: set up and run every test (call/, media/ and the window's logic with the race detector, the rest and the UI under Xvfb, each fuzz target briefly)
-test: deps
+test: deps interop-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 12m ./call/... ./media/... ./ui/
 	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media -e '/ui$$')

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -334,4 +335,21 @@ func TestSignalingHandshakeFailures(t *testing.T) {
 			t.Fatalf("event leaks the secret: %+v", ev)
 		}
 	}
+}
+
+// TestBrowserOriginIsAccepted: a browser's WebSocket carries the page's
+// Origin (the KVS JS SDK's test page runs on any host); KVS authenticates
+// the presigned URL, not the origin, and so does the emulator. It refused
+// such handshakes until the JS SDK interop test (call/interop) tried one.
+func TestBrowserOriginIsAccepted(t *testing.T) {
+	h := startHarness(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, h.presign("browser-viewer", h.e.Credentials(), h.clock.Now()), &websocket.DialOptions{
+		HTTPClient: h.http, HTTPHeader: http.Header{"Origin": {"https://test-page.example"}},
+	})
+	if err != nil {
+		t.Fatalf("handshake from a web page: %v (%s)", err, respBody(resp))
+	}
+	_ = c.CloseNow()
 }
