@@ -19,7 +19,7 @@ import (
 
 // sdkBundle is the JS SDK's browser bundle: $KVS_JS_SDK (the Makefile sets
 // it), else where `make interop-deps` puts it.
-func sdkBundle(t *testing.T) string {
+func sdkBundle(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("KVS_JS_SDK")
 	if path == "" {
@@ -38,7 +38,7 @@ func sdkBundle(t *testing.T) string {
 }
 
 // tool returns the path of a command the test needs, or skips the test.
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -67,7 +67,7 @@ type page struct {
 	srv     *http.Server
 }
 
-func servePage(t *testing.T, html, bundle string, config any) *page {
+func servePage(t testing.TB, html, bundle string, config any) *page {
 	t.Helper()
 	sdk, err := os.ReadFile(bundle)
 	if err != nil {
@@ -117,7 +117,7 @@ func servePage(t *testing.T, html, bundle string, config any) *page {
 
 // wait returns the first report (from now on) that match accepts; an
 // "error" report fails the test at once.
-func (p *page) wait(t *testing.T, limit time.Duration, what string, match func(report) bool) report {
+func (p *page) wait(t testing.TB, limit time.Duration, what string, match func(report) bool) report {
 	t.Helper()
 	deadline := time.After(limit)
 	for {
@@ -145,8 +145,8 @@ func (p *page) history() []report {
 // chromium runs headless Chromium on url with the fake camera and
 // microphone, loopback ICE candidates allowed and mDNS names off, trusting
 // caFile (and nothing more) through an NSS database of its own. It is
-// stopped when the test ends.
-func chromium(t *testing.T, url, caFile string) {
+// stopped by the function returned, or when the test ends.
+func chromium(t testing.TB, url, caFile string) (stop func()) {
 	t.Helper()
 	bin := tool(t, "chromium")
 	certutil := tool(t, "certutil")
@@ -180,17 +180,22 @@ func chromium(t *testing.T, url, caFile string) {
 		cancel()
 		t.Fatalf("start chromium: %v", err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		err := cmd.Wait()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Logf("chromium: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("chromium's stderr (tail):\n%s", tail(stderr.Bytes(), 4000))
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				t.Logf("chromium: %v", err)
+			}
+			if t.Failed() {
+				t.Logf("chromium's stderr (tail):\n%s", tail(stderr.Bytes(), 4000))
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 type syncWriter struct {
