@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 )
 
 // readLimit bounds one received frame; payloads are at most 10 KB of base64 plus envelope.
@@ -55,9 +56,21 @@ type Conn struct {
 	closeOnce sync.Once
 	malformed atomic.Int64
 
+	// The service refuses what a connection sends beyond SDPMessagesPerSecond
+	// offers and answers, or ICEMessagesPerSecond candidates: sends wait
+	// their turn instead (a master answering ten viewers at once, a viewer
+	// trickling many candidates).
+	sdpPace, icePace *rate.Limiter
+
 	mu  sync.Mutex
 	err error
 }
+
+// The service's message rates per connection (kvs-signaling.md, "Limits").
+const (
+	SDPMessagesPerSecond = 5
+	ICEMessagesPerSecond = 20
+)
 
 // Messages returns the stream of received messages; it is closed when the connection ends.
 func (c *Conn) Messages() <-chan Message { return c.msgs }
@@ -238,6 +251,13 @@ func (c *Conn) send(ctx context.Context, action Action, payload any, recipient, 
 	frame, err := EncodeClientMessage(action, payload, recipient, correlationID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	pace := c.sdpPace
+	if action == ActionICECandidate {
+		pace = c.icePace
+	}
+	if err := pace.Wait(ctx); err != nil {
+		return fmt.Errorf("%s: waiting for the service's message rate: %w", op, err)
 	}
 	select {
 	case <-c.done:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 )
 
 // DialOptions configures a signaling connection.
@@ -89,6 +90,8 @@ func Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 		msgs:     make(chan Message, messageBuffer),
 		done:     make(chan struct{}),
 		closing:  make(chan struct{}),
+		sdpPace:  pace(SDPMessagesPerSecond),
+		icePace:  pace(ICEMessagesPerSecond),
 	}
 	go c.readLoop()
 	return c, nil
@@ -189,4 +192,11 @@ func handshakeError(resp *http.Response, channelARN, region string, now time.Tim
 		se.Hint = fmt.Sprintf("the service refused the WebSocket handshake (HTTP %d)", resp.StatusCode)
 	}
 	return se
+}
+
+// pace returns a limiter a little under perSecond, with a burst one short
+// of it, so that messages a network path bunches up still arrive within the
+// service's rate.
+func pace(perSecond int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(0.9*float64(perSecond)), perSecond-1)
 }

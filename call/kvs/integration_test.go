@@ -3,6 +3,7 @@ package kvs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -468,4 +469,53 @@ func TestSignalingFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestSendsKeepToTheServiceRate: the service refuses a connection's offers
+// and answers beyond 5 a second and candidates beyond 20 (the emulator does
+// too). A master answering ten viewers at once, and a viewer sending 30
+// candidates at once, get every message through: the sends wait their turn.
+func TestSendsKeepToTheServiceRate(t *testing.T) {
+	ev := setup(t)
+	ctx := ctxT(t)
+	arn := ev.e.ChannelARN("ch")
+	master, err := dial(t, ev, ev.cfg, arn, kvs.RoleMaster, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = master.Close() }()
+	var viewers []*kvs.Conn
+	for i := range 10 {
+		v, err := dial(t, ev, ev.cfg, arn, kvs.RoleViewer, fmt.Sprintf("viewer-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = v.Close() }()
+		viewers = append(viewers, v)
+	}
+	start := time.Now()
+	for i := range viewers {
+		answer := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: "v=0\r\n"}
+		if err := master.SendAnswer(ctx, answer, fmt.Sprintf("viewer-%d", i), ""); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+	for _, v := range viewers {
+		next(t, v, kvs.TypeSDPAnswer)
+	}
+	t.Logf("ten answers delivered in %s", time.Since(start).Round(time.Millisecond))
+	for i := range 30 {
+		c := webrtc.ICECandidateInit{Candidate: fmt.Sprintf("candidate:%d 1 udp 2130706431 127.0.0.1 %d typ host", i, 40000+i)}
+		if err := viewers[0].SendCandidate(ctx, c, "", ""); err != nil {
+			t.Fatalf("candidate %d: %v", i, err)
+		}
+	}
+	for range 30 {
+		next(t, master, kvs.TypeICECandidate)
+	}
+	for _, e := range ev.e.Events() {
+		if e.Kind == emulator.EventRefused || strings.Contains(e.Detail, "rate limit") {
+			t.Errorf("the emulator refused a message: %+v", e)
+		}
+	}
 }
