@@ -27,6 +27,9 @@ type idPolicy struct {
 	entries []idEntry       // the pool when there is no store; the fixed id's record
 	inUse   map[string]bool // ids this process holds
 	full    bool            // the channel refused a new viewer: reuse before growing
+	// refused holds the ids the channel refused at the door (viewer limit):
+	// they never had a session there, so their release starts no cooldown.
+	refused map[string]bool
 }
 
 type idEntry struct {
@@ -53,6 +56,18 @@ func newIDPolicy(cfg ClientIDConfig) (*idPolicy, error) {
 		p.store = s
 	}
 	return p, nil
+}
+
+// refusedAtTheDoor tells the policy that id's attempt never got a session
+// at the service (the channel refused the viewer): the id's cooldown stays
+// what it was.
+func (p *idPolicy) refusedAtTheDoor(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refused == nil {
+		p.refused = map[string]bool{}
+	}
+	p.refused[id] = true
 }
 
 // channelFull tells the policy that the channel refused a new viewer:
@@ -116,6 +131,11 @@ func (p *idPolicy) pick(entries []idEntry, now time.Time) ([]idEntry, idGrant) {
 	best := -1
 	var soonest time.Duration = -1
 	better := func(a, b idEntry) bool {
+		// An id that had a session may replace a stale one; one refused at
+		// the door (never closed) cannot.
+		if ah, bh := !a.LastClosed.IsZero(), !b.LastClosed.IsZero(); ah != bh {
+			return ah
+		}
 		if a.Unclean != b.Unclean {
 			return a.Unclean
 		}
@@ -151,27 +171,37 @@ func (p *idPolicy) pick(entries []idEntry, now time.Time) ([]idEntry, idGrant) {
 	return entries, idGrant{id: entries[best].ID}
 }
 
-// release marks id closed at now (cleanly or not) and persists the pool.
+// release marks id closed at now (cleanly or not) and persists the pool; an
+// id refused at the door is only given back.
 func (p *idPolicy) release(id string, now time.Time, clean bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.inUse, id)
+	refused := p.refused[id]
+	delete(p.refused, id)
+	closed := func(e *idEntry) {
+		if !refused {
+			e.LastClosed, e.Unclean = now, !clean
+		}
+	}
 	switch p.cfg.Policy {
 	case PolicyFresh:
 		return nil
 	case PolicyFixed:
-		e := p.entry(id)
-		e.LastClosed, e.Unclean = now, !clean
+		closed(p.entry(id))
 		return nil
 	}
 	return p.update(func(entries []idEntry) []idEntry {
 		for i := range entries {
 			if entries[i].ID == id {
-				entries[i].LastClosed, entries[i].Unclean, entries[i].Holder = now, !clean, 0
+				closed(&entries[i])
+				entries[i].Holder = 0
 				return entries
 			}
 		}
-		return append(entries, idEntry{ID: id, LastClosed: now, Unclean: !clean})
+		e := idEntry{ID: id}
+		closed(&e)
+		return append(entries, e)
 	})
 }
 

@@ -213,3 +213,35 @@ func TestPoolHelperProcess(t *testing.T) {
 	// ids are free again).
 	time.Sleep(2 * time.Second)
 }
+
+// TestRefusedAtTheDoorStartsNoCooldown: an id the channel refused (viewer
+// limit) never had a session, so giving it back starts no cooldown (one
+// viewer of a multi-viewer QA run waited 60 s for its own refused id); and
+// with the channel full, an id that had a session is reused before it.
+func TestRefusedAtTheDoorStartsNoCooldown(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	p, _ := newIDPolicy(ClientIDConfig{Policy: PolicyPool, PoolSize: 1, Cooldown: time.Minute})
+	refused := acquireOK(t, p, now)
+	p.channelFull(true)
+	p.refusedAtTheDoor(refused)
+	_ = p.release(refused, now, true)
+	if g, _ := p.acquire(now); g.id != refused || g.wait != 0 {
+		t.Fatalf("after a refusal: %+v, want %s again at once", g, refused)
+	}
+	_ = p.release(refused, now, true) // this time it had a session
+	if g, _ := p.acquire(now.Add(time.Second)); g.id != "" || g.wait <= 0 {
+		t.Fatalf("after a session: %+v, want a wait for its cooldown", g)
+	}
+
+	p, _ = newIDPolicy(ClientIDConfig{Policy: PolicyPool, PoolSize: 2, Cooldown: time.Minute})
+	old := acquireOK(t, p, now)
+	_ = p.release(old, now, true)
+	later := now.Add(2 * time.Minute)
+	fresh := acquireOK(t, p, later)
+	p.channelFull(true)
+	p.refusedAtTheDoor(fresh)
+	_ = p.release(fresh, later, true)
+	if id := acquireOK(t, p, later); id != old {
+		t.Fatalf("channel full: got %s, want %s, which may replace its stale session (not the refused %s)", id, old, fresh)
+	}
+}

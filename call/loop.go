@@ -326,6 +326,7 @@ func (c *Controller) fail(s *session, class Class, err error) {
 	c.teardown(s, string(class))
 	if class == ClassViewerLimit {
 		c.ids.channelFull(true) // the next attempt replaces a stale session rather than add one
+		c.ids.refusedAtTheDoor(s.clientID)
 	}
 	if !retryable(class, err) || c.cfg.NoRetries || n-1 >= c.cfg.RetryLimit {
 		c.lp.action.want = false
