@@ -19,19 +19,24 @@ type Options struct {
 	Hold      time.Duration // how long each cycle stays live
 	Gap       time.Duration // pause between cycles
 	Reconnect bool          // cycle with Reconnect from a live call instead of Disconnect+Connect
-	Config    call.Config
+	// Viewers run at once, each with a controller of its own making Cycles
+	// cycles (1 when zero); the n-th starts (n-1)*Stagger after the first.
+	Viewers int
+	Stagger time.Duration
+	Config  call.Config
 	// CycleTimeout bounds one cycle's wait for a first frame (default: enough
 	// for every retry of Config).
 	CycleTimeout time.Duration
-	// Progress is called after each cycle (from Run's goroutine).
+	// Progress is called after each cycle (from Run's goroutine, one at a time).
 	Progress func(Cycle)
-	// Event is called with every controller event (from Run's goroutine).
+	// Event is called with every controller event (one at a time).
 	Event func(call.Event)
 }
 
 // Cycle is the result of one cycle.
 type Cycle struct {
 	N          int                          `json:"n"`
+	Viewer     int                          `json:"viewer,omitempty"` // multi-viewer runs: which viewer, from 1
 	OK         bool                         `json:"ok"`
 	Recovered  bool                         `json:"recovered"`
 	Attempts   int                          `json:"attempts"`
@@ -57,6 +62,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	cfg := o.Config.WithDefaults()
 	if o.CycleTimeout == 0 {
 		o.CycleTimeout = time.Duration(cfg.RetryLimit+1)*(cfg.AnswerTimeout+cfg.ICEConnectTimeout+cfg.BackoffMax) + 30*time.Second
+	}
+	if o.Viewers > 1 {
+		return runViewers(ctx, o)
 	}
 	ctrl, err := call.NewController(o.Config)
 	if err != nil {
@@ -94,6 +102,9 @@ type runner struct {
 	events <-chan call.Event
 	o      Options
 	live   bool
+	// concurrent: other viewers run in this process, so the resources are
+	// read as they are instead of waiting for them to settle.
+	concurrent bool
 }
 
 func (r *runner) cycle(ctx context.Context, n int) Cycle {
@@ -115,8 +126,11 @@ func (r *runner) cycle(ctx context.Context, n int) Cycle {
 			c.TeardownOverruns = td.Overruns
 		}
 		r.live = false
-		c.Goroutines, c.FDs, c.RSSKB = settle(ctx)
-	} else {
+		if !r.concurrent {
+			c.Goroutines, c.FDs, c.RSSKB = settle(ctx)
+		}
+	}
+	if c.Goroutines == 0 {
 		c.Goroutines, c.FDs, c.RSSKB = runtime.NumGoroutine(), openFDs(), rssKB()
 	}
 	c.PhasesMS = map[call.Phase]float64{}

@@ -62,6 +62,11 @@ type Report struct {
 	Started          time.Time     `json:"started"`
 	Duration         time.Duration `json:"-"`
 	Results          []Cycle       `json:"results"`
+	// Multi-viewer runs: how many viewers ran at once, each one's summary,
+	// and what they cost the process.
+	Viewers   int             `json:"viewers,omitempty"`
+	PerViewer []ViewerSummary `json:"per_viewer,omitempty"`
+	Load      *Load           `json:"load,omitempty"`
 }
 
 // Fields are the cycle as the fields of a "cycle" JSON event.
@@ -70,6 +75,9 @@ func (c Cycle) Fields() map[string]any {
 		"phases_ms": c.PhasesMS, "goroutines": c.Goroutines, "fds": c.FDs, "rss_kb": c.RSSKB, "error": c.Err}
 	if len(c.TeardownOverruns) > 0 {
 		f["teardown_overruns"] = c.TeardownOverruns
+	}
+	if c.Viewer > 0 {
+		f["viewer"] = c.Viewer
 	}
 	return f
 }
@@ -106,6 +114,9 @@ func (rep *Report) summarise() {
 		if len(ds) > 0 {
 			rep.Phases[p] = percentiles(ds)
 		}
+	}
+	if rep.Viewers > 1 {
+		return // other viewers run during each teardown: see Load instead
 	}
 	var measured []Cycle
 	for _, c := range rep.Results {
@@ -164,7 +175,7 @@ func (rep Report) Summary() map[string]any {
 	for p, v := range rep.Phases {
 		phases[phaseKey(p)] = v
 	}
-	return map[string]any{
+	out := map[string]any{
 		"cycles": rep.Cycles, "ok": rep.OK, "failed": rep.Failed, "recovered": rep.Recovered,
 		"failures": rep.Failures, "phases": phases, "duration_ms": ms(rep.Duration),
 		"teardown_overruns": rep.TeardownOverruns,
@@ -175,6 +186,10 @@ func (rep Report) Summary() map[string]any {
 			"rss_end_kb": rep.Resources.RSSEndKB, "rss_trend_kb_per_100_cycles": rep.Resources.RSSTrendKBPer100,
 		},
 	}
+	if rep.Viewers > 1 {
+		out["viewers"], out["per_viewer"], out["load"] = rep.Viewers, rep.PerViewer, rep.Load
+	}
+	return out
 }
 
 // phaseKey names a phase in the summary: "first_frame_ms", "teardown_ms", ...
@@ -201,7 +216,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 	for _, p := range call.Phases {
 		head = append(head, phaseKey(p))
 	}
-	head = append(head, "goroutines", "fds", "rss_kb", "error", "teardown_overruns")
+	head = append(head, "goroutines", "fds", "rss_kb", "error", "teardown_overruns", "viewer")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -218,7 +233,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 				row = append(row, "")
 			}
 		}
-		row = append(row, strconv.Itoa(c.Goroutines), strconv.Itoa(c.FDs), strconv.FormatInt(c.RSSKB, 10), c.Err, strings.Join(c.TeardownOverruns, " "))
+		row = append(row, strconv.Itoa(c.Goroutines), strconv.Itoa(c.FDs), strconv.FormatInt(c.RSSKB, 10), c.Err, strings.Join(c.TeardownOverruns, " "), strconv.Itoa(max(c.Viewer, 1)))
 		if err := cw.Write(row); err != nil {
 			return err
 		}
