@@ -169,6 +169,7 @@ func TestBadInputIsAClearError(t *testing.T) {
 		{[]string{"call", "--channel", "x", "--fault", "drop-offers=1"}, "--fault: works only in Demo mode"},
 		{[]string{"qa", "--demo", "--fault", "nonsense=1"}, "--fault"},
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"qa", "--demo", "--viewers", "11"}, "--viewers 11: from 1 to 10"},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), tc.want) {

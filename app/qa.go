@@ -17,14 +17,17 @@ import (
 
 // qaFlags are `kvsviewer qa`'s own flags, besides the call settings.
 type qaFlags struct {
-	cycles          int
+	cycles, viewers int
 	hold, gap       time.Duration
+	stagger         time.Duration
 	reconnect, json bool
 	out, csv        string
 }
 
 func (f *qaFlags) bind(fs *flag.FlagSet) {
-	fs.IntVar(&f.cycles, "cycles", 10, "number of connect/hold/disconnect cycles")
+	fs.IntVar(&f.cycles, "cycles", 10, "number of connect/hold/disconnect cycles (of each viewer)")
+	fs.IntVar(&f.viewers, "viewers", 1, "viewers at once against the channel, each with its own controller (1 to 10, the channel's limit)")
+	fs.DurationVar(&f.stagger, "stagger", 0, "with --viewers: start the viewers this far apart (0: all at once)")
 	fs.DurationVar(&f.hold, "hold", time.Second, "how long each call stays live")
 	fs.DurationVar(&f.gap, "gap", 0, "pause between cycles")
 	fs.BoolVar(&f.reconnect, "reconnect", false, "cycle with Reconnect from the live call instead of Disconnect+Connect")
@@ -47,6 +50,9 @@ func runQA(ctx context.Context, args []string) error {
 	f.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return usageError{err, true}
+	}
+	if f.viewers < 1 || f.viewers > maxViewers {
+		return usageError{error: fmt.Errorf("--viewers %d: from 1 to %d (a channel takes %d viewers)", f.viewers, maxViewers, maxViewers)}
 	}
 	// A run can last hours: a report that cannot be written must fail now.
 	if err := reportfile.CheckAll(f.outputs(qa.Report{})...); err != nil {
@@ -84,13 +90,15 @@ func runQA(ctx context.Context, args []string) error {
 
 // options are the QA run's options: progress as JSON lines or a bar.
 func (f *qaFlags) options(cfg call.Config, out *call.JSONWriter) qa.Options {
-	o := qa.Options{Cycles: f.cycles, Hold: f.hold, Gap: f.gap, Reconnect: f.reconnect, Config: cfg}
+	o := qa.Options{Cycles: f.cycles, Hold: f.hold, Gap: f.gap, Reconnect: f.reconnect, Config: cfg, Viewers: f.viewers, Stagger: f.stagger}
+	done := 0
 	o.Progress = func(c qa.Cycle) {
+		done++
 		if f.json {
 			out.WriteNow("cycle", c.Fields())
 			return
 		}
-		progressBar(os.Stderr, c, f.cycles)
+		progressBar(os.Stderr, c, done, f.cycles*f.viewers)
 	}
 	if f.json {
 		o.Event = func(e call.Event) {
@@ -119,10 +127,10 @@ func qaFailed(rep qa.Report) error {
 	return fmt.Errorf("qa: %d of %d cycles failed: %s", rep.Failed, rep.Cycles, strings.Join(parts, ", "))
 }
 
-// progressBar redraws one terminal line: [#####.....] 42/200 ok 41 failed 1.
-func progressBar(w *os.File, c qa.Cycle, total int) {
+// progressBar redraws one terminal line: [#####.....] 42/200 last: ok ttff 180ms.
+func progressBar(w *os.File, c qa.Cycle, n, total int) {
 	const width = 30
-	done := c.N * width / max(total, 1)
+	done := n * width / max(total, 1)
 	status := "ok"
 	if !c.OK {
 		status = "FAILED"
@@ -133,7 +141,11 @@ func progressBar(w *os.File, c qa.Cycle, total int) {
 	if d, ok := c.Phases[call.PhaseFirstFrame]; ok {
 		ttff = fmt.Sprintf(" ttff %s", d.Round(time.Millisecond))
 	}
-	_, _ = fmt.Fprintf(w, "\r[%s%s] %d/%d last: %s%s   ", strings.Repeat("#", done), strings.Repeat(".", width-done), c.N, total, status, ttff)
+	who := ""
+	if c.Viewer > 0 {
+		who = fmt.Sprintf(" (viewer %d)", c.Viewer)
+	}
+	_, _ = fmt.Fprintf(w, "\r[%s%s] %d/%d last%s: %s%s   ", strings.Repeat("#", done), strings.Repeat(".", width-done), n, total, who, status, ttff)
 }
 
 func printReport(rep qa.Report) {
@@ -147,7 +159,31 @@ func printReport(rep qa.Report) {
 			fmt.Printf("%-20s %6d %9.1f %9.1f %9.1f\n", p, v.N, call.Millis(v.P50), call.Millis(v.P95), call.Millis(v.Max))
 		}
 	}
+	if rep.Viewers > 1 {
+		printViewers(rep)
+		return
+	}
 	r := rep.Resources
 	fmt.Printf("after teardown vs first cycle: goroutines %+d (max %+d), open files %+d (max %+d), RSS %+d kB (start %d kB, end %d kB), RSS trend over the second half %+.0f kB/100 cycles, capture sources open %d\n",
 		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta, r.RSSDeltaKB, r.RSSStartKB, r.RSSEndKB, r.RSSTrendKBPer100, r.CaptureOpenEnd)
+}
+
+// maxViewers is a signaling channel's limit of viewers at once.
+const maxViewers = 10
+
+// printViewers prints each viewer's line and the run's load.
+func printViewers(rep qa.Report) {
+	fmt.Printf("%-7s %6s %4s %6s %14s %14s  %s\n", "viewer", "cycles", "ok", "failed", "ttff p50/p95", "answer p50/p95", "failures")
+	for _, v := range rep.PerViewer {
+		var fails []string
+		for class, n := range v.Failures {
+			fails = append(fails, fmt.Sprintf("%s %d", class, n))
+		}
+		slices.Sort(fails)
+		fmt.Printf("%-7d %6d %4d %6d %6.0f/%-7.0f %6.0f/%-7.0f  %s\n", v.Viewer, v.Cycles, v.OK, v.Failed,
+			call.Millis(v.FirstFrame.P50), call.Millis(v.FirstFrame.P95), call.Millis(v.Answer.P50), call.Millis(v.Answer.P95), strings.Join(fails, ", "))
+	}
+	if l := rep.Load; l != nil {
+		fmt.Printf("load per viewer (this process runs every viewer, and in Demo mode the master too): CPU %.1f%% of a core, RSS %d kB (peak %d kB)\n", l.CPUPercentPerViewer, l.RSSPerViewerKB, l.RSSPeakKB)
+	}
 }

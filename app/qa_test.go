@@ -81,3 +81,30 @@ func TestInterruptedQAWritesItsReports(t *testing.T) {
 		t.Errorf("CSV: %d rows (%v), want a header and %d cycles", len(rows), err, rep.Cycles)
 	}
 }
+
+// TestQAWithSeveralViewers: `qa --viewers 3` runs three viewers at once and
+// its JSON summary has a line per viewer and the load.
+func TestQAWithSeveralViewers(t *testing.T) {
+	evs, err := events(t, nil, "qa", "--demo", "--viewers", "3", "--cycles", "2", "--hold", "300ms", "--json", "--width", "320", "--height", "240")
+	if err != nil {
+		t.Fatalf("qa --viewers 3: %v", err)
+	}
+	sum := evs[len(evs)-1]
+	per, _ := sum["per_viewer"].([]any)
+	if sum["event"] != "summary" || sum["cycles"] != 6.0 || sum["ok"] != 6.0 || sum["viewers"] != 3.0 || len(per) != 3 {
+		t.Fatalf("summary %v", sum)
+	}
+	seen := map[float64]int{}
+	for _, e := range evs {
+		if e["event"] == "cycle" {
+			v, _ := e["viewer"].(float64)
+			seen[v]++
+		}
+	}
+	if len(seen) != 3 || seen[1] != 2 || seen[2] != 2 || seen[3] != 2 {
+		t.Errorf("cycle events per viewer %v, want 2 for each of 1, 2, 3", seen)
+	}
+	if load, _ := sum["load"].(map[string]any); load == nil || load["cpu_percent_per_viewer"] == nil {
+		t.Errorf("no load in the summary: %v", sum["load"])
+	}
+}
