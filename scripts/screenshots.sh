@@ -6,6 +6,7 @@
 #   docs/timeline.png   the phase waterfall of the last sessions (a connect and a reconnect)
 #   docs/messages.png   the call with its data channel's message panel open
 #   docs/qa.png         the QA tab after a CYCLES-cycle run (default 50)
+#   docs/qa-viewers.png the QA tab after five viewers at once, CYCLES/10 cycles each (default 4)
 # The app walks through these states by itself (--tour DIR): at each it writes
 # DIR/NAME.ready and waits for DIR/NAME.done, which this script writes after taking the
 # screenshot with ImageMagick's `import -window root`.
@@ -33,7 +34,7 @@ xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
 	set -euo pipefail
 	"$BIN" --demo --tour "$TOUR" --tour-qa-cycles "$CYCLES" >"$TOUR/app.log" 2>&1 &
 	pid=$!
-	for name in main-live settings settings-call timeline messages qa; do
+	for name in main-live settings settings-call timeline messages qa qa-viewers; do
 		while [ ! -e "$TOUR/$name.ready" ]; do
 			if [ -e "$TOUR/failed" ] || ! kill -0 "$pid" 2>/dev/null; then
 				echo "screenshots: the app stopped before $name: $(cat "$TOUR/failed" 2>/dev/null)" >&2

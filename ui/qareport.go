@@ -39,11 +39,24 @@ func ReportSummary(rep qa.Report) string {
 			fmt.Fprintf(&sb, "\n%s: p50 %s · p95 %s · max %s", PhaseLabel(p), ms(pc.P50), ms(pc.P95), ms(pc.Max))
 		}
 	}
+	for _, v := range rep.PerViewer {
+		fmt.Fprintf(&sb, "\nViewer %d: %d ok · %d failed · first frame p50 %s · p95 %s · answer p50 %s",
+			v.Viewer, v.OK, v.Failed, ms(v.FirstFrame.P50), ms(v.FirstFrame.P95), ms(v.Answer.P50))
+		for _, cl := range sortedClasses(v.Failures) {
+			fmt.Fprintf(&sb, " · %s %d", cl, v.Failures[cl])
+		}
+	}
 	return sb.String()
 }
 
-// ReportResources words the resource deltas of a QA report.
-func ReportResources(r qa.Resources) string {
+// ReportResources words the resource figures of a QA report: the deltas
+// after teardown, or for several viewers at once the load per viewer.
+func ReportResources(rep qa.Report) string {
+	if l := rep.Load; l != nil {
+		return fmt.Sprintf("Load per viewer (this process runs every viewer, and in Demo mode the master too): CPU %.1f%% of a core · RSS %.1f MB (peak %.1f MB)",
+			l.CPUPercentPerViewer, float64(l.RSSPerViewerKB)/1024, float64(l.RSSPeakKB)/1024)
+	}
+	r := rep.Resources
 	return fmt.Sprintf("After teardown, against cycle 1: goroutines %+d (max %+d) · open files %+d (max %+d) · RSS %.1f → %.1f MB (%+.1f MB)",
 		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta,
 		float64(r.RSSBaselineKB)/1024, float64(r.RSSEndKB)/1024, float64(r.RSSDeltaKB)/1024)
@@ -62,6 +75,9 @@ func sortedClasses(m map[call.Class]int) []call.Class {
 func QACell(c qa.Cycle, col int) string {
 	switch col {
 	case 0:
+		if c.Viewer > 0 {
+			return fmt.Sprintf("%d (v%d)", c.N, c.Viewer)
+		}
 		return strconv.Itoa(c.N)
 	case 1:
 		switch {

@@ -40,7 +40,7 @@ func (w *Window) startQA(r QARequest) {
 	h.mu.Unlock()
 	old, oldUnsub := w.calls.take()
 	s := w.calls.currentSettings()
-	w.QA.Begin(r.Cycles)
+	w.QA.Begin(r.Cycles * max(r.Viewers, 1))
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -81,9 +81,9 @@ func (w *Window) runQA(ctx context.Context, s call.Settings, r QARequest) (qa.Re
 		return qa.Report{}, err
 	}
 	base := w.sessionBase()
-	w.log.Info("qa run", "cycles", r.Cycles, "hold", r.Hold, "gap", r.Gap, "faults", r.Faults)
+	w.log.Info("qa run", "cycles", r.Cycles, "viewers", r.Viewers, "hold", r.Hold, "gap", r.Gap, "faults", r.Faults)
 	rep, err := qa.Run(ctx, qa.Options{
-		Cycles: r.Cycles, Hold: r.Hold, Gap: r.Gap, Reconnect: r.Reconnect, Config: cfg,
+		Cycles: r.Cycles, Viewers: r.Viewers, Hold: r.Hold, Gap: r.Gap, Reconnect: r.Reconnect, Config: cfg,
 		Progress: func(c qa.Cycle) { fyne.Do(func() { w.QA.AddCycle(c) }) },
 		Event:    func(ev call.Event) { w.event(ev, base) },
 	})

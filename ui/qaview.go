@@ -5,8 +5,6 @@ import (
 	"image"
 	"io"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -17,22 +15,6 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/qa"
-)
-
-// QARequest is what the QA tab asks to run.
-type QARequest struct {
-	Cycles    int
-	Hold, Gap time.Duration
-	Reconnect bool   // cycle with Reconnect instead of Disconnect + Connect
-	Faults    string // emulator fault spec (Demo mode), "" for none
-}
-
-// Field names of the QA form.
-const (
-	FieldQACycles = "qa_cycles"
-	FieldQAHold   = "qa_hold"
-	FieldQAGap    = "qa_gap"
-	FieldQAFaults = "qa_faults"
 )
 
 // FaultPresets are the fault profiles offered in the QA tab (any emulator
@@ -56,6 +38,7 @@ type QAView struct {
 	CheckFaults func(string) error
 
 	Cycles     *widget.Entry
+	Viewers    *widget.Entry // viewers at once, each making Cycles cycles
 	Hold       *widget.Entry
 	Gap        *widget.Entry
 	Faults     *widget.SelectEntry
@@ -84,13 +67,14 @@ type QAView struct {
 }
 
 var qaColumns = []string{"#", "Result", "Attempts", "TTFF", "ID wait", "Teardown", "Failures", "Goroutines", "FDs", "RSS MB", "Error"}
-var qaColumnWidths = []float32{52, 96, 96, 84, 84, 100, 200, 110, 60, 84, 300}
+var qaColumnWidths = []float32{80, 96, 96, 84, 84, 100, 200, 110, 60, 84, 300}
 
 // NewQAView returns the QA tab; win is the parent of its dialogs.
 func NewQAView(win fyne.Window) *QAView {
 	v := &QAView{
 		win:       win,
 		Cycles:    widget.NewEntry(),
+		Viewers:   widget.NewEntry(),
 		Hold:      widget.NewEntry(),
 		Gap:       widget.NewEntry(),
 		Faults:    widget.NewSelectEntry(FaultPresets),
@@ -103,6 +87,7 @@ func NewQAView(win fyne.Window) *QAView {
 		histAxis:  widget.NewLabel(""),
 	}
 	v.Cycles.SetText("50")
+	v.Viewers.SetText("1")
 	v.Hold.SetText("2s")
 	v.Gap.SetText("500ms")
 	v.Faults.SetPlaceHolder("no faults (Demo mode: e.g. drop-offers=1)")
@@ -177,6 +162,7 @@ func (v *QAView) newTable() *widget.Table {
 func (v *QAView) layout() fyne.CanvasObject {
 	form := widget.NewForm(
 		widget.NewFormItem("Cycles", v.Cycles),
+		widget.NewFormItem("Viewers", v.Viewers),
 		widget.NewFormItem("Hold", v.Hold),
 		widget.NewFormItem("Gap", v.Gap),
 		widget.NewFormItem("Fault profile", v.Faults),
@@ -206,44 +192,6 @@ func (v *QAView) layout() fyne.CanvasObject {
 // CreateRenderer implements fyne.Widget.
 func (v *QAView) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(v.content)
-}
-
-// Request reads and validates the QA form.
-func (v *QAView) Request() (QARequest, []*call.FieldError) {
-	var r QARequest
-	var errs []*call.FieldError
-	n, err := strconv.Atoi(strings.TrimSpace(v.Cycles.Text))
-	if err != nil || n < 1 || n > 100000 {
-		errs = append(errs, &call.FieldError{Field: FieldQACycles, Message: "cycles: a whole number from 1 to 100000"})
-	}
-	r.Cycles = n
-	if r.Hold, err = parseSeconds(v.Hold.Text); err != nil || r.Hold < 0 || r.Hold > time.Hour {
-		errs = append(errs, &call.FieldError{Field: FieldQAHold, Message: "hold: a duration like 2s (0 to 1h)"})
-	}
-	if r.Gap, err = parseSeconds(v.Gap.Text); err != nil || r.Gap < 0 || r.Gap > time.Hour {
-		errs = append(errs, &call.FieldError{Field: FieldQAGap, Message: "gap: a duration like 500ms (0 to 1h)"})
-	}
-	r.Faults = strings.TrimSpace(v.Faults.Text)
-	if r.Faults != "" && v.CheckFaults != nil {
-		if err := v.CheckFaults(r.Faults); err != nil {
-			errs = append(errs, &call.FieldError{Field: FieldQAFaults, Message: "fault profile: " + err.Error()})
-		}
-	}
-	r.Reconnect = v.Reconnect.Checked
-	return r, errs
-}
-
-func (v *QAView) start() {
-	r, errs := v.Request()
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Message
-	}
-	v.FormError.SetText(strings.Join(msgs, "\n"))
-	if len(errs) > 0 || v.OnStart == nil {
-		return
-	}
-	v.OnStart(r)
 }
 
 // Begin clears the results for a run of total cycles and shows it running.
@@ -288,7 +236,7 @@ func (v *QAView) Finish(rep qa.Report, err error) {
 		s = "Stopped: " + err.Error() + "\n" + s
 	}
 	v.Summary.SetText(s)
-	v.Resources.SetText(ReportResources(rep.Resources))
+	v.Resources.SetText(ReportResources(rep))
 	v.refreshData()
 }
 

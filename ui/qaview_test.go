@@ -48,19 +48,22 @@ func TestQAView(t *testing.T) {
 	}
 
 	v.Cycles.SetText("0")
+	v.Viewers.SetText("11")
 	v.Hold.SetText("forever")
 	v.Faults.SetText("explode")
 	test.Tap(v.Start)
-	if len(started) != 0 || !strings.Contains(v.FormError.Text, "cycles") || !strings.Contains(v.FormError.Text, "hold") || !strings.Contains(v.FormError.Text, "fault profile") {
+	if len(started) != 0 || !strings.Contains(v.FormError.Text, "cycles") || !strings.Contains(v.FormError.Text, "hold") || !strings.Contains(v.FormError.Text, "fault profile") ||
+		!strings.Contains(v.FormError.Text, "viewers: from 1 to 10") {
 		t.Fatalf("bad form started %v; error %q", started, v.FormError.Text)
 	}
 	v.Cycles.SetText("4")
+	v.Viewers.SetText("1")
 	v.Hold.SetText("1s")
 	v.Gap.SetText("0")
 	v.Faults.SetText("drop-offers=1")
 	test.Tap(v.Reconnect)
 	test.Tap(v.Start)
-	if len(started) != 1 || started[0] != (QARequest{Cycles: 4, Hold: time.Second, Faults: "drop-offers=1", Reconnect: true}) || v.FormError.Text != "" {
+	if len(started) != 1 || started[0] != (QARequest{Cycles: 4, Viewers: 1, Hold: time.Second, Faults: "drop-offers=1", Reconnect: true}) || v.FormError.Text != "" {
 		t.Fatalf("started %+v, error %q", started, v.FormError.Text)
 	}
 
@@ -143,3 +146,39 @@ type faultErr struct{}
 func (faultErr) Error() string { return "unknown fault" }
 
 var errFault = faultErr{}
+
+// TestQAViewSeveralViewers: a run of several viewers shows whose cycle each
+// row is, a line per viewer in the summary, and the load per viewer.
+func TestQAViewSeveralViewers(t *testing.T) {
+	test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	v := NewQAView(w)
+	w.SetContent(v)
+	v.Begin(4)
+	var cs []qa.Cycle
+	for i, viewer := range []int{1, 2, 1, 2} {
+		c := cycle(1+i/2, true, false, time.Duration(200+100*i)*time.Millisecond)
+		c.Viewer = viewer
+		c.Phases[call.PhaseAnswerReceived] = 120 * time.Millisecond
+		cs = append(cs, c)
+		v.AddCycle(c)
+	}
+	if got := QACell(cs[3], 0); got != "2 (v2)" {
+		t.Errorf("the row of viewer 2's second cycle says %q", got)
+	}
+	rep := qa.Report{Cycles: 4, OK: 4, Viewers: 2, Results: cs,
+		PerViewer: []qa.ViewerSummary{
+			{Viewer: 1, Cycles: 2, OK: 2, FirstFrame: qa.Percentiles{N: 2, P50: 200 * time.Millisecond, P95: 400 * time.Millisecond}, Answer: qa.Percentiles{N: 2, P50: 120 * time.Millisecond}},
+			{Viewer: 2, Cycles: 2, OK: 1, Failed: 1, Failures: map[call.Class]int{call.ClassViewerLimit: 3}},
+		},
+		Load: &qa.Load{CPUPercentPerViewer: 12.5, RSSPeakKB: 200 << 10, RSSPerViewerKB: 15 << 10}}
+	v.Finish(rep, nil)
+	for _, want := range []string{"Viewer 1: 2 ok · 0 failed · first frame p50 200 ms", "Viewer 2: 1 ok · 1 failed", "viewer_limit 3"} {
+		if !strings.Contains(v.Summary.Text, want) {
+			t.Errorf("summary %q lacks %q", v.Summary.Text, want)
+		}
+	}
+	if !strings.Contains(v.Resources.Text, "CPU 12.5% of a core · RSS 15.0 MB (peak 200.0 MB)") {
+		t.Errorf("resources %q", v.Resources.Text)
+	}
+}

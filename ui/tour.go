@@ -16,7 +16,7 @@ import (
 
 // TourShots are the screenshots of the tour, in order (scripts/screenshots.sh saves each
 // as docs/NAME.png).
-var TourShots = []string{"main-live", "settings", "settings-call", "timeline", "messages", "qa"}
+var TourShots = []string{"main-live", "settings", "settings-call", "timeline", "messages", "qa", "qa-viewers"}
 
 // tour walks the window through the states the README shows, waiting at
 // each for the screenshot script, then quits the app.
@@ -52,7 +52,19 @@ func (w *Window) runTour() error {
 	if err := w.messagesShot(); err != nil {
 		return err
 	}
-	return w.qaShot()
+	if err := w.qaShot(cycles(w.o.TourQACycles, 50), 1, "qa"); err != nil {
+		return err
+	}
+	// Five viewers at once against the demo master.
+	return w.qaShot(cycles(w.o.TourQACycles/10, 4), 5, "qa-viewers")
+}
+
+// cycles is n, or def when n is not positive.
+func cycles(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 // tabShots shows the call, the settings (top, then the call options) and the
@@ -83,16 +95,14 @@ func (w *Window) tabShots() error {
 	return nil
 }
 
-// qaShot runs a QA batch in the window and shows its report.
-func (w *Window) qaShot() error {
+// qaShot runs a QA batch of viewers at once, n cycles each, in the window
+// and shows its report in screenshot shot.
+func (w *Window) qaShot(n, viewers int, shot string) error {
 	ctx := w.ctx
-	cycles := w.o.TourQACycles
-	if cycles <= 0 {
-		cycles = 50
-	}
 	err := w.doWait(func() {
 		w.View.SelectTab(TabQA)
-		w.QA.Cycles.SetText(strconv.Itoa(cycles))
+		w.QA.Cycles.SetText(strconv.Itoa(n))
+		w.QA.Viewers.SetText(strconv.Itoa(viewers))
 		w.QA.Hold.SetText("1s")
 		w.QA.Gap.SetText("200ms")
 		w.QA.start()
@@ -108,7 +118,7 @@ func (w *Window) qaShot() error {
 	if err := w.doWait(func() {}); err != nil { // let the QA view show the report
 		return err
 	}
-	return w.shot("qa")
+	return w.shot(shot)
 }
 
 // messagesShot shows the message panel during the call, after a message

@@ -29,7 +29,8 @@ type Options struct {
 	CycleTimeout time.Duration
 	// Progress is called after each cycle (from Run's goroutine, one at a time).
 	Progress func(Cycle)
-	// Event is called with every controller event (one at a time).
+	// Event is called with every controller event (from one goroutine; with
+	// several viewers, with the first one's events only).
 	Event func(call.Event)
 }
 

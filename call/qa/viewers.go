@@ -36,14 +36,6 @@ func runViewers(ctx context.Context, o Options) (Report, error) {
 	rep := Report{Failures: map[call.Class]int{}, Started: time.Now(), Viewers: o.Viewers}
 	rep.Resources.RSSStartKB = rssKB()
 	cpu0 := cpuTime()
-	var mu sync.Mutex // Event is called from one goroutine at a time
-	if ev := o.Event; ev != nil {
-		o.Event = func(e call.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			ev(e)
-		}
-	}
 	cycles := make(chan Cycle)
 	errs := startViewers(ctx, o, cycles)
 	peak := rep.Resources.RSSStartKB
@@ -100,6 +92,9 @@ func startViewers(ctx context.Context, o Options, cycles chan<- Cycle) <-chan er
 
 // runViewer is one viewer of a multi-viewer run: its cycles go to out.
 func runViewer(ctx context.Context, o Options, viewer int, out chan<- Cycle) error {
+	if viewer > 1 {
+		o.Event = nil // the first viewer's events stand for the run (one call to show)
+	}
 	ctrl, err := call.NewController(o.Config)
 	if err != nil {
 		return err
