@@ -159,6 +159,9 @@ func printReport(rep qa.Report) {
 			fmt.Printf("%-20s %6d %9.1f %9.1f %9.1f\n", p, v.N, call.Millis(v.P50), call.Millis(v.P95), call.Millis(v.Max))
 		}
 	}
+	if l := rep.Latency; l != nil {
+		fmt.Printf("%-20s %6d %9.1f %9.1f %9.1f   (capture to decode, read from the master's stamped pattern)\n", "latency", l.N, call.Millis(l.P50), call.Millis(l.P95), call.Millis(l.Max))
+	}
 	if rep.Viewers > 1 {
 		printViewers(rep)
 		return

@@ -140,4 +140,9 @@ type Stats struct {
 	LocalAudio     string
 	CandidateType  string        // local candidate type of the selected pair: host, srflx, relay
 	DataRTT        time.Duration // the data channel's last measured round trip (0: none)
+	// Latency and LatencyP95 are the median and 95th percentile, over the
+	// last 5 s, of the master's frames' age when decoded, read from the
+	// capture time a pattern master stamps into them (0: no stamped frames).
+	Latency, LatencyP95 time.Duration
+	LatencySamples      int
 }

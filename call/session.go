@@ -112,8 +112,9 @@ type session struct {
 	player  *audioout.Player
 	timers  [numTimers]*time.Timer
 
-	neg  negotiation // run goroutine only, but for the candidates it guards itself
-	data dataChannel
+	neg     negotiation // run goroutine only, but for the candidates it guards itself
+	data    dataChannel
+	latency latencyMeter // the master's frames' capture-to-decode time
 
 	iceUp            atomic.Bool // ICE has connected at least once
 	signalingDropped atomic.Bool // a signaling socket of the session was closed under it

@@ -51,7 +51,7 @@ func (s *session) receive(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 func (s *session) receiveVideo(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) error {
 	first := true
 	return receive.Video(s.ctx, tr, receive.VideoOptions{
-		Sink: gatedSink{s, s.deps.remote},
+		Sink: meteredSink{gatedSink{s, s.deps.remote}, &s.latency},
 		SendPLI: func() error {
 			return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
 		},

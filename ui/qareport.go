@@ -39,6 +39,9 @@ func ReportSummary(rep qa.Report) string {
 			fmt.Fprintf(&sb, "\n%s: p50 %s · p95 %s · max %s", PhaseLabel(p), ms(pc.P50), ms(pc.P95), ms(pc.Max))
 		}
 	}
+	if l := rep.Latency; l != nil {
+		fmt.Fprintf(&sb, "\nLatency (capture to decode, from the master's stamped pattern): p50 %s · p95 %s · max %s", ms(l.P50), ms(l.P95), ms(l.Max))
+	}
 	for _, v := range rep.PerViewer {
 		fmt.Fprintf(&sb, "\nViewer %d: %d ok · %d failed · first frame p50 %s · p95 %s · answer p50 %s",
 			v.Viewer, v.OK, v.Failed, ms(v.FirstFrame.P50), ms(v.FirstFrame.P95), ms(v.Answer.P50))

@@ -269,6 +269,10 @@ func FormatStats(s *call.Stats) string {
 	if s.DataRTT > 0 {
 		parts = append(parts, "data RTT "+fineMS(s.DataRTT))
 	}
+	if s.LatencySamples > 0 {
+		// Read from the master's stamped pattern: only as good as the two clocks.
+		parts = append(parts, fmt.Sprintf("latency %d ms (p95 %d)", s.Latency.Milliseconds(), s.LatencyP95.Milliseconds()))
+	}
 	return strings.Join(parts, " · ")
 }
 

@@ -3,11 +3,14 @@ package ui
 import (
 	"image"
 	"image/color"
+	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+
+	"github.com/kvsviewer/kvsviewer/call"
 )
 
 func TestVideoViewCoalescesFrames(t *testing.T) {
@@ -107,5 +110,24 @@ func TestVideoViewPacesPreview(t *testing.T) {
 			t.Fatal("paced frame never shown on its own")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFormatStats: the stats line under the video says what was negotiated
+// and measured, the data channel's round trip and the latency read from a
+// stamped pattern when there are some.
+func TestFormatStats(t *testing.T) {
+	s := &call.Stats{Width: 1280, Height: 720, Codec: "H264", FPS: 29.96, InboundKbps: 850, OutboundKbps: 820,
+		RTT: 12 * time.Millisecond, LossPercent: 0.5, CandidateType: "relay"}
+	want := "1280x720 H264 · 30.0 fps · in 850 kbps / out 820 kbps · RTT 12 ms · loss 0.5% · relay"
+	if got := FormatStats(s); got != want {
+		t.Errorf("stats line %q, want %q", got, want)
+	}
+	s.DataRTT, s.Latency, s.LatencyP95, s.LatencySamples = 1300*time.Microsecond, 48*time.Millisecond, 61*time.Millisecond, 50
+	if got := FormatStats(s); !strings.HasSuffix(got, " · relay · data RTT 1.3 ms · latency 48 ms (p95 61)") {
+		t.Errorf("stats line %q", got)
+	}
+	if got := FormatStats(nil); got != "no statistics yet" {
+		t.Errorf("no stats: %q", got)
 	}
 }

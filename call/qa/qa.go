@@ -52,6 +52,10 @@ type Cycle struct {
 	// TeardownOverruns names the teardown steps that overran their limit
 	// (and were left running) when the cycle's call was torn down.
 	TeardownOverruns []string `json:"teardown_overruns,omitempty"`
+	// Latency and LatencyP95 are the last latency figures of the call (the
+	// master's stamped frames' age when decoded; 0 without a pattern master).
+	Latency    time.Duration `json:"-"`
+	LatencyP95 time.Duration `json:"-"`
 }
 
 // Run makes o.Cycles calls and reports on them. It stops early, with the
@@ -103,6 +107,8 @@ type runner struct {
 	events <-chan call.Event
 	o      Options
 	live   bool
+	// lat is the latest stats event's latency figures of the cycle.
+	lat, latP95 time.Duration
 	// concurrent: other viewers run in this process, so the resources are
 	// read as they are instead of waiting for them to settle.
 	concurrent bool
@@ -110,6 +116,7 @@ type runner struct {
 
 func (r *runner) cycle(ctx context.Context, n int) Cycle {
 	c := Cycle{N: n, Phases: map[call.Phase]time.Duration{}}
+	r.lat, r.latP95 = 0, 0
 	if r.o.Reconnect && r.live {
 		r.ctrl.Reconnect()
 	} else {
@@ -120,6 +127,7 @@ func (r *runner) cycle(ctx context.Context, n int) Cycle {
 	if c.OK && r.o.Hold > 0 {
 		r.drain(ctx, r.o.Hold)
 	}
+	c.Latency, c.LatencyP95 = r.lat, r.latP95
 	if !r.o.Reconnect || !c.OK || n == r.o.Cycles {
 		r.ctrl.Disconnect()
 		if td, ok := r.awaitTeardown(ctx, 30*time.Second); ok {
@@ -183,6 +191,9 @@ func (r *runner) awaitFirstFrame(ctx context.Context, c *Cycle) {
 }
 
 func (r *runner) notify(e call.Event) {
+	if e.Kind == call.EventStats && e.Stats != nil && e.Stats.LatencySamples > 0 {
+		r.lat, r.latP95 = e.Stats.Latency, e.Stats.LatencyP95
+	}
 	if r.o.Event != nil {
 		r.o.Event(e)
 	}

@@ -64,6 +64,8 @@ type Report struct {
 	Results          []Cycle       `json:"results"`
 	// Multi-viewer runs: how many viewers ran at once, each one's summary,
 	// and what they cost the process.
+	// Latency summarises the cycles' latency medians (pattern masters only).
+	Latency   *Percentiles    `json:"latency_ms,omitempty"`
 	Viewers   int             `json:"viewers,omitempty"`
 	PerViewer []ViewerSummary `json:"per_viewer,omitempty"`
 	Load      *Load           `json:"load,omitempty"`
@@ -75,6 +77,9 @@ func (c Cycle) Fields() map[string]any {
 		"phases_ms": c.PhasesMS, "goroutines": c.Goroutines, "fds": c.FDs, "rss_kb": c.RSSKB, "error": c.Err}
 	if len(c.TeardownOverruns) > 0 {
 		f["teardown_overruns"] = c.TeardownOverruns
+	}
+	if c.Latency > 0 {
+		f["latency_ms"], f["latency_p95_ms"] = ms(c.Latency), ms(c.LatencyP95)
 	}
 	if c.Viewer > 0 {
 		f["viewer"] = c.Viewer
@@ -114,6 +119,16 @@ func (rep *Report) summarise() {
 		if len(ds) > 0 {
 			rep.Phases[p] = percentiles(ds)
 		}
+	}
+	var lat []time.Duration
+	for _, c := range rep.Results {
+		if c.Latency > 0 {
+			lat = append(lat, c.Latency)
+		}
+	}
+	if len(lat) > 0 {
+		pc := percentiles(lat)
+		rep.Latency = &pc
 	}
 	if rep.Viewers > 1 {
 		return // other viewers run during each teardown: see Load instead
@@ -189,6 +204,9 @@ func (rep Report) Summary() map[string]any {
 	if rep.Viewers > 1 {
 		out["viewers"], out["per_viewer"], out["load"] = rep.Viewers, rep.PerViewer, rep.Load
 	}
+	if rep.Latency != nil {
+		out["latency_ms"] = rep.Latency
+	}
 	return out
 }
 
@@ -216,7 +234,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 	for _, p := range call.Phases {
 		head = append(head, phaseKey(p))
 	}
-	head = append(head, "goroutines", "fds", "rss_kb", "error", "teardown_overruns", "viewer")
+	head = append(head, "goroutines", "fds", "rss_kb", "error", "teardown_overruns", "viewer", "latency_ms", "latency_p95_ms")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -233,7 +251,8 @@ func (rep Report) WriteCSV(w io.Writer) error {
 				row = append(row, "")
 			}
 		}
-		row = append(row, strconv.Itoa(c.Goroutines), strconv.Itoa(c.FDs), strconv.FormatInt(c.RSSKB, 10), c.Err, strings.Join(c.TeardownOverruns, " "), strconv.Itoa(max(c.Viewer, 1)))
+		row = append(row, strconv.Itoa(c.Goroutines), strconv.Itoa(c.FDs), strconv.FormatInt(c.RSSKB, 10), c.Err, strings.Join(c.TeardownOverruns, " "), strconv.Itoa(max(c.Viewer, 1)),
+			optMS(c.Latency), optMS(c.LatencyP95))
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -243,3 +262,11 @@ func (rep Report) WriteCSV(w io.Writer) error {
 }
 
 func ms(d time.Duration) float64 { return call.Millis(d) }
+
+// optMS is d in milliseconds, or "" for none.
+func optMS(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return strconv.FormatFloat(ms(d), 'f', 1, 64)
+}

@@ -66,6 +66,14 @@ func TestTenViewersAndARefusedEleventh(t *testing.T) {
 		}
 		t.Logf("viewer %d: %d attempts, %v: %s", c.Viewer, c.Attempts, c.Failures, c.Err)
 	}
+	for _, c := range rep.Results {
+		if c.OK && (c.Latency <= 0 || c.LatencyP95 < c.Latency) {
+			t.Errorf("viewer %d: latency %s (p95 %s): the demo master's stamped frames were not read", c.Viewer, c.Latency, c.LatencyP95)
+		}
+	}
+	if rep.Latency == nil || rep.Latency.N != 10 {
+		t.Errorf("run latency %+v, want the 10 live calls'", rep.Latency)
+	}
 	var ids []string
 	for _, v := range rep.PerViewer {
 		if v.OK == 1 && v.FirstFrame.N != 1 {

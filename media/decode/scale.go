@@ -23,6 +23,10 @@ type Picture struct {
 	FullRange bool
 }
 
+// YCbCrImage returns the picture's planes as an image.YCbCr (for readers
+// that type-switch on it).
+func (p *Picture) YCbCrImage() *image.YCbCr { return &p.YCbCr }
+
 // CopyPicture copies src into dst, which is reallocated when nil or of
 // another size, and returns it.
 func CopyPicture(dst, src *Picture) *Picture {

@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"image"
+	"time"
 )
 
 // The frame counter is also drawn as a machine-readable code: a strip along the top edge of the
@@ -53,16 +54,17 @@ func codeWord(counter uint32) uint32 {
 	return 0b10<<30 | v<<6 | crc4(v)<<2 | 0b01
 }
 
-// drawCode draws the code strip for counter into the top stripH rows of the luma plane.
-func drawCode(y []byte, stride, w, stripH int, counter uint32) {
-	word := codeWord(counter)
+// drawCode draws the code strip for value into rows [top, top+stripH) of the luma plane
+// (h rows in all).
+func drawCode(y []byte, stride, w, h, top, stripH int, value uint32) {
+	word := codeWord(value)
 	for i := range codeCells {
 		v := byte(lumaBlack)
 		if word&(1<<(codeCells-1-i)) != 0 {
 			v = lumaWhite
 		}
 		x0, x1 := i*w/codeCells, (i+1)*w/codeCells
-		fillLuma(y, stride, w, stripH, x0, 0, x1-x0, stripH, v)
+		fillLuma(y, stride, w, h, x0, top, x1-x0, stripH, v)
 	}
 }
 
@@ -70,21 +72,56 @@ func drawCode(y []byte, stride, w, stripH int, counter uint32) {
 // decoded copy (RGBA or YCbCr, any size, scaled proportionally, after lossy coding). It returns
 // the counter's low CounterBits bits, and false if the image has no readable code: guards
 // missing, too little contrast, a cell neither clearly black nor white, or a CRC mismatch.
-func ReadCounter(img image.Image) (uint32, bool) {
+func ReadCounter(img image.Image) (uint32, bool) { return readCode(img, false) }
+
+// ReadStamp decodes the strip along the bottom edge, coded like the counter's: the frame's
+// capture time (see Stamp), or false when there is none.
+func ReadStamp(img image.Image) (uint32, bool) { return readCode(img, true) }
+
+// Stamp is what a frame captured at t carries in its bottom strip: the low CounterBits bits
+// of its Unix time in milliseconds (it wraps every 4.6 hours).
+func Stamp(t time.Time) uint32 { return uint32(t.UnixMilli()) & (1<<CounterBits - 1) }
+
+// StampAge is how long before now a frame stamped stamp was captured (0 when the stamp is
+// ahead of now, as when the two clocks differ): for ages under 4.6 hours.
+func StampAge(stamp uint32, now time.Time) time.Duration {
+	age := (Stamp(now) - stamp) & (1<<CounterBits - 1)
+	if age >= 1<<(CounterBits-1) {
+		return 0 // in the future: clocks apart
+	}
+	return time.Duration(age) * time.Millisecond
+}
+
+// readCode decodes the top strip, or the bottom one.
+func readCode(img image.Image, bottom bool) (uint32, bool) {
+	if p, ok := img.(interface{ YCbCrImage() *image.YCbCr }); ok {
+		img = p.YCbCrImage()
+	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w < codeCells || h < 2*codeStripDen {
 		return 0, false
 	}
 	stripH := h * codeStripNum / codeStripDen
+	top := b.Min.Y
+	if bottom {
+		top = b.Max.Y - stripH
+	}
 	// Sample the middle half of each cell, away from edges blurred by scaling and coding.
-	y0, y1 := b.Min.Y+stripH/4, b.Min.Y+stripH*3/4
+	y0, y1 := top+stripH/4, top+stripH*3/4
 	var levels [codeCells]int
 	for i := range codeCells {
 		cx0, cx1 := i*w/codeCells, (i+1)*w/codeCells
 		q := (cx1 - cx0) / 4
 		levels[i] = meanLuma(img, b.Min.X+cx0+q, y0, b.Min.X+cx1-q, y1)
 	}
+	return decodeLevels(&levels)
+}
+
+// decodeLevels turns the cells' mean lumas into the code's value: the guards
+// give white and black, every bit cell must be clearly one of them, and the
+// CRC must match.
+func decodeLevels(levels *[codeCells]int) (uint32, bool) {
 	white := (levels[0] + levels[codeCells-1]) / 2
 	black := (levels[1] + levels[codeCells-2]) / 2
 	contrast := white - black
@@ -93,15 +130,8 @@ func ReadCounter(img image.Image) (uint32, bool) {
 	}
 	mid := (white + black) / 2
 	margin := contrast / 4
-	for _, i := range []int{0, codeCells - 1} {
-		if levels[i] < mid+margin {
-			return 0, false
-		}
-	}
-	for _, i := range []int{1, codeCells - 2} {
-		if levels[i] > mid-margin {
-			return 0, false
-		}
+	if levels[0] < mid+margin || levels[codeCells-1] < mid+margin || levels[1] > mid-margin || levels[codeCells-2] > mid-margin {
+		return 0, false
 	}
 	var bits uint32
 	for i := firstBitCell; i < firstBitCell+codeBits+crcBits; i++ {

@@ -83,12 +83,14 @@ func BarRegion(width, height int) image.Rectangle {
 }
 
 // layout holds the vertical bands of the frame, top to bottom:
-// the code strip, the text band, the colour bars, and the band with the moving box.
+// the code strip, the text band, the colour bars, the band with the moving box, and the
+// stamp strip (the capture time, coded like the counter).
 type layout struct {
 	w, h       int
 	codeBottom int // code strip: [0, codeBottom)
 	barsTop    int // text band: [codeBottom, barsTop)
-	barsBottom int // bars: [barsTop, barsBottom); box band: [barsBottom, h)
+	barsBottom int // bars: [barsTop, barsBottom); box band: [barsBottom, stampTop)
+	stampTop   int // stamp strip: [stampTop, h)
 	textScale  int
 	textX      int
 	textY      int
@@ -107,7 +109,8 @@ func newLayout(w, h int) layout {
 	l.textScale = max(1, min(w*9/10/textCols, (l.barsTop-l.codeBottom)*3/4/glyphH))
 	l.textX = max(0, (w-textCols*l.textScale)/2)
 	l.textY = l.codeBottom + max(0, (l.barsTop-l.codeBottom-glyphH*l.textScale)/2)
-	l.boxSize = max(2, (h-l.barsBottom)*3/4) &^ 1
+	l.stampTop = h - l.codeBottom
+	l.boxSize = max(2, (l.stampTop-l.barsBottom)*3/4) &^ 1
 	return l
 }
 
@@ -273,13 +276,14 @@ func (g *Generator) drawStatic(img *image.YCbCr) {
 // drawDynamic draws what changes per frame: code strip, text line and moving box.
 func (g *Generator) drawDynamic(img *image.YCbCr, counter uint32, t time.Time) {
 	l := g.lay
-	drawCode(img.Y, img.YStride, l.w, l.codeBottom, counter)
+	drawCode(img.Y, img.YStride, l.w, l.h, 0, l.codeBottom, counter)
+	drawCode(img.Y, img.YStride, l.w, l.h, l.stampTop, l.h-l.stampTop, Stamp(t))
 
 	fillLuma(img.Y, img.YStride, l.w, l.h, 0, l.codeBottom, l.w, l.barsTop-l.codeBottom, lumaBlack)
 	text := g.formatText(counter, t)
 	drawText(img.Y, img.YStride, l.w, l.barsTop, l.textX, l.textY, l.textScale, text, lumaWhite)
 
-	fillLuma(img.Y, img.YStride, l.w, l.h, 0, l.barsBottom, l.w, l.h-l.barsBottom, g.boxBG)
+	fillLuma(img.Y, img.YStride, l.w, l.h, 0, l.barsBottom, l.w, l.stampTop-l.barsBottom, g.boxBG)
 	span := l.w - l.boxSize
 	elapsed := t.Sub(g.start)
 	if g.start.IsZero() || elapsed < 0 {
@@ -292,7 +296,7 @@ func (g *Generator) drawDynamic(img *image.YCbCr, counter uint32, t time.Time) {
 		phase = 2*sweep - phase
 	}
 	x := (int(int64(span)*int64(phase)/int64(sweep)) &^ 1)
-	y := l.barsBottom + (l.h-l.barsBottom-l.boxSize)/2
+	y := l.barsBottom + (l.stampTop-l.barsBottom-l.boxSize)/2
 	fillLuma(img.Y, img.YStride, l.w, l.h, x, y, l.boxSize, l.boxSize, g.boxInk)
 }
 

@@ -219,7 +219,7 @@ func TestBoxMoves(t *testing.T) {
 	g.start = time.Now()
 	boxX := func(img *image.YCbCr) int {
 		l := g.lay
-		y := l.barsBottom + (l.h-l.barsBottom)/2
+		y := l.barsBottom + (l.stampTop-l.barsBottom)/2
 		for x := range l.w {
 			if img.Y[y*img.YStride+x] == g.boxInk {
 				return x
@@ -382,5 +382,42 @@ func TestKickReturnsNextFrameAtOnce(t *testing.T) {
 		// Not a timing assertion on speed: at 1 fps an unkicked Read takes a
 		// whole second, so this only tells whether Kick worked at all.
 		t.Fatal("Read still waits for the ticker after Kick")
+	}
+}
+
+// TestStampRoundTrip: the bottom strip carries the frame's capture time,
+// readable from the frame and from a scaled RGBA copy, and StampAge turns it
+// into the frame's age (across the stamp's wrap too).
+func TestStampRoundTrip(t *testing.T) {
+	g := New(320, 240, 30, StyleMaster)
+	defer g.Close()
+	at := time.UnixMilli(1_780_000_123_456)
+	img := g.Frame(7, at)
+	s, ok := ReadStamp(img)
+	if !ok || s != Stamp(at) {
+		t.Fatalf("stamp %d %v, want %d", s, ok, Stamp(at))
+	}
+	if n, ok := ReadCounter(img); !ok || n != 7 {
+		t.Fatalf("the counter strip reads %d %v next to the stamp", n, ok)
+	}
+	small := image.NewRGBA(image.Rect(0, 0, 160, 120))
+	rgba := ToRGBA(nil, img)
+	for y := range 120 {
+		for x := range 160 {
+			small.Set(x, y, rgba.At(2*x, 2*y))
+		}
+	}
+	if s2, ok := ReadStamp(small); !ok || s2 != s {
+		t.Errorf("from a half-size copy: %d %v", s2, ok)
+	}
+	if age := StampAge(s, at.Add(137*time.Millisecond)); age != 137*time.Millisecond {
+		t.Errorf("age %s, want 137ms", age)
+	}
+	wrap := time.UnixMilli(int64(1<<CounterBits)*100 - 5) // 5 ms before the stamp wraps
+	if age := StampAge(Stamp(wrap), wrap.Add(20*time.Millisecond)); age != 20*time.Millisecond {
+		t.Errorf("age across the wrap %s, want 20ms", age)
+	}
+	if age := StampAge(Stamp(at), at.Add(-time.Second)); age != 0 {
+		t.Errorf("a stamp from the future (clocks apart) reads %s, want 0", age)
 	}
 }

@@ -1,0 +1,91 @@
+package call
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kvsviewer/kvsviewer/media/pattern"
+	"github.com/kvsviewer/kvsviewer/media/sink"
+)
+
+// The latency meter reads the capture time a pattern master (the demo
+// master, `kvsviewer master`) stamps into every frame (media/pattern's
+// bottom strip) back from the decoded frames: capture -> encode -> network
+// -> jitter buffer -> decode. One frame in latencyEvery is read, and the
+// percentiles cover the last latencyWindow. A master on another machine
+// stamps with its own clock: the figure is then only as good as the two
+// clocks' agreement. Frames without a stamp (a camera) give no figure.
+const (
+	latencyEvery  = 3
+	latencyWindow = 5 * time.Second
+)
+
+// latencyMeter keeps the recent latency samples of a session's video.
+type latencyMeter struct {
+	mu      sync.Mutex
+	frames  uint64
+	samples []latencySample
+}
+
+type latencySample struct {
+	at time.Time
+	d  time.Duration
+}
+
+// frame reads the stamp of one decoded frame in latencyEvery.
+func (m *latencyMeter) frame(f sink.Frame) {
+	m.mu.Lock()
+	m.frames++
+	n := m.frames
+	m.mu.Unlock()
+	if n%latencyEvery != 1 || f.Image == nil {
+		return
+	}
+	stamp, ok := pattern.ReadStamp(f.Image)
+	if !ok {
+		return
+	}
+	at := f.Decoded
+	if at.IsZero() {
+		at = time.Now()
+	}
+	d := pattern.StampAge(stamp, at)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.samples = append(m.samples, latencySample{at, d})
+	if cut := slices.IndexFunc(m.samples, func(s latencySample) bool { return at.Sub(s.at) <= latencyWindow }); cut > 0 {
+		m.samples = slices.Delete(m.samples, 0, cut)
+	}
+}
+
+// percentiles returns the median and 95th percentile of the samples of the
+// last latencyWindow before now, and how many there were.
+func (m *latencyMeter) percentiles(now time.Time) (p50, p95 time.Duration, n int) {
+	m.mu.Lock()
+	var ds []time.Duration
+	for _, s := range m.samples {
+		if now.Sub(s.at) <= latencyWindow {
+			ds = append(ds, s.d)
+		}
+	}
+	m.mu.Unlock()
+	if len(ds) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(ds)
+	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
+	return at(0.5), at(0.95), len(ds)
+}
+
+// meteredSink is a session's video sink with the latency meter in front.
+type meteredSink struct {
+	gatedSink
+	m *latencyMeter
+}
+
+// PutFrame implements sink.FrameSink.
+func (s meteredSink) PutFrame(f sink.Frame) {
+	s.m.frame(f)
+	s.gatedSink.PutFrame(f)
+}

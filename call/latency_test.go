@@ -1,0 +1,47 @@
+package call_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
+)
+
+// TestLatencyMeterReadsTheRelayDelay: the meter reads the capture stamp the
+// demo master puts in its frames back from the decoded ones. Through the
+// emulator's TURN relay, adding 100 ms of delay each way makes it read
+// 100 ms more (within 10 ms); --json gets the figure as latency events.
+func TestLatencyMeterReadsTheRelayDelay(t *testing.T) {
+	r := newRig(t, emulator.Faults{}, relayOnly)
+	r.ctrl.Connect()
+	r.waitLive(20 * time.Second)
+	base := r.steadyLatency()
+	r.demo.Emulator.SetFaults(emulator.Faults{RelayDelay: 100 * time.Millisecond})
+	delayed := r.steadyLatency()
+	added := delayed - base
+	t.Logf("latency p50 %s without delay, %s with 100 ms added each way: +%s", base, delayed, added)
+	if added < 90*time.Millisecond || added > 110*time.Millisecond {
+		t.Errorf("the meter read %s more with 100 ms of relay delay, want 100 ms within 10 ms (before %s, after %s)", added, base, delayed)
+	}
+	if errs := r.errorsSeen(); len(errs) > 0 {
+		t.Fatalf("failed attempts %v, want none", errs)
+	}
+}
+
+// steadyLatency waits until the meter's window holds only frames from now
+// on (it covers 5 s) and returns the median of the next three stats' p50.
+func (r *rig) steadyLatency() time.Duration {
+	r.t.Helper()
+	from := time.Now().Add(5500 * time.Millisecond)
+	var p50s []time.Duration
+	r.waitFor(20*time.Second, "three stats with a latency", func(e call.Event) bool {
+		if e.Kind != call.EventStats || e.Time.Before(from) || e.Stats.LatencySamples == 0 {
+			return false
+		}
+		p50s = append(p50s, e.Stats.Latency)
+		return len(p50s) == 3
+	})
+	a, b, c := p50s[0], p50s[1], p50s[2]
+	return max(min(a, b), min(max(a, b), c))
+}
