@@ -5,7 +5,11 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 APT_PKGS := gcc g++ pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libx264-dev \
-	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick
+	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick \
+	pulseaudio pulseaudio-utils libpulse0
+# pulseaudio and pulseaudio-utils (pactl, parec, pacat): the audio tests run a private daemon
+# (internal/pulsetest). libpulse0: miniaudio loads libpulse at run time to reach a PulseAudio or
+# PipeWire server; without it the app has no sound even where a server runs.
 # Only for `make deb` and `make install-test` (not `make deps`, which `make test` runs):
 # dpkg-shlibdeps derives Depends, ImageMagick draws the icon sizes, the validators check
 # the .desktop entry and the AppStream metainfo, debootstrap makes the clean root.
