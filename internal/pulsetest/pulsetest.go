@@ -74,6 +74,7 @@ type Server struct {
 
 	mic     *Mic
 	speaker *Recording
+	sinks   map[string]int // module index by sink name
 }
 
 // Mic is a microphone of the daemon: a source recording the monitor of a null sink into which
@@ -109,7 +110,8 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("pulsetest: %v", err)
 	}
-	s := &Server{t: t, dir: dir, socket: filepath.Join(dir, "native"), logPath: filepath.Join(dir, "daemon.log"), exited: make(chan struct{})}
+	s := &Server{t: t, dir: dir, socket: filepath.Join(dir, "native"), logPath: filepath.Join(dir, "daemon.log"),
+		exited: make(chan struct{}), sinks: map[string]int{}}
 	t.Cleanup(func() {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Errorf("pulsetest: remove %s: %v", dir, err)
@@ -335,10 +337,25 @@ func description(desc string) string {
 	return `device.description="` + strings.ReplaceAll(desc, " ", `\ `) + `"`
 }
 
-// AddSink adds a null sink called name with the description desc and returns its module index.
+// AddSink adds a null sink (stereo) called name with the description desc and returns its
+// module index. What it plays can be recorded from name+".monitor".
 func (s *Server) AddSink(name, desc string) (int, error) {
-	return s.LoadModule("module-null-sink", "sink_name="+name, "rate="+strconv.Itoa(Rate), "channels=2",
+	idx, err := s.LoadModule("module-null-sink", "sink_name="+name, "rate="+strconv.Itoa(Rate), "channels=2",
 		"sink_properties="+description(desc))
+	if err == nil {
+		s.sinks[name] = idx
+	}
+	return idx, err
+}
+
+// RemoveSink unloads the sink name that AddSink (or Start) added: the output disappears.
+func (s *Server) RemoveSink(name string) error {
+	idx, ok := s.sinks[name]
+	if !ok {
+		return fmt.Errorf("pulsetest: no sink %q was added", name)
+	}
+	delete(s.sinks, name)
+	return s.UnloadModule(idx)
 }
 
 // AddMic adds a microphone: the source name (description desc) records a hz sine (0:
@@ -501,6 +518,11 @@ func (r *Recording) Since(from int) []int16 {
 	defer r.mu.Unlock()
 	return append([]int16(nil), r.samples[min(from, len(r.samples)):]...)
 }
+
+// WaitSamples waits up to limit until n samples were recorded. A new null sink renders its
+// first block up to 2 s late (its latency before anyone asked for less): a test that records
+// a sink it added waits for its first samples before it plays.
+func (r *Recording) WaitSamples(n int, limit time.Duration) error { return r.waitSamples(n, limit) }
 
 // waitSamples waits until n samples were recorded.
 func (r *Recording) waitSamples(n int, limit time.Duration) error {

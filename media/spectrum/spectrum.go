@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"math/cmplx"
 	"sync"
+	"time"
 )
 
 // MinLevel is the level of silence, in dBFS.
@@ -165,4 +166,29 @@ func (m *Meter) Result() Result {
 	}
 	m.result, m.stale = Analyze(window, m.rate), false
 	return m.result
+}
+
+// Gap is a stretch of silence inside a signal.
+type Gap struct {
+	// Start is where it begins, from the first sample; Length how long it lasts.
+	Start, Length time.Duration
+}
+
+// Gaps returns the stretches of at least minLen where mono samples (full scale 1) stay below
+// threshold in magnitude, between the first and the last sample above it: the drop-outs of a
+// tone (silence before the tone starts and after it ends is not a gap).
+func Gaps(samples []float64, rate int, threshold float64, minLen time.Duration) []Gap {
+	var out []Gap
+	at := func(i int) time.Duration { return time.Duration(i) * time.Second / time.Duration(rate) }
+	last := -1 // the latest sample above threshold
+	for i, v := range samples {
+		if math.Abs(v) < threshold {
+			continue
+		}
+		if last >= 0 && at(i-last-1) >= minLen {
+			out = append(out, Gap{Start: at(last + 1), Length: at(i - last - 1)})
+		}
+		last = i
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 func sine(hz, amp float64, rate, n int) []float64 {
@@ -88,6 +89,24 @@ func TestMeter(t *testing.T) {
 	m.Write(make([]int16, 8192), 1)
 	if got := m.Result(); got.Hz != 0 || got.LevelDBFS != MinLevel {
 		t.Errorf("after a window of silence: %+v", got)
+	}
+}
+
+func TestGaps(t *testing.T) {
+	x := make([]float64, 48000) // 1 s: silence, tone from 100 ms, gaps, silence after 900 ms
+	tone := sine(440, 0.25, 48000, len(x))
+	copy(x[4800:43200], tone[4800:43200])
+	clear(x[9600:12480])  // 60 ms at 200 ms
+	clear(x[24000:24960]) // 20 ms at 500 ms: shorter than asked
+	got := Gaps(x, 48000, 0.001, 50*time.Millisecond)
+	if len(got) != 1 || got[0].Start != 200*time.Millisecond || got[0].Length < 59*time.Millisecond || got[0].Length > 61*time.Millisecond {
+		t.Errorf("gaps %+v, want one of 60 ms at 200 ms", got)
+	}
+	if got := Gaps(x, 48000, 0.001, 10*time.Millisecond); len(got) != 2 {
+		t.Errorf("gaps over 10 ms: %+v, want 2", got)
+	}
+	if got := Gaps(make([]float64, 4800), 48000, 0.001, time.Millisecond); len(got) != 0 {
+		t.Errorf("silence has gaps: %+v", got)
 	}
 }
 
