@@ -12,6 +12,10 @@
 //     null sink ("Test Microphone feed") into which pacat plays a MicHz sine (Mic.SetTone
 //     changes it).
 //
+// As root (CI runs as root) the daemon is still a per-user one: pulseaudio only warns that it
+// is not meant for root outside --system mode, and its HOME, XDG and PULSE_* directories are
+// the temporary one, so nothing is written to /root and no system daemon is involved.
+//
 // Start points the test process at the daemon (PULSE_SERVER, PULSE_CLIENTCONFIG, PULSE_COOKIE,
 // PULSE_RUNTIME_PATH, restored when the test ends), so libpulse, which miniaudio loads at run
 // time, and the pactl and parec commands reach it. When the test ends the daemon is stopped and

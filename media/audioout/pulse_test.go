@@ -195,7 +195,10 @@ func TestPulseDeviceLost(t *testing.T) {
 	again := make(chan error, 1)
 	p.OnDeviceLost(func(err error) { again <- err })
 	select {
-	case <-again:
+	case err := <-again:
+		if !errors.Is(err, ErrDeviceLost) {
+			t.Errorf("OnDeviceLost after the loss: %v", err)
+		}
 	default:
 		t.Error("OnDeviceLost after the loss was not called at once")
 	}

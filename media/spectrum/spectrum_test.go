@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-func sine(hz, amp float64, rate, n int) []float64 {
+// sine returns n samples at 48 kHz of a hz sine of peak amp.
+func sine(hz, amp float64, n int) []float64 {
+	const rate = 48000
 	out := make([]float64, n)
 	for i := range out {
 		out[i] = amp * math.Sin(2*math.Pi*hz*float64(i)/float64(rate)+0.3)
@@ -22,7 +24,7 @@ func TestAnalyzeTones(t *testing.T) {
 	}{
 		{440, 0.25, 8192}, {1000, 0.5, 8192}, {997.3, 0.1, 4800}, {440, 0.25, 48000}, {60, 0.9, 16384}, {15000, 0.3, 8192},
 	} {
-		got := Analyze(sine(tc.hz, tc.amp, 48000, tc.n), 48000)
+		got := Analyze(sine(tc.hz, tc.amp, tc.n), 48000)
 		if math.Abs(got.Hz-tc.hz) > 0.5 {
 			t.Errorf("%.1f Hz over %d samples: got %.2f Hz", tc.hz, tc.n, got.Hz)
 		}
@@ -35,8 +37,8 @@ func TestAnalyzeTones(t *testing.T) {
 
 // TestAnalyzeDominant: the stronger of two tones wins, also in noise and after a gap.
 func TestAnalyzeDominant(t *testing.T) {
-	x := sine(440, 0.25, 48000, 9600)
-	beep := sine(1000, 0.1, 48000, 9600)
+	x := sine(440, 0.25, 9600)
+	beep := sine(1000, 0.1, 9600)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range x {
 		x[i] += beep[i] + 0.02*(rng.Float64()*2-1)
@@ -94,7 +96,7 @@ func TestMeter(t *testing.T) {
 
 func TestGaps(t *testing.T) {
 	x := make([]float64, 48000) // 1 s: silence, tone from 100 ms, gaps, silence after 900 ms
-	tone := sine(440, 0.25, 48000, len(x))
+	tone := sine(440, 0.25, len(x))
 	copy(x[4800:43200], tone[4800:43200])
 	clear(x[9600:12480])  // 60 ms at 200 ms
 	clear(x[24000:24960]) // 20 ms at 500 ms: shorter than asked
@@ -111,7 +113,7 @@ func TestGaps(t *testing.T) {
 }
 
 func BenchmarkAnalyze8192(b *testing.B) {
-	x := sine(440, 0.25, 48000, 8192)
+	x := sine(440, 0.25, 8192)
 	for b.Loop() {
 		Analyze(x, 48000)
 	}
