@@ -119,8 +119,10 @@ func (o Options) withDefaults() Options {
 // Device is a camera or microphone found on the machine.
 type Device struct {
 	ID    string
-	Label string
+	Label string // the name users know it by (PulseAudio's description of a microphone)
 	Kind  string // "video" or "audio"
+	// Default marks the system's default microphone (ListDevices puts it first).
+	Default bool
 }
 
 // Device kinds.
@@ -148,7 +150,7 @@ func deviceOf(d driver.Driver, kind string) Device {
 	if info.Name != "" {
 		label = info.Name
 	}
-	return Device{ID: d.ID(), Label: label, Kind: kind}
+	return Device{ID: d.ID(), Label: label, Kind: kind, Default: kind == KindAudio && isDefault(info)}
 }
 
 // devicesOf returns the drivers of one kind, real devices only, highest priority first.
@@ -159,7 +161,7 @@ func devicesOf(kind string) []driver.Driver {
 	}
 	var out []driver.Driver
 	for _, d := range driver.GetManager().Query(filter) {
-		if kind == KindAudio && isNullMicrophone(d.Info()) {
+		if kind == KindAudio && (isNullMicrophone(d.Info()) || isMonitor(d.Info())) {
 			continue
 		}
 		out = append(out, d)
@@ -225,6 +227,7 @@ type Local struct {
 	VideoSource, AudioSource string
 
 	videoOn, audioOn atomic.Bool
+	inLevel          levelMeter // what the audio source captures, before muting
 	preview          atomic.Pointer[func(image.Image)]
 	pattern          *pattern.Generator // the test pattern source, when that is the video
 	closeOnce        sync.Once
@@ -370,10 +373,18 @@ func (l *Local) openAudio(o Options) error {
 	default:
 		return fmt.Errorf("capture: unknown audio source %q (want auto, mic, tone or none)", o.Audio)
 	}
+	micMu.Lock()
 	d, err := pickDevice(KindAudio, o.AudioDevice)
+	if err != nil && o.Audio == SourceMic {
+		// A microphone is asked for: the sound server may have come up after the process.
+		if ok, rerr := refreshMicrophones(); ok && rerr == nil {
+			d, err = pickDevice(KindAudio, o.AudioDevice)
+		}
+	}
 	if err == nil {
 		err = l.openMic(d)
 	}
+	micMu.Unlock()
 	if err == nil {
 		return nil
 	}
@@ -520,6 +531,9 @@ func (l *Local) audioGate(r audio.Reader) audio.Reader {
 	var silence wave.Audio
 	return audio.ReaderFunc(func() (wave.Audio, func(), error) {
 		chunk, release, err := r.Read()
+		if err == nil {
+			l.inLevel.add(chunk)
+		}
 		if err != nil || l.audioOn.Load() {
 			return chunk, release, err
 		}
