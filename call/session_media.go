@@ -78,6 +78,9 @@ func (s *session) receiveAudio(tr *webrtc.TrackRemote) error {
 	} else if !s.adopt(func() { s.player = player }) {
 		_ = player.Close()
 		return nil
+	} else {
+		// An output that disappears mid-call is told in words; the call goes on without sound.
+		player.OnDeviceLost(func(err error) { s.notice(err.Error()) })
 	}
 	return receive.Audio(s.ctx, tr, receive.AudioOptions{
 		Out: func(pcm []int16, _, _ int) {
