@@ -23,6 +23,11 @@ type Config struct {
 	Channels, Rate int
 	// Data is the data callback: it fills out (playback) or reads in (capture).
 	Data malgo.DataProc
+	// PeriodMillis and Periods size the device's buffer (PeriodMillis * Periods of audio, which
+	// a sound server holds for the stream); 0 means miniaudio's default (3 periods of 10 ms).
+	PeriodMillis, Periods int
+	// Name is the stream's name in the sound server's mixer (PulseAudio); "" is miniaudio's.
+	Name string
 }
 
 // Stream is a started device.
@@ -39,6 +44,8 @@ type Stream struct {
 func (c *Context) Start(cfg Config) (*Stream, error) {
 	mcfg := malgo.DefaultDeviceConfig(cfg.Kind)
 	mcfg.SampleRate = uint32(cfg.Rate)
+	mcfg.PeriodSizeInMilliseconds, mcfg.Periods = uint32(max(cfg.PeriodMillis, 0)), uint32(max(cfg.Periods, 0))
+	mcfg.Pulse.StreamNamePlayback, mcfg.Pulse.StreamNameCapture = cfg.Name, cfg.Name
 	s := &Stream{start: time.Now()}
 	var id unsafe.Pointer
 	if cfg.Device != nil {
