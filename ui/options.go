@@ -47,12 +47,16 @@ func (o Options) startSettings(saved call.Settings) call.Settings {
 	return saved
 }
 
-// DeviceChoices splits capture devices into camera and microphone choices.
+// DeviceChoices splits capture devices into camera and microphone choices; the system's
+// default microphone is marked "(default)".
 func DeviceChoices(devs []capture.Device) (cameras, mics []DeviceChoice) {
 	for _, d := range devs {
 		label := d.Label
 		if label == "" {
 			label = d.ID
+		}
+		if d.Default {
+			label += " (default)"
 		}
 		c := DeviceChoice{Value: DevicePrefix + d.ID, Label: label}
 		switch d.Kind {

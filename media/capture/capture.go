@@ -118,6 +118,9 @@ func (o Options) withDefaults() Options {
 
 // Device is a camera or microphone found on the machine.
 type Device struct {
+	// ID names the device across runs: a camera's device path label, a microphone's sound
+	// server name (PulseAudio's source name, e.g. "alsa_input.usb-...") or ALSA id.
+	// (mediadevices' own driver ids are random per process and per listing.)
 	ID    string
 	Label string // the name users know it by (PulseAudio's description of a microphone)
 	Kind  string // "video" or "audio"
@@ -150,7 +153,7 @@ func deviceOf(d driver.Driver, kind string) Device {
 	if info.Name != "" {
 		label = info.Name
 	}
-	return Device{ID: d.ID(), Label: label, Kind: kind, Default: kind == KindAudio && isDefault(info)}
+	return Device{ID: stableID(info, kind), Label: label, Kind: kind, Default: kind == KindAudio && isDefault(info)}
 }
 
 // devicesOf returns the drivers of one kind, real devices only, highest priority first.
@@ -199,7 +202,7 @@ func pickDevice(kind, want string) (driver.Driver, error) {
 	}
 	for _, d := range devs {
 		dev := deviceOf(d, kind)
-		if dev.ID == want || dev.Label == want || d.Info().Label == want {
+		if dev.ID == want || dev.Label == want || d.Info().Label == want || d.ID() == want {
 			return d, nil
 		}
 	}

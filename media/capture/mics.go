@@ -21,6 +21,20 @@ func isMonitor(info driver.Info) bool {
 	return err == nil && strings.HasSuffix(strings.TrimRight(string(id), "\x00"), ".monitor")
 }
 
+// stableID is a device's ID for Device: the driver's label, for a microphone decoded from the
+// hex of miniaudio's device id when that is a name (PulseAudio, ALSA).
+func stableID(info driver.Info, kind string) string {
+	if kind != KindAudio {
+		return info.Label
+	}
+	id, err := hex.DecodeString(info.Label)
+	name := strings.TrimRight(string(id), "\x00")
+	if err != nil || name == "" || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return info.Label
+	}
+	return name
+}
+
 // isDefault reports whether a driver is its kind's default device (the malgo driver gives the
 // system's default microphone the high priority).
 func isDefault(info driver.Info) bool { return info.Priority == driver.PriorityHigh }

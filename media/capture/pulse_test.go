@@ -34,9 +34,21 @@ func TestPulseMicrophones(t *testing.T) {
 		}
 	}
 	t.Logf("microphones: %+v", mics)
-	if len(mics) != 2 || mics[0].Label != pulsetest.MicDescription || !mics[0].Default ||
-		mics[1].Label != "USB Microphone" || mics[1].Default {
+	if len(mics) != 2 || mics[0] != (Device{ID: pulsetest.MicSource, Label: pulsetest.MicDescription, Kind: KindAudio, Default: true}) ||
+		mics[1] != (Device{ID: "usb", Label: "USB Microphone", Kind: KindAudio}) {
 		t.Fatalf("microphones %+v: want %q (default) and %q, no monitors", mics, pulsetest.MicDescription, "USB Microphone")
+	}
+
+	// A microphone picked by its ID: the one users chose in Settings, across runs.
+	usb, err := Open(Options{Video: SourceNone, Audio: SourceMic, AudioDevice: "usb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if usb.AudioSource != "mic:USB Microphone" {
+		t.Errorf("AudioDevice usb opened %q", usb.AudioSource)
+	}
+	if err := usb.Close(); err != nil {
+		t.Fatal(err)
 	}
 
 	l, err := Open(Options{Video: SourceNone, Audio: SourceMic})
