@@ -174,7 +174,7 @@ func (s *Server) launch(bin string) error {
 	defer func() { _ = logf.Close() }() // the child has its own copy
 	cmd := exec.Command(bin, "-n", "-F", filepath.Join(s.dir, "default.pa"),
 		"--daemonize=no", "--system=no", "--exit-idle-time=-1", "--use-pid-file=no",
-		"--realtime=no", "--high-priority=no", "--log-target=stderr", "--log-level=notice")
+		"--realtime=no", "--high-priority=yes", "--log-target=stderr", "--log-level=notice")
 	cmd.Env = append(cleanEnv(), "HOME="+s.dir, "XDG_RUNTIME_DIR="+s.dir, "XDG_CONFIG_HOME="+s.dir,
 		"PULSE_RUNTIME_PATH="+s.dir, "PULSE_STATE_PATH="+s.dir, "PULSE_CLIENTCONFIG="+filepath.Join(s.dir, "client.conf"))
 	cmd.Dir = s.dir

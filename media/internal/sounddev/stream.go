@@ -45,6 +45,11 @@ func (c *Context) Start(cfg Config) (*Stream, error) {
 	mcfg := malgo.DefaultDeviceConfig(cfg.Kind)
 	mcfg.SampleRate = uint32(cfg.Rate)
 	mcfg.PeriodSizeInMilliseconds, mcfg.Periods = uint32(max(cfg.PeriodMillis, 0)), uint32(max(cfg.Periods, 0))
+	if c.backend == malgo.BackendPulseaudio {
+		// miniaudio's PulseAudio backend takes the period size for the whole buffer and divides
+		// it by the period count (measured: 20 ms and 4 periods asked the server for 20 ms).
+		mcfg.PeriodSizeInMilliseconds *= mcfg.Periods
+	}
 	mcfg.Pulse.StreamNamePlayback, mcfg.Pulse.StreamNameCapture = cfg.Name, cfg.Name
 	s := &Stream{start: time.Now()}
 	var id unsafe.Pointer
