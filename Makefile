@@ -110,10 +110,11 @@ test: deps interop-deps
 
 ## audio-check: a demo call through a private PulseAudio daemon (internal/pulsetest), listening
 ## 10 s instead of make test's 3 s: the microphone's tone at the master, the master's tone at the
-## speaker (frequency, level, drop-outs over 60 ms, underruns), mute, and the outputs' tests
+## speaker (frequency, level, drop-outs over 60 ms, underruns), mute, a speaker unloaded mid-call,
+## and the outputs' and microphones' own tests
 audio-check: deps
-	set -o pipefail; AUDIO_CHECK_SECONDS=10 $(GO) test -race -count=1 -timeout 5m -v -run '^(TestHearBothWays|TestPulse.*)$$' \
-		./call/ ./media/audioout/ | grep -E 'audio-check|SKIP|PulseAudio|^(---|ok|FAIL|PASS)'
+	set -o pipefail; AUDIO_CHECK_SECONDS=10 $(GO) test -race -count=1 -timeout 5m -v -run '^(TestHearBothWays|TestSpeakerVanishes|TestPulse.*)$$' \
+		./call/ ./media/audioout/ ./media/capture/ | grep -E 'audio-check|SKIP|PulseAudio|^(---|ok|FAIL|PASS)'
 
 ## lint: golangci-lint with .golangci.yml (gofmt, vet, staticcheck, errcheck, revive, ...)
 ## (deps first: type-checking the cgo packages needs the Debian -dev packages)

@@ -23,17 +23,29 @@ const maxGap = 60 * time.Millisecond
 const micHz = 660
 
 // listenFor is how long the audio tests listen: AUDIO_CHECK_SECONDS (make audio-check asks for
-// 10), else 3 s, which keeps make test short.
-func listenFor(t *testing.T) time.Duration {
+// 10, and strict), else 3 s, which keeps make test short.
+func listenFor(t *testing.T) (d time.Duration, strict bool) {
 	t.Helper()
 	if v := os.Getenv("AUDIO_CHECK_SECONDS"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil || n <= 0 {
 			t.Fatalf("AUDIO_CHECK_SECONDS=%q: want a number of seconds", v)
 		}
-		return time.Duration(n * float64(time.Second))
+		return time.Duration(n * float64(time.Second)), true
 	}
-	return 3 * time.Second
+	return 3 * time.Second, false
+}
+
+// listenToSpeaker records the speaker for d and returns what it played (mono), the call's
+// stats after it, and how many times the call's output ran dry meanwhile.
+func listenToSpeaker(r *rig, s *pulsetest.Server, d time.Duration) ([]float64, *call.Stats, uint64) {
+	isStats := func(e call.Event) bool { return e.Kind == call.EventStats }
+	before := r.waitFor(5*time.Second, "stats", isStats).Stats
+	from := s.Speaker().Len()
+	time.Sleep(d)
+	x := spectrum.Mono(s.Speaker().Since(from), 1)
+	after := r.waitFor(5*time.Second, "stats", isStats).Stats
+	return x, after, after.AudioStarved - before.AudioStarved
 }
 
 // startPulse starts a private PulseAudio daemon for t (skipping t without PulseAudio) whose
@@ -60,22 +72,23 @@ func TestHearBothWays(t *testing.T) {
 	r := newRig(t, emulator.Faults{}, func(c *call.Config) { c.Media.Audio = capture.SourceMic })
 	r.ctrl.Connect()
 	ff := r.waitLive(20 * time.Second)
-	listen := listenFor(t)
+	listen, strict := listenFor(t)
 
 	// Let the first packets and the output's cushion settle, then record the speaker.
 	time.Sleep(500 * time.Millisecond)
-	from := s.Speaker().Len()
-	time.Sleep(listen)
-	x := spectrum.Mono(s.Speaker().Since(from), 1)
-	st := r.waitFor(5*time.Second, "stats", func(e call.Event) bool { return e.Kind == call.EventStats }).Stats
+	x, st, starved := listenToSpeaker(r, s, listen)
 	heard, ok := r.demo.Master.Viewer(ff.ClientID)
 	if !ok {
 		t.Fatal("the master does not know the viewer")
 	}
 
-	// The microphone path: the master hears the microphone's tone.
-	t.Logf("audio-check: mic path: %s sends; the master hears %.1f Hz at %.1f dBFS (%d packets)",
-		st.LocalAudio, heard.AudioHz, heard.AudioLevelDBFS, heard.AudioPackets)
+	// The microphone path: the input meter sees the microphone, the master hears its tone.
+	input := r.ctrl.InputLevel()
+	t.Logf("audio-check: mic path: %s at %.1f dBFS sends; the master hears %.1f Hz at %.1f dBFS (%d packets)",
+		st.LocalAudio, input, heard.AudioHz, heard.AudioLevelDBFS, heard.AudioPackets)
+	if input < -12 || input > -6 {
+		t.Errorf("input level %.1f dBFS, want the microphone's -9 dBFS", input)
+	}
 	if st.LocalAudio != "mic:"+pulsetest.MicDescription {
 		t.Errorf("the call sends %q, want the microphone %q", st.LocalAudio, pulsetest.MicDescription)
 	}
@@ -84,16 +97,27 @@ func TestHearBothWays(t *testing.T) {
 	}
 
 	// The speaker path: the null sink's monitor plays the master's tone without drop-outs.
-	got := spectrum.Analyze(x, pulsetest.Rate)
-	gaps := spectrum.Gaps(x, pulsetest.Rate, 1e-3, maxGap)
-	t.Logf("audio-check: speaker path over %s: %.1f Hz at %.1f dBFS on %q, %d gaps over %s %v, underrun %s in %d drop-outs since the call started",
-		listen, got.Hz, got.LevelDBFS, st.AudioOutput, len(gaps), maxGap, gaps, st.AudioUnderrun.Round(time.Millisecond), st.AudioStarved)
-	toneLevel := 20 * math.Log10(pattern.ToneAmplitude/math.Sqrt2)
-	if math.Abs(got.Hz-capture.ToneHz) > 3 || math.Abs(got.LevelDBFS-toneLevel) > 3 {
-		t.Errorf("the speaker played %.1f Hz at %.1f dBFS, want the master's %d Hz at %.1f dBFS", got.Hz, got.LevelDBFS, capture.ToneHz, toneLevel)
-	}
-	if len(gaps) > 0 {
-		t.Errorf("the speaker's recording has %d drop-outs over %s: %v", len(gaps), maxGap, gaps)
+	// make test runs this beside other packages' tests on 2 cores, where a process can miss
+	// its turn for longer than the sound server's 80 ms: a window with a drop-out is listened
+	// to once more there, and only a drop-out that recurs fails. make audio-check (on its own)
+	// allows none.
+	for try := 1; ; try++ {
+		got := spectrum.Analyze(x, pulsetest.Rate)
+		gaps := spectrum.Gaps(x, pulsetest.Rate, 1e-3, maxGap)
+		t.Logf("audio-check: speaker path over %s: %.1f Hz at %.1f dBFS on %q, %d gaps over %s %v, the output ran dry %d times (underrun %s since the call started)",
+			listen, got.Hz, got.LevelDBFS, st.AudioOutput, len(gaps), maxGap, gaps, starved, st.AudioUnderrun.Round(time.Millisecond))
+		toneLevel := 20 * math.Log10(pattern.ToneAmplitude/math.Sqrt2)
+		if math.Abs(got.Hz-capture.ToneHz) > 3 || math.Abs(got.LevelDBFS-toneLevel) > 3 {
+			t.Errorf("the speaker played %.1f Hz at %.1f dBFS, want the master's %d Hz at %.1f dBFS", got.Hz, got.LevelDBFS, capture.ToneHz, toneLevel)
+		}
+		if len(gaps) == 0 && starved == 0 {
+			break
+		}
+		if strict || try == 2 {
+			t.Errorf("the speaker's recording has %d drop-outs over %s %v; the output ran dry %d times", len(gaps), maxGap, gaps, starved)
+			break
+		}
+		x, st, starved = listenToSpeaker(r, s, listen)
 	}
 	if st.AudioOutput != pulsetest.SpeakerDescription {
 		t.Errorf("the call plays on %q, want %q", st.AudioOutput, pulsetest.SpeakerDescription)
@@ -115,6 +139,49 @@ func TestHearBothWays(t *testing.T) {
 	back, _ := r.demo.Master.Viewer(ff.ClientID)
 	if math.Abs(back.AudioHz-micHz) > 3 {
 		t.Errorf("unmuted, the master hears %.1f Hz at %.1f dBFS, want %d Hz", back.AudioHz, back.AudioLevelDBFS, micHz)
+	}
+	r.ctrl.Disconnect()
+	r.waitIdle()
+	if got := r.ctrl.InputLevel(); got != capture.MinLevel {
+		t.Errorf("input level %.1f dBFS without a call", got)
+	}
+}
+
+// TestSpeakerVanishes plays the call on an output chosen by its ID (--speaker), not the
+// default, and unloads it mid-call: the user is told in words, and the call goes on (live,
+// video still decoded) without sound.
+func TestSpeakerVanishes(t *testing.T) {
+	s := startPulse(t)
+	if _, err := s.AddSink("headset", "USB Headset"); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, emulator.Faults{}, func(c *call.Config) {
+		c.Media.Audio, c.AudioOutput = capture.SourceTone, "headset"
+	})
+	r.ctrl.Connect()
+	r.waitLive(20 * time.Second)
+	r.waitFor(5*time.Second, "sound on the headset", func(e call.Event) bool {
+		return e.Kind == call.EventStats && e.Stats.AudioOutput == "USB Headset"
+	})
+	if err := s.RemoveSink("headset"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n := r.waitFor(5*time.Second, "a notice", func(e call.Event) bool {
+		if e.Kind == call.EventState && e.State != call.StateLive {
+			t.Fatalf("the call left Live: %s %s", e.State, e.Message)
+		}
+		return e.Kind == call.EventNotice
+	})
+	t.Logf("audio-check: speaker unloaded mid-call: notice after %s: %q", time.Since(start).Round(time.Millisecond), n.Message)
+	if want := `audio output "USB Headset" disappeared: the call continues without sound`; n.Message != want {
+		t.Errorf("notice %q, want %q", n.Message, want)
+	}
+	before := r.ctrl.RemoteVideo().Stats().Decoded
+	st := r.waitFor(5*time.Second, "stats", func(e call.Event) bool { return e.Kind == call.EventStats }).Stats
+	time.Sleep(500 * time.Millisecond)
+	if after := r.ctrl.RemoteVideo().Stats().Decoded; after <= before || r.ctrl.State() != call.StateLive || st.AudioOutput != "" {
+		t.Errorf("after the loss: state %s, frames %d -> %d, output %q", r.ctrl.State(), before, after, st.AudioOutput)
 	}
 	r.ctrl.Disconnect()
 	r.waitIdle()

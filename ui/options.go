@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
@@ -67,4 +68,17 @@ func DeviceChoices(devs []capture.Device) (cameras, mics []DeviceChoice) {
 		}
 	}
 	return cameras, mics
+}
+
+// SpeakerChoices are the audio outputs for Settings, the system's default marked "(default)".
+func SpeakerChoices(outs []audioout.Device) []DeviceChoice {
+	out := make([]DeviceChoice, 0, len(outs))
+	for _, d := range outs {
+		label := d.Name
+		if d.Default {
+			label += " (default)"
+		}
+		out = append(out, DeviceChoice{Value: DevicePrefix + d.ID, Label: label})
+	}
+	return out
 }
