@@ -143,8 +143,10 @@ type Stats struct {
 	// how many times it ran dry mid-call (each a drop-out heard), since the call started.
 	AudioUnderrun time.Duration
 	AudioStarved  uint64
-	LocalVideo    string // "camera:<label>", "test", "none"
-	LocalAudio    string
-	CandidateType string        // local candidate type of the selected pair: host, srflx, relay
-	DataRTT       time.Duration // the data channel's last measured round trip (0: none)
+	// InputLevelDBFS is the level of what the microphone (or tone) captures, muted or not.
+	InputLevelDBFS float64
+	LocalVideo     string // "camera:<label>", "test", "none"
+	LocalAudio     string
+	CandidateType  string        // local candidate type of the selected pair: host, srflx, relay
+	DataRTT        time.Duration // the data channel's last measured round trip (0: none)
 }

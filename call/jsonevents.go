@@ -108,7 +108,7 @@ func statsFields(s *Stats) map[string]any {
 		"in_kbps": Round1(s.InboundKbps), "out_kbps": Round1(s.OutboundKbps), "rtt_ms": Millis(s.RTT),
 		"lost": s.PacketsLost, "jitter_ms": Millis(s.Jitter), "audio_packets": s.AudioPackets, "candidate": s.CandidateType,
 		"datachannel_rtt_ms": Millis(s.DataRTT), "audio_level_dbfs": Round1(s.AudioLevelDBFS), "audio_output": s.AudioOutput,
-		"audio_underrun_ms": Millis(s.AudioUnderrun), "audio_starved": s.AudioStarved}
+		"audio_underrun_ms": Millis(s.AudioUnderrun), "audio_starved": s.AudioStarved, "input_level_dbfs": Round1(s.InputLevelDBFS)}
 }
 
 // Millis is d in milliseconds with microsecond precision.

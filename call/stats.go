@@ -47,6 +47,7 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			}
 			if l := s.local; l != nil {
 				st.LocalVideo, st.LocalAudio = l.VideoSource, l.AudioSource
+				st.InputLevelDBFS = l.InputLevel()
 				// pion's GetStats has no outbound RTP stats: count what our send tracks sent.
 				for _, tr := range []*capture.SendTrack{l.VideoSend, l.AudioSend} {
 					if tr != nil {
