@@ -5,7 +5,11 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 APT_PKGS := gcc g++ pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libx264-dev \
-	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick
+	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick \
+	pulseaudio pulseaudio-utils libpulse0
+# pulseaudio and pulseaudio-utils (pactl, parec, pacat): the audio tests run a private daemon
+# (internal/pulsetest). libpulse0: miniaudio loads libpulse at run time to reach a PulseAudio or
+# PipeWire server; without it the app has no sound even where a server runs.
 # Only for `make deb` and `make install-test` (not `make deps`, which `make test` runs):
 # dpkg-shlibdeps derives Depends, ImageMagick draws the icon sizes, the validators check
 # the .desktop entry and the AppStream metainfo, debootstrap makes the clean root.
@@ -50,7 +54,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: deps interop-deps lint-tools deb-tools run test lint bench fuzz soak screenshots package build deb install-test
+.PHONY: deps interop-deps lint-tools deb-tools run test lint bench fuzz soak screenshots package build deb install-test audio-check
 
 ## deps: install the Debian packages and Go modules the build needs (skips what is present)
 deps:
@@ -103,6 +107,15 @@ test: deps interop-deps
 	$(GO) test -race -count=1 -timeout 12m ./call/... ./media/... ./ui/
 	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media -e '/ui$$')
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## audio-check: a demo call through a private PulseAudio daemon (internal/pulsetest), listening
+## 10 s instead of make test's 3 s: the microphone's tone at the master, the master's tone at the
+## speaker (frequency, level, drop-outs over 60 ms, underruns), mute, a speaker unloaded mid-call,
+## and the outputs' and microphones' own tests; one package at a time (-p 1): a drop-out measured
+## here is the call's, not another test binary's load on the 2 cores
+audio-check: deps
+	set -o pipefail; AUDIO_CHECK_SECONDS=10 $(GO) test -p 1 -race -count=1 -timeout 5m -v -run '^(TestHearBothWays|TestSpeakerVanishes|TestPulse.*)$$' \
+		./call/ ./media/audioout/ ./media/capture/ | grep -E 'audio-check|SKIP|PulseAudio|^(---|ok|FAIL|PASS)'
 
 ## lint: golangci-lint with .golangci.yml (gofmt, vet, staticcheck, errcheck, revive, ...)
 ## (deps first: type-checking the cgo packages needs the Debian -dev packages)

@@ -16,7 +16,7 @@ func TestEveryWindowFlagReachesTheSettings(t *testing.T) {
 	values := map[string]string{
 		"demo": "false", "channel": "door", "region": "eu-west-1", "profile": "dev", "endpoint": "https://kvs.test",
 		"ca-file": "/tmp/ca.pem", "client-id": "viewer-7", "client-id-policy": "fixed", "video": "camera",
-		"camera": "/dev/video1", "audio": "mic", "mic": "hw:1", "codec": "vp8", "nat": "relay", "width": "640",
+		"camera": "/dev/video1", "audio": "mic", "mic": "hw:1", "speaker": "alsa_output.usb", "codec": "vp8", "nat": "relay", "width": "640",
 		"height": "360", "fps": "15", "answer-timeout": "2s", "max-answer-timeout": "20s", "retries": "0",
 		"fault": "drop-offers=1", "send-candidates": "host,relay", "accept-candidates": "relay", "trickle": "false",
 		"data-channel": "false", "dualstack": "true", "fips": "true", "max-bitrate": "900",
@@ -42,7 +42,7 @@ func TestEveryWindowFlagReachesTheSettings(t *testing.T) {
 	want := call.Settings{
 		Mode: call.ModeAWS, Channel: "door", Region: "eu-west-1", Profile: "dev", EndpointURL: "https://kvs.test",
 		CAFile: "/tmp/ca.pem", ClientID: "viewer-7", ClientIDPolicy: call.PolicyFixed, Video: "camera",
-		VideoDevice: "/dev/video1", Audio: "mic", AudioDevice: "hw:1", Codec: "vp8", NAT: call.NATRelay, Width: 640,
+		VideoDevice: "/dev/video1", Audio: "mic", AudioDevice: "hw:1", Speaker: "alsa_output.usb", Codec: "vp8", NAT: call.NATRelay, Width: 640,
 		Height: 360, FPS: 15, AnswerTimeout: 2 * time.Second, MaxAnswerTimeout: 20 * time.Second, Retries: 0,
 		Faults: "drop-offers=1", SendCandidates: "host,relay", AcceptCandidates: "relay", Trickle: false,
 		DataChannel: false, DualStack: true, FIPS: true, MaxBitrate: 900,

@@ -29,7 +29,10 @@ type Config struct {
 	BackoffMax           time.Duration // retry delay cap (default 8 s)
 	TeardownStepLimit    time.Duration // each teardown step may take this long before it is reported and skipped (default 2 s)
 
-	Media       capture.Options
+	Media capture.Options
+	// AudioOutput is the output the master's audio plays on: an ID or name from
+	// audioout.ListDevices, "" for the default. A missing one plays on the default, with a notice.
+	AudioOutput string
 	NAT         NATMode
 	DataChannel bool // open a data channel to the master (messages and its round trip)
 	// NoTrickle gathers every candidate before the offer goes out, in it,

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kvsviewer/kvsviewer/internal/redact"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/sink"
 )
 
@@ -26,7 +27,8 @@ type Controller struct {
 	remote, local *sink.Latest
 	micMuted      atomic.Bool
 	cameraOff     atomic.Bool
-	published     atomic.Int32 // the last state published, for State()
+	input         atomic.Pointer[capture.Local] // the current session's local media, for InputLevel
+	published     atomic.Int32                  // the last state published, for State()
 
 	inbox     chan loopMsg  // commands and session events, consumed by the loop
 	stopped   chan struct{} // closed when the loop has ended
@@ -90,6 +92,16 @@ func (c *Controller) LocalVideo() *sink.Latest { return c.local }
 func (c *Controller) SetMicMuted(m bool) {
 	c.micMuted.Store(m)
 	c.send(applyMedia{})
+}
+
+// InputLevel is the level of what the current call's microphone (or tone) captures, muted or
+// not, in dBFS over about the last 0.3 s: capture.MinLevel without a call. A window polls it
+// for its input meter, so users see the microphone is alive before they talk.
+func (c *Controller) InputLevel() float64 {
+	if l := c.input.Load(); l != nil {
+		return l.InputLevel()
+	}
+	return capture.MinLevel
 }
 
 // SetCameraOff turns the camera off or on for this and later calls.

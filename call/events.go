@@ -123,19 +123,28 @@ type FrameInfo struct {
 // Stats are live statistics of the current session, from pion's GetStats and
 // the decoders.
 type Stats struct {
-	Codec          string
-	Width, Height  int
-	FPS            float64
-	FramesDecoded  uint64
-	FramesDropped  uint64
-	InboundKbps    float64
-	OutboundKbps   float64
-	RTT            time.Duration
-	PacketsLost    int64
-	LossPercent    float64
-	Jitter         time.Duration
-	AudioPackets   uint64
+	Codec         string
+	Width, Height int
+	FPS           float64
+	FramesDecoded uint64
+	FramesDropped uint64
+	InboundKbps   float64
+	OutboundKbps  float64
+	RTT           time.Duration
+	PacketsLost   int64
+	LossPercent   float64
+	Jitter        time.Duration
+	AudioPackets  uint64
+	// AudioLevelDBFS is the level of what the speaker plays (about the last 0.3 s).
 	AudioLevelDBFS float64
+	// AudioOutput names the output the call's audio plays on ("" when it is discarded).
+	AudioOutput string
+	// AudioUnderrun is how much silence the output played for want of audio, and AudioStarved
+	// how many times it ran dry mid-call (each a drop-out heard), since the call started.
+	AudioUnderrun time.Duration
+	AudioStarved  uint64
+	// InputLevelDBFS is the level of what the microphone (or tone) captures, muted or not.
+	InputLevelDBFS float64
 	LocalVideo     string // "camera:<label>", "test", "none"
 	LocalAudio     string
 	CandidateType  string        // local candidate type of the selected pair: host, srflx, relay

@@ -110,7 +110,8 @@ func statsFields(s *Stats) map[string]any {
 	return map[string]any{"codec": s.Codec, "width": s.Width, "height": s.Height, "fps": Round1(s.FPS),
 		"in_kbps": Round1(s.InboundKbps), "out_kbps": Round1(s.OutboundKbps), "rtt_ms": Millis(s.RTT),
 		"lost": s.PacketsLost, "jitter_ms": Millis(s.Jitter), "audio_packets": s.AudioPackets, "candidate": s.CandidateType,
-		"datachannel_rtt_ms": Millis(s.DataRTT)}
+		"datachannel_rtt_ms": Millis(s.DataRTT), "audio_level_dbfs": Round1(s.AudioLevelDBFS), "audio_output": s.AudioOutput,
+		"audio_underrun_ms": Millis(s.AudioUnderrun), "audio_starved": s.AudioStarved, "input_level_dbfs": Round1(s.InputLevelDBFS)}
 }
 
 // Millis is d in milliseconds with microsecond precision.

@@ -251,7 +251,7 @@ func (c *Controller) sessionDeps() sessionDeps {
 	return sessionDeps{
 		cfg: c.cfg, log: c.log, post: func(ev sessionEvent) { c.send(ev) },
 		cp: c.cp, connects: c.connects, remote: c.remote, local: c.local,
-		micMuted: c.micMuted.Load, cameraOff: c.cameraOff.Load,
+		micMuted: c.micMuted.Load, cameraOff: c.cameraOff.Load, input: &c.input,
 	}
 }
 

@@ -80,6 +80,8 @@ type sessionDeps struct {
 	local     *sink.Latest       // where the local preview goes
 	micMuted  func() bool
 	cameraOff func() bool
+	// input is where the session shows its local media for the input level meter (nil: nowhere).
+	input *atomic.Pointer[capture.Local]
 }
 
 // sessionInfo identifies one attempt.

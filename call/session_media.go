@@ -72,12 +72,19 @@ func (s *session) receiveVideo(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote
 
 func (s *session) receiveAudio(tr *webrtc.TrackRemote) error {
 	codec := tr.Codec()
-	player, err := audioout.Open(int(codec.ClockRate), max(int(codec.Channels), 1), s.log)
+	player, err := audioout.OpenWith(int(codec.ClockRate), max(int(codec.Channels), 1),
+		audioout.Options{Device: s.deps.cfg.AudioOutput, Logger: s.log})
 	if err != nil {
 		s.log.Info("no audio output", "error", err)
 	} else if !s.adopt(func() { s.player = player }) {
 		_ = player.Close()
 		return nil
+	} else {
+		// An output that is missing, or disappears mid-call, is told in words; the call goes on.
+		for _, n := range player.Notes() {
+			s.notice(n)
+		}
+		player.OnDeviceLost(func(err error) { s.notice(err.Error()) })
 	}
 	return receive.Audio(s.ctx, tr, receive.AudioOptions{
 		Out: func(pcm []int16, _, _ int) {

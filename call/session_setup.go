@@ -135,6 +135,7 @@ func (s *session) run() {
 		s.notice(n)
 	}
 	lr.l.SetAudioEnabled(!s.deps.micMuted())
+	s.showInput(lr.l)
 	lr.l.SetVideoEnabled(!s.deps.cameraOff())
 	pc, err := s.prepare(lr.l)
 	if err != nil {
@@ -262,4 +263,18 @@ func (s *session) dial(ctx context.Context) (*kvs.Conn, error) {
 		return nil, context.Canceled
 	}
 	return conn, nil
+}
+
+// showInput makes l the local media whose level the controller's InputLevel reads.
+func (s *session) showInput(l *capture.Local) {
+	if s.deps.input != nil {
+		s.deps.input.Store(l)
+	}
+}
+
+// hideInput takes l back from InputLevel at teardown, unless a newer session showed its own.
+func (s *session) hideInput(l *capture.Local) {
+	if s.deps.input != nil {
+		s.deps.input.CompareAndSwap(l, nil)
+	}
 }

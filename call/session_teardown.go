@@ -72,6 +72,7 @@ func (s *session) teardown() teardownResult {
 	// opening is released by its opener once the open has finished (see
 	// openLocal): the next session must not open it before.
 	if local != nil {
+		s.hideInput(local)
 		step("close local media", local.Close)
 	}
 	if !opening {

@@ -42,6 +42,7 @@ type Settings struct {
 	VideoDevice string // with SourceCamera: the camera's id ("" = the default camera)
 	Audio       string // capture.SourceAuto, SourceMic, SourceTone or SourceNone
 	AudioDevice string // with SourceMic: the microphone's id ("" = the default one)
+	Speaker     string // the audio output's id or name from audioout.ListDevices ("" = the default one)
 	Width       int    // the picture sent
 	Height      int
 	FPS         int
@@ -97,6 +98,7 @@ func (s Settings) Config() Config {
 			PatternStyle: pattern.StyleViewer, // this end's look, told apart from the master's
 		},
 		NAT:         s.NAT,
+		AudioOutput: s.Speaker,
 		DataChannel: s.DataChannel, NoTrickle: !s.Trickle,
 		SendCandidates: s.SendCandidates, AcceptCandidates: s.AcceptCandidates,
 	}

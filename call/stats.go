@@ -39,8 +39,15 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			st.Codec, st.Width, st.Height, st.FPS = rs.Codec, rs.Width, rs.Height, rs.FPS
 			st.FramesDecoded, st.FramesDropped = rs.Decoded, rs.Dropped
 			s.mu.Lock()
+			if p := s.player; p != nil {
+				ps := p.Stats()
+				st.AudioLevelDBFS, st.AudioOutput = p.Level(), p.Device()
+				st.AudioUnderrun = time.Duration(ps.Underrun) * time.Second / time.Duration(p.SampleRate())
+				st.AudioStarved = ps.Starved
+			}
 			if l := s.local; l != nil {
 				st.LocalVideo, st.LocalAudio = l.VideoSource, l.AudioSource
+				st.InputLevelDBFS = l.InputLevel()
 				// pion's GetStats has no outbound RTP stats: count what our send tracks sent.
 				for _, tr := range []*capture.SendTrack{l.VideoSend, l.AudioSend} {
 					if tr != nil {

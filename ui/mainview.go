@@ -58,6 +58,7 @@ type MainView struct {
 	Disconnect *widget.Button
 	Reconnect  *widget.Button
 	Mute       *widget.Check
+	MicLevel   *MicMeter // what the microphone captures (SetMicLevel)
 	CameraOff  *widget.Check
 	About      *widget.Button // the build's version, commit and library versions
 	ShowMsgs   *widget.Button // shows or hides the message panel
@@ -84,6 +85,7 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 		win:      win,
 		act:      act,
 		Badge:    NewStateBadge(),
+		MicLevel: NewMicMeter(),
 		Stats:    widget.NewLabel(FormatStats(nil)),
 		Notice:   widget.NewLabel(""),
 		Remote:   NewVideoView("Press Connect to start a call"),
@@ -113,7 +115,7 @@ func NewMainView(win fyne.Window, act Actions, settings, log, qa fyne.CanvasObje
 	m.Remote.OnShown(m.Local.ShowIfDue)
 
 	toolbar := container.NewHBox(m.Connect, m.Disconnect, m.Reconnect, widget.NewSeparator(),
-		m.Mute, m.CameraOff, full, m.ShowMsgs, layout.NewSpacer(), m.Badge, m.About)
+		m.Mute, container.NewGridWrap(fyne.NewSize(110, m.MicLevel.MinSize().Height), m.MicLevel), m.CameraOff, full, m.ShowMsgs, layout.NewSpacer(), m.Badge, m.About)
 	m.videoArea = container.New(&insetLayout{}, m.Remote, m.Local)
 	callTab := container.NewBorder(nil, container.NewVBox(m.Notice, m.Stats), nil, m.Messages, m.videoArea)
 	orEmpty := func(o fyne.CanvasObject) fyne.CanvasObject {
@@ -256,6 +258,9 @@ func (m *MainView) SetNotice(text string) {
 
 // Tick advances the badge's countdown; call it about once a second.
 func (m *MainView) Tick(now time.Time) { m.Badge.Tick(now) }
+
+// SetMicLevel shows the microphone's level (dBFS; -100 or less without a call).
+func (m *MainView) SetMicLevel(dBFS float64) { m.MicLevel.SetLevel(dBFS) }
 
 // updateButtons enables the buttons that make sense in state s. Reconnect
 // is always available: it tears down whatever is there and starts again.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
@@ -47,12 +48,16 @@ func (o Options) startSettings(saved call.Settings) call.Settings {
 	return saved
 }
 
-// DeviceChoices splits capture devices into camera and microphone choices.
+// DeviceChoices splits capture devices into camera and microphone choices; the system's
+// default microphone is marked "(default)".
 func DeviceChoices(devs []capture.Device) (cameras, mics []DeviceChoice) {
 	for _, d := range devs {
 		label := d.Label
 		if label == "" {
 			label = d.ID
+		}
+		if d.Default {
+			label += " (default)"
 		}
 		c := DeviceChoice{Value: DevicePrefix + d.ID, Label: label}
 		switch d.Kind {
@@ -63,4 +68,17 @@ func DeviceChoices(devs []capture.Device) (cameras, mics []DeviceChoice) {
 		}
 	}
 	return cameras, mics
+}
+
+// SpeakerChoices are the audio outputs for Settings, the system's default marked "(default)".
+func SpeakerChoices(outs []audioout.Device) []DeviceChoice {
+	out := make([]DeviceChoice, 0, len(outs))
+	for _, d := range outs {
+		label := d.Name
+		if d.Default {
+			label += " (default)"
+		}
+		out = append(out, DeviceChoice{Value: DevicePrefix + d.ID, Label: label})
+	}
+	return out
 }

@@ -25,8 +25,10 @@ func TestDeviceChoices(t *testing.T) {
 	cams, mics := DeviceChoices([]capture.Device{
 		{ID: "/dev/video0", Label: "USB camera", Kind: capture.KindVideo},
 		{ID: "hw:1", Kind: capture.KindAudio},
+		{ID: "alsa_input.usb-headset", Label: "USB Headset", Kind: capture.KindAudio, Default: true},
 	})
-	if !reflect.DeepEqual(cams, []DeviceChoice{{DevicePrefix + "/dev/video0", "USB camera"}}) || !reflect.DeepEqual(mics, []DeviceChoice{{DevicePrefix + "hw:1", "hw:1"}}) {
+	wantMics := []DeviceChoice{{DevicePrefix + "hw:1", "hw:1"}, {DevicePrefix + "alsa_input.usb-headset", "USB Headset (default)"}}
+	if !reflect.DeepEqual(cams, []DeviceChoice{{DevicePrefix + "/dev/video0", "USB camera"}}) || !reflect.DeepEqual(mics, wantMics) {
 		t.Errorf("cams %v mics %v", cams, mics)
 	}
 }

@@ -102,6 +102,7 @@ func LoadSettings(p fyne.Preferences) call.Settings {
 		s.Video, s.VideoDevice = legacySource(p, "camera", "send_video", capture.SourceTest, capture.SourceCamera)
 	}
 	s.Audio, s.AudioDevice = str("audio", ""), str("audio_device", "")
+	s.Speaker = str("speaker", "")
 	if s.Audio == "" {
 		s.Audio, s.AudioDevice = legacySource(p, "microphone", "send_audio", capture.SourceTone, capture.SourceMic)
 	}
@@ -125,7 +126,7 @@ func SaveSettings(p fyne.Preferences, s call.Settings) {
 		"mode": string(s.Mode), "profile": s.Profile, "region": s.Region, "channel": s.Channel,
 		"endpoint": s.EndpointURL, "ca_file": s.CAFile, "client_id_policy": string(s.ClientIDPolicy),
 		"client_id": s.ClientID, "video": s.Video, "video_device": s.VideoDevice, "audio": s.Audio,
-		"audio_device": s.AudioDevice, "codec": s.Codec, "nat": string(s.NAT),
+		"audio_device": s.AudioDevice, "speaker": s.Speaker, "codec": s.Codec, "nat": string(s.NAT),
 		"send_candidates": string(s.SendCandidates), "accept_candidates": string(s.AcceptCandidates),
 	} {
 		p.SetString(prefPrefix+key, v)

@@ -50,6 +50,7 @@ type SettingsForm struct {
 	Retries          *widget.Entry
 	Camera           *widget.Select
 	Microphone       *widget.Select
+	Speaker          *widget.Select // the audio output (SetSpeakers)
 	SendVideo        *widget.Check
 	SendAudio        *widget.Check
 	VideoSize        *widget.Select
@@ -67,6 +68,7 @@ type SettingsForm struct {
 	Status           *widget.Label
 
 	cameras, mics, sizes, rates []DeviceChoice
+	speakers                    []DeviceChoice
 	shown                       call.Settings // what SetSettings showed: the fields the form has no widget for
 	errLabels                   map[string]*widget.Label
 	content                     fyne.CanvasObject
@@ -90,6 +92,7 @@ func NewSettingsForm(s call.Settings, profiles []string, cameras, mics []DeviceC
 		Retries:          widget.NewEntry(),
 		Camera:           widget.NewSelect(nil, nil),
 		Microphone:       widget.NewSelect(nil, nil),
+		Speaker:          widget.NewSelect(nil, nil),
 		SendVideo:        widget.NewCheck("Send my camera", nil),
 		SendAudio:        widget.NewCheck("Send my microphone", nil),
 		VideoSize:        widget.NewSelect(nil, nil),
@@ -124,6 +127,7 @@ func NewSettingsForm(s call.Settings, profiles []string, cameras, mics []DeviceC
 	f.Save = widget.NewButton("Save", f.submit)
 	f.Save.Importance = widget.HighImportance
 	f.SetDevices(cameras, mics)
+	f.SetSpeakers(nil)
 	f.SetSettings(s)
 
 	f.scroll = container.NewVScroll(f.newForm())
@@ -157,6 +161,7 @@ func (f *SettingsForm) newForm() *widget.Form {
 		item("Retries", call.FieldRetries, f.Retries, "0 = no automatic retries"),
 		item("Camera", call.FieldVideo, container.NewBorder(nil, nil, nil, f.SendVideo, f.Camera), ""),
 		item("Microphone", call.FieldAudio, container.NewBorder(nil, nil, nil, f.SendAudio, f.Microphone), ""),
+		item("Speaker", "speaker", f.Speaker, "takes effect at the next Connect"),
 		item("Video sent", call.FieldVideoFormat, container.NewGridWithColumns(2, f.VideoSize, f.FPS), "the camera gives the closest format it has"),
 		item("Maximum bitrate", call.FieldMaxBitrate, f.MaxBitrate, "kbit/s of the video sent"),
 		item("Codec", call.FieldCodec, f.Codec, "sent, and preferred to receive"),
@@ -191,6 +196,15 @@ func (f *SettingsForm) SetDevices(cameras, mics []DeviceChoice) {
 	if micSel != "" {
 		selectValue(f.Microphone, &f.mics, micSel)
 	}
+}
+
+// SetSpeakers replaces the audio outputs offered (the system default is always offered first),
+// keeping the selection.
+func (f *SettingsForm) SetSpeakers(outputs []DeviceChoice) {
+	sel := valueOf(f.Speaker, f.speakers)
+	f.speakers = append([]DeviceChoice{{"", "System default"}}, outputs...)
+	f.Speaker.SetOptions(labels(f.speakers))
+	selectValue(f.Speaker, &f.speakers, sel)
 }
 
 // ShowErrors puts each error next to its field and clears the others.

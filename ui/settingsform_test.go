@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
@@ -133,5 +134,37 @@ func TestSettingsFormCallOptions(t *testing.T) {
 	test.Tap(f.Save)
 	if !strings.Contains(f.Error(call.FieldSendCandidates), "at least one") {
 		t.Errorf("no candidate type: %q", f.Error(call.FieldSendCandidates))
+	}
+}
+
+// TestSettingsFormSpeaker: the audio outputs are offered after the system default, with the
+// default marked; the choice is kept by its ID, and a saved output that is gone stays shown.
+func TestSettingsFormSpeaker(t *testing.T) {
+	test.NewTempApp(t)
+	f := NewSettingsForm(call.DefaultSettings(), nil, nil, nil)
+	test.NewTempWindow(t, f)
+	f.SetSpeakers(SpeakerChoices([]audioout.Device{
+		{ID: "alsa_output.pci.analog-stereo", Name: "Built-in Audio", Default: true},
+		{ID: "bluez_sink.headset", Name: "Headset"},
+	}))
+	if got := f.Speaker.Options; strings.Join(got, "|") != "System default|Built-in Audio (default)|Headset" {
+		t.Fatalf("speaker options %q", got)
+	}
+	if f.Speaker.Selected != "System default" {
+		t.Errorf("selected %q, want the system default", f.Speaker.Selected)
+	}
+	f.Speaker.SetSelected("Headset")
+	if s, errs := f.Settings(); len(errs) != 0 || s.Speaker != "bluez_sink.headset" {
+		t.Errorf("speaker %q (errors %v)", s.Speaker, errs)
+	}
+	s := call.DefaultSettings()
+	s.Speaker = "usb_gone"
+	f.SetSettings(s)
+	if got, _ := f.Settings(); f.Speaker.Selected != "usb_gone (not found)" || got.Speaker != "usb_gone" {
+		t.Errorf("a saved output that is gone: shown %q, read %q", f.Speaker.Selected, got.Speaker)
+	}
+	f.SetSettings(call.DefaultSettings())
+	if got, _ := f.Settings(); f.Speaker.Selected != "System default" || got.Speaker != "" {
+		t.Errorf("default: shown %q, read %q", f.Speaker.Selected, got.Speaker)
 	}
 }

@@ -34,6 +34,7 @@ func (f *SettingsForm) SetSettings(s call.Settings) {
 	f.Retries.SetText(strconv.Itoa(s.Retries))
 	selectValue(f.Camera, &f.cameras, videoChoice(s.Video, s.VideoDevice))
 	selectValue(f.Microphone, &f.mics, audioChoice(s.Audio, s.AudioDevice))
+	f.selectSpeaker(s.Speaker)
 	f.SendVideo.SetChecked(s.Video != "none")
 	f.SendAudio.SetChecked(s.Audio != "none")
 	selectValue(f.VideoSize, &f.sizes, fmt.Sprintf("%dx%d", s.Width, s.Height))
@@ -68,6 +69,7 @@ func (f *SettingsForm) Settings() (call.Settings, []*call.FieldError) {
 	s.ClientID = strings.TrimSpace(f.ClientID.Text)
 	s.Video, s.VideoDevice = videoSource(valueOf(f.Camera, f.cameras), f.SendVideo.Checked)
 	s.Audio, s.AudioDevice = audioSource(valueOf(f.Microphone, f.mics), f.SendAudio.Checked)
+	s.Speaker = strings.TrimPrefix(valueOf(f.Speaker, f.speakers), DevicePrefix)
 	s.Codec = valueOf(f.Codec, codecChoices)
 	s.NAT = call.NATMode(valueOf(f.NAT, natChoices))
 	s.SendCandidates, s.AcceptCandidates = selectedTypes(f.SendTypes), selectedTypes(f.AcceptTypes)
@@ -160,4 +162,13 @@ func selectedTypes(g *widget.CheckGroup) call.CandidateTypes {
 		}
 	}
 	return call.CandidateTypes(strings.Join(out, ","))
+}
+
+// selectSpeaker selects the output id ("" = the system default).
+func (f *SettingsForm) selectSpeaker(id string) {
+	if id == "" {
+		f.Speaker.SetSelectedIndex(0)
+		return
+	}
+	selectValue(f.Speaker, &f.speakers, DevicePrefix+id)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kvsviewer/kvsviewer/assets"
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/demo"
+	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
@@ -98,6 +99,12 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 		profiles = ListProfiles(cfgFile, credFile)
 	}
 	w.Settings = NewSettingsForm(settings, profiles, cams, mics)
+	if outs, err := audioout.ListDevices(); err == nil {
+		w.Settings.SetSpeakers(SpeakerChoices(outs))
+		w.Settings.selectSpeaker(settings.Speaker)
+	} else {
+		w.log.Info("no audio outputs to offer", "err", err)
+	}
 	w.Settings.OnApply = w.applySettings
 	w.QA = NewQAView(w.Window)
 	w.QA.CheckFaults = demo.CheckFaults
@@ -112,8 +119,9 @@ func NewWindow(a fyne.App, o Options) (*Window, error) {
 	if settings.Mode == call.ModeDemo {
 		w.startDemo()
 	}
-	w.wg.Add(1)
+	w.wg.Add(2)
 	go w.ticker()
+	go w.micMeter()
 	w.log.Info("window ready", "mode", settings.Mode, "connect", o.Connect)
 	return w, nil
 }

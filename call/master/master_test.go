@@ -409,6 +409,10 @@ func TestCallBothWays(t *testing.T) {
 			if st.AudioPackets == 0 {
 				t.Errorf("master decoded no audio packets of the viewer: %+v", st)
 			}
+			// The master hears the viewer's tone: its frequency, not silence.
+			if st.AudioHz < capture.ToneHz-2 || st.AudioHz > capture.ToneHz+2 || st.AudioLevelDBFS < -30 {
+				t.Errorf("master hears %.1f Hz at %.1f dBFS, want the viewer's %d Hz tone", st.AudioHz, st.AudioLevelDBFS, capture.ToneHz)
+			}
 			if v.audio.Load() == 0 {
 				t.Error("viewer received no audio from the master")
 			}

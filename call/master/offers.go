@@ -34,6 +34,10 @@ type ViewerStats struct {
 	Codec string
 	// AudioPackets counts the audio RTP packets received on the current connection.
 	AudioPackets uint64
+	// AudioHz and AudioLevelDBFS are the dominant frequency and the RMS level of the viewer's
+	// latest third of a second of decoded audio (0 Hz and spectrum.MinLevel for silence or
+	// before any audio): what a person at the master would hear.
+	AudioHz, AudioLevelDBFS float64
 	// Offers counts the offers received from this ClientId.
 	Offers int
 	// SentPackets counts the RTP packets the master sent to this viewer on the current connection.

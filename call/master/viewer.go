@@ -20,7 +20,12 @@ import (
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 	"github.com/kvsviewer/kvsviewer/media/receive"
 	"github.com/kvsviewer/kvsviewer/media/sink"
+	"github.com/kvsviewer/kvsviewer/media/spectrum"
 )
+
+// hearWindow is how much of the viewer's latest audio the master analyses: 16384 samples at
+// 48 kHz, a third of a second, which puts a tone within a fraction of a hertz.
+const hearWindow = 1 << 14
 
 // viewer is the master's side of one viewer's peer connection.
 type viewer struct {
@@ -41,6 +46,7 @@ type viewer struct {
 	connected   atomic.Bool
 	frames      atomic.Uint64
 	audio       receive.Stats
+	heard       *spectrum.Meter // the viewer's decoded audio
 	statsMu     sync.Mutex
 	lastCounter uint32
 	haveCounter bool
@@ -62,7 +68,7 @@ func (m *Master) newViewer(clientID string, offer webrtc.SessionDescription, pen
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	v := &viewer{id: clientID, m: m, pc: pc}
+	v := &viewer{id: clientID, m: m, pc: pc, heard: spectrum.NewMeter(receive.AudioSampleRate, hearWindow)}
 	v.ctx, v.cancel = context.WithCancel(context.Background())
 	if err := v.start(offer, pending); err != nil {
 		v.teardown()
@@ -263,7 +269,9 @@ func (v *viewer) receive(tr *webrtc.TrackRemote) error {
 			},
 		})
 	}
-	return receive.Audio(v.ctx, tr, receive.AudioOptions{Stats: &v.audio})
+	return receive.Audio(v.ctx, tr, receive.AudioOptions{Stats: &v.audio, Out: func(pcm []int16, _, channels int) {
+		v.heard.Write(pcm, channels)
+	}})
 }
 
 // PutFrame counts a decoded frame of the viewer and reads its pattern counter
@@ -294,6 +302,8 @@ func (v *viewer) fill(st *ViewerStats) {
 	st.Connected = v.connected.Load()
 	st.FramesDecoded = v.frames.Load()
 	st.AudioPackets = v.audio.Frames.Load()
+	heard := v.heard.Result()
+	st.AudioHz, st.AudioLevelDBFS = heard.Hz, heard.LevelDBFS
 	v.statsMu.Lock()
 	st.LastCounter, st.CounterAdvancing = v.lastCounter, v.advancing
 	st.Width, st.Height, st.Codec = v.width, v.height, v.codec

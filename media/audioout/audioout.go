@@ -1,6 +1,7 @@
-// Package audioout plays decoded call audio on the default audio output with malgo
-// (miniaudio). Without a usable output device a Player discards the audio instead of failing
-// the call.
+// Package audioout plays decoded call audio on an audio output with malgo (miniaudio): the
+// default one, or one picked from ListDevices. Without a usable output a Player discards the
+// audio instead of failing the call, and when its output disappears mid-call it says so
+// (OnDeviceLost) and goes on discarding.
 package audioout
 
 import (
@@ -11,9 +12,12 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/gen2brain/malgo"
+
+	"github.com/kvsviewer/kvsviewer/media/internal/sounddev"
 )
 
 // Buffering and metering constants.
@@ -21,6 +25,10 @@ const (
 	// BufferMillis is the capacity of the ring buffer between Write and the device. When it is
 	// full, the oldest samples are dropped, so playback never lags by more than this.
 	BufferMillis = 250
+	// CushionMillis is how much audio the buffer gathers before playing starts, and again after
+	// it ran dry: a writer that is a few milliseconds late (packets arrive in 20 ms bursts, with
+	// jitter) then costs nothing, where playing every sample at once would make a gap each time.
+	CushionMillis = 60
 	// MinLevel is the level Level reports for silence, in dBFS.
 	MinLevel = -100.0
 	// levelTimeConstant is the time constant of Level's moving average, in seconds.
@@ -29,17 +37,70 @@ const (
 	DefaultSampleRate = 48000
 )
 
-// backendNull is miniaudio's null backend (a device that consumes audio in real time without
-// hardware). malgo v0.11.24's BackendNull constant is off by one (it is ma_backend_custom).
-const backendNull = malgo.Backend(14)
+// The device's buffer: 4 periods of 20 ms, which the sound server holds for the stream. A data
+// callback that runs late (a loaded machine, a garbage collection) is then no drop-out;
+// miniaudio's default, 3 periods of 10 ms, left the null sink 250 ms of silence once in a test
+// run beside a build while the Player's own buffer was full.
+const (
+	devicePeriodMillis = 20
+	devicePeriods      = 4
+)
 
-// realBackends are miniaudio's backends that reach real hardware: all but custom and null, so
-// a machine without sound card is told apart from one with.
-var realBackends = []malgo.Backend{
-	malgo.BackendWasapi, malgo.BackendDsound, malgo.BackendWinmm, malgo.BackendCoreaudio,
-	malgo.BackendSndio, malgo.BackendAudio4, malgo.BackendOss, malgo.BackendPulseaudio,
-	malgo.BackendAlsa, malgo.BackendJack, malgo.BackendAaudio, malgo.BackendOpensl,
-	malgo.BackendWebaudio,
+// How a Player watches its device: every watchInterval it checks the device is still there
+// (PulseAudio) and that the device took audio within stallLimit.
+const (
+	watchInterval = 250 * time.Millisecond
+	stallLimit    = 2 * time.Second
+)
+
+// ErrDeviceLost is what a DeviceLostError is (errors.Is).
+var ErrDeviceLost = errors.New("audio output lost")
+
+// DeviceLostError says that a Player's output went away mid-call; the Player discards the
+// audio from then on. Its message says so in words, for the user.
+type DeviceLostError struct {
+	// Device is the output's name (its description).
+	Device string
+	// Stalled is true when the device stopped taking audio, false when it disappeared.
+	Stalled bool
+}
+
+// Error says what happened and that the call goes on.
+func (e *DeviceLostError) Error() string {
+	what := "disappeared"
+	if e.Stalled {
+		what = "stopped playing"
+	}
+	return fmt.Sprintf("audio output %q %s: the call continues without sound", e.Device, what)
+}
+
+// Is makes errors.Is(err, ErrDeviceLost) true.
+func (e *DeviceLostError) Is(target error) bool { return target == ErrDeviceLost }
+
+// Device is an audio output.
+type Device struct {
+	// ID picks the device in Options.Device; it is stable across runs (PulseAudio's sink name,
+	// ALSA's "hw:1,0").
+	ID string
+	// Name is what users know it by (PulseAudio's description, e.g. "Built-in Audio Analog
+	// Stereo").
+	Name string
+	// Default marks the system's default output.
+	Default bool
+}
+
+// ListDevices returns the audio outputs, the default first. Without sound card and sound
+// server the error wraps sounddev.ErrNoSoundSystem's message ("no sound card ...").
+func ListDevices() ([]Device, error) {
+	devs, err := sounddev.List(malgo.Playback)
+	if err != nil {
+		return nil, fmt.Errorf("audioout: %w", err)
+	}
+	out := make([]Device, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, Device{ID: d.ID, Name: d.Name, Default: d.Default})
+	}
+	return out, nil
 }
 
 // loggedNoDevice makes the "no audio output" warning appear once per process; later Players
@@ -52,12 +113,25 @@ type Stats struct {
 	Played   uint64 // frames the device took from the buffer
 	Dropped  uint64 // frames dropped: buffer overflow, or no device
 	Underrun uint64 // frames of silence the device played because the buffer was empty
+	// Starved counts the times the buffer ran dry while playing (each one a drop-out heard,
+	// at least CushionMillis long).
+	Starved uint64
+}
+
+// Options are OpenWith's choices.
+type Options struct {
+	// Device is the ID (or Name) of the output from ListDevices; "" means the default one.
+	// When it is not there the Player plays on the default output and says so in Notes.
+	Device string
+	// Logger gets the Player's messages; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Player plays 16-bit interleaved PCM. Its methods are safe for concurrent use.
 type Player struct {
 	rate, channels int
 	logger         *slog.Logger
+	notes          []string // set by Open
 
 	mu      sync.Mutex
 	ring    []int16 // capacity BufferMillis of samples
@@ -68,33 +142,46 @@ type Player struct {
 	played  uint64
 	dropped uint64
 	under   uint64
+	starved uint64
+	playing bool // the cushion was reached; false at start and after the buffer ran dry
+	onLost  func(error)
+	lostErr error
 
 	meanSquare atomic.Uint64 // float64 bits: moving mean square of what is played, full scale 1
 
-	ctx *malgo.AllocatedContext
-	dev *malgo.Device
+	live   atomic.Bool // audio reaches the device
+	device string      // the device's name, when there is one
+	sctx   *sounddev.Context
+	stream *sounddev.Stream
+	watch  *sounddev.Watch
 
 	closeOnce sync.Once
 }
 
-// Open starts playback on the default output device at sampleRate Hz with channels channels
-// (1 or 2; other values are clamped, a non-positive rate means DefaultSampleRate). When there is
-// no usable device it returns a Player that discards what is written, and logs "no audio
-// output: ..." once; it never fails the call, so the error is always nil. A nil logger means
+// Open starts playback on the default output at sampleRate Hz with channels channels (1 or 2;
+// other values are clamped, a non-positive rate means DefaultSampleRate). When there is no
+// usable output it returns a Player that discards what is written, and logs "no audio output:
+// ..." once; it never fails the call, so the error is always nil. A nil logger means
 // slog.Default().
 func Open(sampleRate, channels int, logger *slog.Logger) (*Player, error) {
-	backends, err := linuxBackends()
+	return OpenWith(sampleRate, channels, Options{Logger: logger})
+}
+
+// OpenWith is Open on the output o.Device picks. Like Open it never fails: without the
+// output it plays on the default one, without any output it discards; Notes says which.
+func OpenWith(sampleRate, channels int, o Options) (*Player, error) {
+	backends, err := sounddev.Backends()
 	if err != nil {
-		return discarding(sampleRate, channels, logger, err), nil
+		return discarding(sampleRate, channels, o.Logger, err), nil
 	}
-	return open(backends, sampleRate, channels, logger), nil
+	return open(backends, sampleRate, channels, o), nil
 }
 
 // OpenNull starts playback on miniaudio's null device, which consumes audio in real time without
 // hardware: the real device path (callbacks pulling from the buffer) for tests and QA on
 // machines without a sound card.
 func OpenNull(sampleRate, channels int, logger *slog.Logger) (*Player, error) {
-	p := open([]malgo.Backend{backendNull}, sampleRate, channels, logger)
+	p := open([]malgo.Backend{sounddev.BackendNull}, sampleRate, channels, Options{Logger: logger})
 	if !p.Available() {
 		p.Close()
 		return nil, errors.New("audioout: miniaudio's null device did not start")
@@ -102,9 +189,9 @@ func OpenNull(sampleRate, channels int, logger *slog.Logger) (*Player, error) {
 	return p, nil
 }
 
-func open(backends []malgo.Backend, sampleRate, channels int, logger *slog.Logger) *Player {
-	p := newPlayer(sampleRate, channels, logger)
-	if err := p.start(backends); err != nil {
+func open(backends []malgo.Backend, sampleRate, channels int, o Options) *Player {
+	p := newPlayer(sampleRate, channels, o.Logger)
+	if err := p.start(backends, o.Device); err != nil {
 		p.logNoDevice(err)
 	}
 	return p
@@ -140,39 +227,120 @@ func (p *Player) logNoDevice(err error) {
 	if loggedNoDevice.Swap(true) {
 		level = slog.LevelDebug
 	}
+	p.notes = append(p.notes, "no audio output: the call's audio is not played ("+err.Error()+")")
 	p.logger.Log(context.Background(), level, "no audio output: discarding the call's audio", "err", err)
 }
 
-func (p *Player) start(backends []malgo.Backend) error {
-	ctx, err := malgo.InitContext(backends, malgo.ContextConfig{}, nil)
+// start opens the output want ("" = the default) on the first of backends that works, and
+// watches it.
+func (p *Player) start(backends []malgo.Backend, want string) error {
+	sctx, err := sounddev.Open(backends)
 	if err != nil {
-		return fmt.Errorf("audio context: %w", err)
+		return err
 	}
-	cfg := malgo.DefaultDeviceConfig(malgo.Playback)
-	cfg.Playback.Format = malgo.FormatS16
-	cfg.Playback.Channels = uint32(p.channels)
-	cfg.SampleRate = uint32(p.rate)
-	dev, err := malgo.InitDevice(ctx.Context, cfg, malgo.DeviceCallbacks{Data: p.pull})
+	dev := p.pick(sctx, want)
+	stream, err := sctx.Start(sounddev.Config{Kind: malgo.Playback, Device: dev, Channels: p.channels, Rate: p.rate, Data: p.pull,
+		PeriodMillis: devicePeriodMillis, Periods: devicePeriods, Name: "call audio"})
 	if err != nil {
-		freeContext(ctx)
-		return fmt.Errorf("open output device: %w", err)
+		sctx.Close()
+		return err
 	}
-	if err := dev.Start(); err != nil {
-		dev.Uninit()
-		freeContext(ctx)
-		return fmt.Errorf("start output device: %w", err)
+	p.sctx, p.stream = sctx, stream
+	id := ""
+	if dev != nil {
+		id, p.device = dev.ID, dev.Name
 	}
-	p.ctx, p.dev = ctx, dev
+	p.live.Store(true)
+	p.watch = sctx.Watch(stream, malgo.Playback, id, watchInterval, stallLimit, p.lost)
 	return nil
 }
 
-func freeContext(ctx *malgo.AllocatedContext) {
-	_ = ctx.Uninit() // only fails for a nil context
-	ctx.Free()
+// pick finds the output want names, else the default; nil means the backend's default
+// (a backend that lists nothing, like the null one).
+func (p *Player) pick(sctx *sounddev.Context, want string) *sounddev.Device {
+	d, err := sctx.Find(malgo.Playback, want, false)
+	if err == nil {
+		return &d
+	}
+	if want == "" {
+		return nil
+	}
+	d, derr := sctx.Find(malgo.Playback, "", false)
+	if derr != nil {
+		p.notes = append(p.notes, fmt.Sprintf("audio output %q not found: playing on the default output", want))
+		return nil
+	}
+	p.notes = append(p.notes, fmt.Sprintf("audio output %q not found: playing on %q", want, d.Name))
+	p.logger.Info("audio output not found: playing on the default", "want", want, "device", d.Name, "err", err)
+	return &d
 }
 
-// Available reports whether audio reaches an output device (false: it is discarded).
-func (p *Player) Available() bool { return p.dev != nil }
+// lost gives the device up: it runs on the watch's goroutine when the device went away. The
+// stream is not closed, here or in Close: miniaudio's PulseAudio backend never returns from
+// ma_device_uninit once the server killed the stream (measured: unloading the sink hangs it for
+// good), so a lost device is abandoned (its memory and a blocked C thread) rather than hang the
+// call's teardown. pull plays silence from now on, should the stream still run.
+func (p *Player) lost(loss sounddev.Loss) {
+	p.live.Store(false)
+	err := &DeviceLostError{Device: p.device, Stalled: loss == sounddev.Stalled}
+	if err.Device == "" {
+		err.Device = "default"
+	}
+	p.logger.Warn("audio output lost: discarding the call's audio", "device", p.device, "err", err)
+	p.mu.Lock()
+	p.lostErr = err
+	fn := p.onLost
+	p.mu.Unlock()
+	if fn != nil {
+		fn(err)
+	}
+}
+
+// OnDeviceLost sets fn to be called once if the output disappears or stops playing mid-call,
+// with a *DeviceLostError whose message tells the user; the Player discards the audio from
+// then on. If that already happened, fn is called at once. fn runs on the Player's watch
+// goroutine: it must return quickly and must not call Close.
+func (p *Player) OnDeviceLost(fn func(error)) {
+	p.mu.Lock()
+	p.onLost = fn
+	err := p.lostErr
+	p.mu.Unlock()
+	if err != nil && fn != nil {
+		fn(err)
+	}
+}
+
+// Lost returns the *DeviceLostError once the output went away, else nil.
+func (p *Player) Lost() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lostErr
+}
+
+// Notes are remarks for the user about the output chosen at Open, e.g. "audio output "X" not
+// found: playing on "Y"", or that there is none and the audio is not played.
+func (p *Player) Notes() []string { return append([]string(nil), p.notes...) }
+
+// Device is the name of the output the Player plays on ("" when it discards, or when the
+// backend does not name its default).
+func (p *Player) Device() string {
+	if !p.live.Load() {
+		return ""
+	}
+	return p.device
+}
+
+// Delay is how long audio written now waits in the buffer before the device takes it (the
+// device's own latency not included): for a playout time, add it to the time of a Write.
+func (p *Player) Delay() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Duration(p.count/p.channels) * time.Second / time.Duration(p.rate)
+}
+
+// Available reports whether audio reaches an output device (false: it is discarded, because
+// there is none or it went away).
+func (p *Player) Available() bool { return p.live.Load() }
 
 // SampleRate returns the sample rate the Player expects.
 func (p *Player) SampleRate() int { return p.rate }
@@ -182,14 +350,14 @@ func (p *Player) Channels() int { return p.channels }
 
 // Write queues interleaved samples for playback without blocking. A trailing partial frame is
 // ignored. When the buffer is full the oldest samples are dropped. After Close, or without a
-// device, the samples are discarded (and still metered when there is no device).
+// device (none, or lost), the samples are discarded (and still metered without a device).
 func (p *Player) Write(pcm []int16) {
 	pcm = pcm[:len(pcm)-len(pcm)%p.channels]
 	if len(pcm) == 0 {
 		return
 	}
 	frames := uint64(len(pcm) / p.channels)
-	if p.dev == nil {
+	if !p.live.Load() {
 		p.meter(pcm)
 		p.mu.Lock()
 		p.written += frames
@@ -236,6 +404,23 @@ func (p *Player) take(dst []int16) int {
 	return n
 }
 
+// takePaced is take with the cushion: nothing until CushionMillis are buffered, and when the
+// buffer runs dry the cushion is gathered again. p.mu is held.
+func (p *Player) takePaced(dst []int16) int {
+	if !p.playing {
+		if p.count < p.rate*CushionMillis/1000*p.channels {
+			return 0
+		}
+		p.playing = true
+	}
+	n := p.take(dst)
+	if n < len(dst) {
+		p.playing = false
+		p.starved++
+	}
+	return n
+}
+
 // pull is the device's data callback: it fills out (interleaved native-endian int16) from the
 // buffer, and with silence where the buffer runs dry. The frame count is len(out) in frames.
 func (p *Player) pull(out, _ []byte, _ uint32) {
@@ -244,7 +429,10 @@ func (p *Player) pull(out, _ []byte, _ uint32) {
 	}
 	dst := unsafe.Slice((*int16)(unsafe.Pointer(&out[0])), len(out)/2)
 	p.mu.Lock()
-	n := p.take(dst)
+	n := 0
+	if p.lostErr == nil {
+		n = p.takePaced(dst)
+	}
 	p.played += uint64(n / p.channels)
 	p.under += uint64((len(dst) - n) / p.channels)
 	p.mu.Unlock()
@@ -286,7 +474,7 @@ func (p *Player) Level() float64 {
 func (p *Player) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Written: p.written, Played: p.played, Dropped: p.dropped, Underrun: p.under}
+	return Stats{Written: p.written, Played: p.played, Dropped: p.dropped, Underrun: p.under, Starved: p.starved}
 }
 
 // Close stops playback and releases the device and the audio context. It is idempotent.
@@ -295,11 +483,16 @@ func (p *Player) Close() error {
 		p.mu.Lock()
 		p.closed = true
 		p.mu.Unlock()
-		if p.dev != nil {
-			// Uninit stops the device and waits for its callback; pull must not be waiting
-			// for p.mu here, so the lock is not held.
-			p.dev.Uninit()
-			freeContext(p.ctx)
+		if p.stream != nil {
+			p.watch.Stop() // after it, lostErr no longer changes
+			p.live.Store(false)
+			if p.Lost() != nil {
+				return // abandoned: see lost
+			}
+			// Stream.Close stops the device and waits for its callback; pull must not be
+			// waiting for p.mu here, so the lock is not held.
+			p.stream.Close()
+			p.sctx.Close()
 		}
 	})
 	return nil

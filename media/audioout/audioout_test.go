@@ -11,6 +11,7 @@ import (
 	"github.com/pion/mediadevices/pkg/wave"
 	"go.uber.org/goleak"
 
+	"github.com/kvsviewer/kvsviewer/media/internal/sounddev"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 )
 
@@ -106,7 +107,7 @@ func TestNoDeviceDiscards(t *testing.T) {
 	}
 	// Trying every real backend anyway (as on a machine that has /dev/snd but no working
 	// card) fails cleanly in malgo and also gives a discarding Player.
-	p := open(realBackends, 48000, 2, logger)
+	p := open(sounddev.RealBackends, 48000, 2, Options{Logger: logger})
 	if p.Available() {
 		t.Error("a real backend opened a device on a machine without sound card")
 	}
@@ -121,13 +122,6 @@ func TestNoDeviceDiscards(t *testing.T) {
 // underrun counting.
 func TestRing(t *testing.T) {
 	p := &Player{rate: 1000, channels: 2, ring: make([]int16, 8)}
-	seq := func(from, n int) []int16 {
-		s := make([]int16, n)
-		for i := range s {
-			s[i] = int16(from + i)
-		}
-		return s
-	}
 	p.push(seq(0, 6))
 	out := make([]int16, 4)
 	if n := p.take(out); n != 4 || !equal(out, seq(0, 4)) {
@@ -150,16 +144,54 @@ func TestRing(t *testing.T) {
 		t.Errorf("take after oversize write: %d %v, dropped %d", n, out, p.dropped)
 	}
 
-	// pull fills the rest of the device buffer with silence and counts the underrun.
+	// Before the cushion is buffered pull plays silence (the ring of this Player is smaller
+	// than the cushion: it never starts).
 	p.push(seq(1, 2))
 	dev := make([]byte, 8) // 2 frames of stereo int16
 	for i := range dev {
 		dev[i] = 0xff
 	}
 	p.pull(dev, nil, 2)
-	if !bytes.Equal(dev[4:], []byte{0, 0, 0, 0}) || p.played != 1 || p.under != 1 {
-		t.Errorf("pull: %v, played %d, underrun %d", dev, p.played, p.under)
+	if !bytes.Equal(dev, make([]byte, 8)) || p.played != 0 || p.under != 2 || p.count != 2 {
+		t.Errorf("pull before the cushion: %v, played %d, underrun %d, buffered %d", dev, p.played, p.under, p.count)
 	}
+
+	// Once playing, pull fills the rest of the device buffer with silence, counts the underrun
+	// and that the buffer ran dry (it gathers the cushion again).
+	p.playing, p.under = true, 0
+	for i := range dev {
+		dev[i] = 0xff
+	}
+	p.pull(dev, nil, 2)
+	if !bytes.Equal(dev[4:], []byte{0, 0, 0, 0}) || p.played != 1 || p.under != 1 || p.starved != 1 || p.playing {
+		t.Errorf("pull: %v, played %d, underrun %d, starved %d", dev, p.played, p.under, p.starved)
+	}
+}
+
+// TestCushion: playing starts once CushionMillis are buffered, and takes everything then.
+func TestCushion(t *testing.T) {
+	p := newPlayer(1000, 1, slog.New(slog.DiscardHandler)) // 1 sample a millisecond
+	dst := make([]int16, 10)
+	p.push(seq(1, CushionMillis-1))
+	if n := p.takePaced(dst); n != 0 || p.playing {
+		t.Fatalf("took %d before the cushion", n)
+	}
+	p.push(seq(CushionMillis, 1))
+	if n := p.takePaced(dst); n != 10 || !equal(dst, seq(1, 10)) || !p.playing {
+		t.Fatalf("took %d %v at the cushion", n, dst)
+	}
+	if n := p.takePaced(dst); n != 10 || !equal(dst, seq(11, 10)) || p.starved != 0 {
+		t.Fatalf("took %d %v while playing", n, dst)
+	}
+}
+
+// seq returns n samples counting up from from.
+func seq(from, n int) []int16 {
+	s := make([]int16, n)
+	for i := range s {
+		s[i] = int16(from + i)
+	}
+	return s
 }
 
 func equal(a, b []int16) bool {

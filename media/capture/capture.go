@@ -118,9 +118,14 @@ func (o Options) withDefaults() Options {
 
 // Device is a camera or microphone found on the machine.
 type Device struct {
+	// ID names the device across runs: a camera's device path label, a microphone's sound
+	// server name (PulseAudio's source name, e.g. "alsa_input.usb-...") or ALSA id.
+	// (mediadevices' own driver ids are random per process and per listing.)
 	ID    string
-	Label string
+	Label string // the name users know it by (PulseAudio's description of a microphone)
 	Kind  string // "video" or "audio"
+	// Default marks the system's default microphone (ListDevices puts it first).
+	Default bool
 }
 
 // Device kinds.
@@ -148,7 +153,7 @@ func deviceOf(d driver.Driver, kind string) Device {
 	if info.Name != "" {
 		label = info.Name
 	}
-	return Device{ID: d.ID(), Label: label, Kind: kind}
+	return Device{ID: stableID(info, kind), Label: label, Kind: kind, Default: kind == KindAudio && isDefault(info)}
 }
 
 // devicesOf returns the drivers of one kind, real devices only, highest priority first.
@@ -159,7 +164,7 @@ func devicesOf(kind string) []driver.Driver {
 	}
 	var out []driver.Driver
 	for _, d := range driver.GetManager().Query(filter) {
-		if kind == KindAudio && isNullMicrophone(d.Info()) {
+		if kind == KindAudio && (isNullMicrophone(d.Info()) || isMonitor(d.Info())) {
 			continue
 		}
 		out = append(out, d)
@@ -197,7 +202,7 @@ func pickDevice(kind, want string) (driver.Driver, error) {
 	}
 	for _, d := range devs {
 		dev := deviceOf(d, kind)
-		if dev.ID == want || dev.Label == want || d.Info().Label == want {
+		if dev.ID == want || dev.Label == want || d.Info().Label == want || d.ID() == want {
 			return d, nil
 		}
 	}
@@ -225,6 +230,7 @@ type Local struct {
 	VideoSource, AudioSource string
 
 	videoOn, audioOn atomic.Bool
+	inLevel          levelMeter // what the audio source captures, before muting
 	preview          atomic.Pointer[func(image.Image)]
 	pattern          *pattern.Generator // the test pattern source, when that is the video
 	closeOnce        sync.Once
@@ -370,10 +376,18 @@ func (l *Local) openAudio(o Options) error {
 	default:
 		return fmt.Errorf("capture: unknown audio source %q (want auto, mic, tone or none)", o.Audio)
 	}
+	micMu.Lock()
 	d, err := pickDevice(KindAudio, o.AudioDevice)
+	if err != nil && o.Audio == SourceMic {
+		// A microphone is asked for: the sound server may have come up after the process.
+		if ok, rerr := refreshMicrophones(); ok && rerr == nil {
+			d, err = pickDevice(KindAudio, o.AudioDevice)
+		}
+	}
 	if err == nil {
 		err = l.openMic(d)
 	}
+	micMu.Unlock()
 	if err == nil {
 		return nil
 	}
@@ -520,6 +534,9 @@ func (l *Local) audioGate(r audio.Reader) audio.Reader {
 	var silence wave.Audio
 	return audio.ReaderFunc(func() (wave.Audio, func(), error) {
 		chunk, release, err := r.Read()
+		if err == nil {
+			l.inLevel.add(chunk)
+		}
 		if err != nil || l.audioOn.Load() {
 			return chunk, release, err
 		}

@@ -1,0 +1,136 @@
+package capture
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/mediadevices/pkg/driver"
+	"github.com/pion/mediadevices/pkg/driver/microphone"
+	"github.com/pion/mediadevices/pkg/wave"
+)
+
+// isMonitor reports whether a microphone driver is a PulseAudio monitor source ("Monitor of
+// Built-in Audio"): what a sink plays, which users do not take for a microphone. The malgo
+// driver's label is the hex of miniaudio's device id, for PulseAudio the source's name.
+func isMonitor(info driver.Info) bool {
+	id, err := hex.DecodeString(info.Label)
+	return err == nil && strings.HasSuffix(strings.TrimRight(string(id), "\x00"), ".monitor")
+}
+
+// stableID is a device's ID for Device: the driver's label, for a microphone decoded from the
+// hex of miniaudio's device id when that is a name (PulseAudio, ALSA).
+func stableID(info driver.Info, kind string) string {
+	if kind != KindAudio {
+		return info.Label
+	}
+	id, err := hex.DecodeString(info.Label)
+	name := strings.TrimRight(string(id), "\x00")
+	if err != nil || name == "" || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return info.Label
+	}
+	return name
+}
+
+// isDefault reports whether a driver is its kind's default device (the malgo driver gives the
+// system's default microphone the high priority).
+func isDefault(info driver.Info) bool { return info.Priority == driver.PriorityHigh }
+
+// RefreshMicrophones lists the microphones again. mediadevices' malgo driver lists them once,
+// when the process starts: a sound server started since (a PulseAudio session that came up
+// after the app, or a test's own daemon), or a device plugged in since, is only seen after
+// this. It does nothing while a microphone is open (the driver's audio context is shared by
+// its devices), and reports whether it listed them.
+//
+// Each refresh leaves the driver's previous audio context open (the driver keeps no handle to
+// free it), so Open refreshes only when the microphone it wants is missing.
+func RefreshMicrophones() (refreshed bool, err error) {
+	micMu.Lock()
+	defer micMu.Unlock()
+	return refreshMicrophones()
+}
+
+// micMu is held while the microphones are listed anew or one is opened.
+var micMu sync.Mutex
+
+// refreshMicrophones is RefreshMicrophones with micMu held.
+func refreshMicrophones() (refreshed bool, err error) {
+	if _, _, mics := OpenDevices(); mics > 0 {
+		return false, nil
+	}
+	m := driver.GetManager()
+	for _, d := range m.Query(driver.FilterAudioRecorder()) {
+		m.Delete(d.ID())
+	}
+	defer func() {
+		// Initialize panics when miniaudio has no backend at all (not even its null one).
+		if r := recover(); r != nil {
+			err = fmt.Errorf("capture: list microphones: %v", r)
+		}
+	}()
+	microphone.Initialize()
+	return true, nil
+}
+
+// MinLevel is the level InputLevel reports for silence, in dBFS.
+const MinLevel = -100.0
+
+// levelTimeConstant is the time constant of the input level's moving average, in seconds.
+const levelTimeConstant = 0.3
+
+// levelMeter is a moving mean square of captured audio (full scale 1), safe for concurrent use.
+type levelMeter struct{ meanSquare atomic.Uint64 } // float64 bits
+
+// add folds a chunk into the moving mean square.
+func (m *levelMeter) add(chunk wave.Audio) {
+	info := chunk.ChunkInfo()
+	n := info.Len * info.Channels
+	if n == 0 || info.SamplingRate <= 0 {
+		return
+	}
+	var sum float64
+	switch c := chunk.(type) {
+	case *wave.Int16Interleaved:
+		for _, s := range c.Data[:min(n, len(c.Data))] {
+			v := float64(s) / 32768
+			sum += v * v
+		}
+	case *wave.Float32Interleaved:
+		for _, s := range c.Data[:min(n, len(c.Data))] {
+			sum += float64(s) * float64(s)
+		}
+	default:
+		for i := range info.Len {
+			for ch := range info.Channels {
+				v := float64(c.At(i, ch).Int()) / (1 << 31)
+				sum += v * v
+			}
+		}
+	}
+	alpha := 1 - math.Exp(-float64(info.Len)/(levelTimeConstant*float64(info.SamplingRate)))
+	for {
+		old := m.meanSquare.Load()
+		ms := math.Float64frombits(old)
+		ms += alpha * (sum/float64(n) - ms)
+		if m.meanSquare.CompareAndSwap(old, math.Float64bits(ms)) {
+			return
+		}
+	}
+}
+
+// dBFS is the RMS level in dBFS (a full-scale sine is -3 dBFS), MinLevel for silence.
+func (m *levelMeter) dBFS() float64 {
+	ms := math.Float64frombits(m.meanSquare.Load())
+	if ms <= 1e-10 {
+		return MinLevel
+	}
+	return max(10*math.Log10(ms), MinLevel)
+}
+
+// InputLevel is the level of what the microphone (or the tone) captured in about the last
+// 0.3 s, in dBFS, muted or not: a meter shows users the microphone is alive before they talk.
+// MinLevel without audio.
+func (l *Local) InputLevel() float64 { return l.inLevel.dBFS() }
