@@ -9,20 +9,27 @@ import (
 )
 
 // TestLatencyMeterReadsTheRelayDelay: the meter reads the capture stamp the
-// demo master puts in its frames back from the decoded ones. Through the
-// emulator's TURN relay, adding 100 ms of delay each way makes it read
-// 100 ms more (within 10 ms); --json gets the figure as latency events.
+// demo master puts in its frames back from the decoded ones, and the master
+// reads the viewer's. Through the emulator's TURN relay, adding 100 ms of
+// delay each way makes both read 100 ms more (within 10 ms).
 func TestLatencyMeterReadsTheRelayDelay(t *testing.T) {
 	r := newRig(t, emulator.Faults{}, relayOnly)
 	r.ctrl.Connect()
-	r.waitLive(20 * time.Second)
+	ff := r.waitLive(20 * time.Second)
 	base := r.steadyLatency()
+	masterBase := r.masterLatency(ff.ClientID)
 	r.demo.Emulator.SetFaults(emulator.Faults{RelayDelay: 100 * time.Millisecond})
 	delayed := r.steadyLatency()
-	added := delayed - base
-	t.Logf("latency p50 %s without delay, %s with 100 ms added each way: +%s", base, delayed, added)
-	if added < 90*time.Millisecond || added > 110*time.Millisecond {
-		t.Errorf("the meter read %s more with 100 ms of relay delay, want 100 ms within 10 ms (before %s, after %s)", added, base, delayed)
+	masterDelayed := r.masterLatency(ff.ClientID)
+	for _, m := range []struct {
+		who           string
+		before, after time.Duration
+	}{{"viewer", base, delayed}, {"master", masterBase, masterDelayed}} {
+		added := m.after - m.before
+		t.Logf("%s: latency %s without delay, %s with 100 ms added each way: +%s", m.who, m.before, m.after, added)
+		if m.before <= 0 || added < 90*time.Millisecond || added > 110*time.Millisecond {
+			t.Errorf("the %s read %s more with 100 ms of relay delay, want 100 ms within 10 ms (before %s, after %s)", m.who, added, m.before, m.after)
+		}
 	}
 	if errs := r.errorsSeen(); len(errs) > 0 {
 		t.Fatalf("failed attempts %v, want none", errs)
@@ -44,4 +51,16 @@ func (r *rig) steadyLatency() time.Duration {
 	})
 	a, b, c := p50s[0], p50s[1], p50s[2]
 	return max(min(a, b), min(max(a, b), c))
+}
+
+// masterLatency is the demo master's latency figure for the viewer's video
+// once the stats that steadyLatency waited for are in (it covers the
+// viewer's latest 64 frames).
+func (r *rig) masterLatency(clientID string) time.Duration {
+	r.t.Helper()
+	st, ok := r.demo.Master.Viewer(clientID)
+	if !ok {
+		r.t.Fatalf("the demo master does not know %s", clientID)
+	}
+	return st.Latency
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -28,6 +29,10 @@ type ViewerStats struct {
 	LastCounter uint32
 	// CounterAdvancing is true once a counter greater than an earlier one was read.
 	CounterAdvancing bool
+	// Latency is the median age, when decoded, of the viewer's latest frames,
+	// read from the capture time this app's test pattern stamps into them (0
+	// for a camera): the other direction of the viewer's latency meter.
+	Latency time.Duration
 	// Width and Height are the size of the last decoded frame.
 	Width, Height int
 	// Codec is the MIME type of the video the viewer sends.

@@ -51,6 +51,7 @@ type viewer struct {
 	lastCounter uint32
 	haveCounter bool
 	advancing   bool
+	latencies   []time.Duration // the latest frames' age when decoded, from their stamp
 	width       int
 	height      int
 	codec       string
@@ -282,7 +283,14 @@ func (v *viewer) PutFrame(f sink.Frame) {
 		img = &p.YCbCr // the pattern reader's fast path
 	}
 	counter, ok := pattern.ReadCounter(img)
+	stamp, stamped := pattern.ReadStamp(img)
 	v.statsMu.Lock()
+	if stamped {
+		v.latencies = append(v.latencies, pattern.StampAge(stamp, f.Decoded))
+		if len(v.latencies) > latencySamples {
+			v.latencies = v.latencies[1:]
+		}
+	}
 	if ok {
 		if v.haveCounter && counter > v.lastCounter {
 			v.advancing = true
@@ -297,6 +305,10 @@ func (v *viewer) PutFrame(f sink.Frame) {
 	v.m.notify()
 }
 
+// latencySamples is how many of the viewer's latest frames Latency covers
+// (about 2 s at 30 fps).
+const latencySamples = 64
+
 // fill copies the connection's counters into st.
 func (v *viewer) fill(st *ViewerStats) {
 	st.Connected = v.connected.Load()
@@ -307,6 +319,10 @@ func (v *viewer) fill(st *ViewerStats) {
 	v.statsMu.Lock()
 	st.LastCounter, st.CounterAdvancing = v.lastCounter, v.advancing
 	st.Width, st.Height, st.Codec = v.width, v.height, v.codec
+	if n := len(v.latencies); n > 0 {
+		sorted := slices.Sorted(slices.Values(v.latencies))
+		st.Latency = sorted[n/2]
+	}
 	v.statsMu.Unlock()
 	st.SentPackets = 0
 	if v.local != nil {
