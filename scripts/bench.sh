@@ -2,7 +2,9 @@
 # Prints one table of the speed and footprint figures of issue 13, measured with the
 # app's own headless commands on loopback (Demo mode unless said otherwise):
 #   TTFF p50/p95, teardown p95, first RTP -> first frame p50 and RSS growth: one
-#     `kvsviewer qa --demo` run of CYCLES connect/hold/disconnect cycles (its JSON report);
+#     `kvsviewer qa --demo` run of CYCLES connect/hold/disconnect cycles (its JSON report;
+#     RSS after each teardown jumps by tens of MB from cycle to cycle, so the growth is
+#     the median of the last 20 cycles less that of cycles 11-30; CYCLES >= 40 for it);
 #   Reconnect click -> new first frame p50/p95: `kvsviewer qa --demo --reconnect`,
 #     RECONNECTS reconnects (the run's first cycle is a plain Connect and is left out);
 #   peak RSS of one headless `kvsviewer call --demo` (viewer, emulator and master in one
@@ -15,7 +17,8 @@
 # on each in turn, alternating, so the columns come from the same run of the same machine.
 # Usage: scripts/bench.sh [BIN...]   (default bin/kvsviewer; LABELS="before after" names
 #        the columns; CYCLES=200 RECONNECTS=50 HOLD=500ms CALL_DURATION=10s
-#        RENDER_RUNS=5 RENDER_DURATION=20 KEEP=dir keeps the reports)
+#        RENDER_RUNS=5 RENDER_DURATION=20 KEEP=dir keeps the reports,
+#        KEEP=dir TABLE_ONLY=1 prints their table again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,60 +49,64 @@ cleanup() {
 trap cleanup EXIT
 step() { echo "bench: $*" >&2; }
 
-# Each step runs once per binary, in turn; the files are named after the column.
-for i in "${!bins[@]}"; do
-	step "${labels[$i]}: qa --demo --cycles $CYCLES --hold $HOLD"
-	"${bins[$i]}" qa --demo --cycles "$CYCLES" --hold "$HOLD" --out "$TMP/qa-$i.json" >/dev/null 2>"$TMP/qa-$i.err" ||
-		{ tail -n 3 "$TMP/qa-$i.err" >&2; echo "bench: qa failed (report kept in the table)" >&2; }
-done
-for i in "${!bins[@]}"; do
-	step "${labels[$i]}: qa --demo --reconnect --cycles $((RECONNECTS + 1)) --hold $HOLD"
-	"${bins[$i]}" qa --demo --reconnect --cycles "$((RECONNECTS + 1))" --hold "$HOLD" --out "$TMP/rc-$i.json" >/dev/null 2>"$TMP/rc-$i.err" ||
-		{ tail -n 3 "$TMP/rc-$i.err" >&2; echo "bench: qa --reconnect failed" >&2; }
-done
-for i in "${!bins[@]}"; do
-	step "${labels[$i]}: call --demo --duration $CALL_DURATION"
-	/usr/bin/time -f %M -o "$TMP/rss-demo-$i" "${bins[$i]}" call --demo --video test --audio tone --duration "$CALL_DURATION" >/dev/null 2>"$TMP/call-demo-$i.err" ||
-		{ tail -n 3 "$TMP/call-demo-$i.err" >&2; echo "-" >"$TMP/rss-demo-$i"; }
-done
-
-# startEmulator runs $1's emulator and demo master in their own process and exports
-# what a viewer needs to reach them (its output holds the test credentials: never printed).
-startEmulator() {
-	"$1" emulator --master >"$TMP/emu.out" 2>"$TMP/emu.err" &
-	emu=$!
-	for _ in $(seq 100); do
-		grep -q "demo master connected" "$TMP/emu.out" && break
-		kill -0 "$emu" 2>/dev/null || break
-		sleep 0.2
+# measure runs each step once per binary, in turn; the files are named after the column.
+measure() {
+	for i in "${!bins[@]}"; do
+		step "${labels[$i]}: qa --demo --cycles $CYCLES --hold $HOLD"
+		"${bins[$i]}" qa --demo --cycles "$CYCLES" --hold "$HOLD" --out "$TMP/qa-$i.json" >/dev/null 2>"$TMP/qa-$i.err" ||
+			{ tail -n 3 "$TMP/qa-$i.err" >&2; echo "bench: qa failed (report kept in the table)" >&2; }
 	done
-	grep -q "demo master connected" "$TMP/emu.out" || { echo "bench: the emulator did not start" >&2; tail -n 3 "$TMP/emu.err" >&2; exit 1; }
-	eval "$(sed -n 's/^  export /export /p' "$TMP/emu.out")"
-	CA=$(sed -n 's/^CA file: //p' "$TMP/emu.out")
+	for i in "${!bins[@]}"; do
+		step "${labels[$i]}: qa --demo --reconnect --cycles $((RECONNECTS + 1)) --hold $HOLD"
+		"${bins[$i]}" qa --demo --reconnect --cycles "$((RECONNECTS + 1))" --hold "$HOLD" --out "$TMP/rc-$i.json" >/dev/null 2>"$TMP/rc-$i.err" ||
+			{ tail -n 3 "$TMP/rc-$i.err" >&2; echo "bench: qa --reconnect failed" >&2; }
+	done
+	for i in "${!bins[@]}"; do
+		step "${labels[$i]}: call --demo --duration $CALL_DURATION"
+		/usr/bin/time -f %M -o "$TMP/rss-demo-$i" "${bins[$i]}" call --demo --video test --audio tone --duration "$CALL_DURATION" >/dev/null 2>"$TMP/call-demo-$i.err" ||
+			{ tail -n 3 "$TMP/call-demo-$i.err" >&2; echo "-" >"$TMP/rss-demo-$i"; }
+	done
+
+	# startEmulator runs $1's emulator and demo master in their own process and exports
+	# what a viewer needs to reach them (its output holds the test credentials: never printed).
+	startEmulator() {
+		"$1" emulator --master >"$TMP/emu.out" 2>"$TMP/emu.err" &
+		emu=$!
+		for _ in $(seq 100); do
+			grep -qs "demo master connected" "$TMP/emu.out" && break
+			kill -0 "$emu" 2>/dev/null || break
+			sleep 0.2
+		done
+		grep -q "demo master connected" "$TMP/emu.out" || { echo "bench: the emulator did not start" >&2; tail -n 3 "$TMP/emu.err" >&2; exit 1; }
+		eval "$(sed -n 's/^  export /export /p' "$TMP/emu.out")"
+		CA=$(sed -n 's/^CA file: //p' "$TMP/emu.out")
+	}
+	# stopEmulator also drops its settings: its CA file is gone, and the next emulator
+	# (or render-load.sh's) must not try to load it.
+	stopEmulator() {
+		kill "$emu"
+		wait "$emu" 2>/dev/null || true
+		emu=
+		unset AWS_ENDPOINT_URL_KINESIS_VIDEO AWS_CA_BUNDLE SSL_CERT_FILE AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	}
+	for i in "${!bins[@]}"; do
+		step "${labels[$i]}: call --channel demo-channel (AWS mode, emulator in another process) --duration $CALL_DURATION"
+		startEmulator "${bins[$i]}"
+		XDG_CONFIG_HOME="$TMP/config" /usr/bin/time -f %M -o "$TMP/rss-aws-$i" "${bins[$i]}" call --channel demo-channel --ca-file "$CA" \
+			--video test --audio tone --duration "$CALL_DURATION" >/dev/null 2>"$TMP/call-aws-$i.err" ||
+			{ tail -n 3 "$TMP/call-aws-$i.err" >&2; echo "-" >"$TMP/rss-aws-$i"; }
+		stopEmulator
+	done
 }
-# stopEmulator also drops its settings: its CA file is gone, and the next emulator
-# (or render-load.sh's) must not try to load it.
-stopEmulator() {
-	kill "$emu"
-	wait "$emu" 2>/dev/null || true
-	emu=
-	unset AWS_ENDPOINT_URL_KINESIS_VIDEO AWS_CA_BUNDLE SSL_CERT_FILE AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-}
-for i in "${!bins[@]}"; do
-	step "${labels[$i]}: call --channel demo-channel (AWS mode, emulator in another process) --duration $CALL_DURATION"
-	startEmulator "${bins[$i]}"
-	XDG_CONFIG_HOME="$TMP/config" /usr/bin/time -f %M -o "$TMP/rss-aws-$i" "${bins[$i]}" call --channel demo-channel --ca-file "$CA" \
-		--video test --audio tone --duration "$CALL_DURATION" >/dev/null 2>"$TMP/call-aws-$i.err" ||
-		{ tail -n 3 "$TMP/call-aws-$i.err" >&2; echo "-" >"$TMP/rss-aws-$i"; }
-	stopEmulator
-done
+# TABLE_ONLY=1 (with KEEP=dir of an earlier run) prints the table of that run again.
+[ -n "${TABLE_ONLY:-}" ] || measure
 
 render=
 if [ ! -x scripts/render-load.sh ]; then
 	render="scripts/render-load.sh is missing: no window CPU row"
 elif [ "$RENDER_RUNS" -le 0 ]; then
 	render="RENDER_RUNS=0: no window CPU row"
-else
+elif [ -z "${TABLE_ONLY:-}" ]; then
 	for r in $(seq "$RENDER_RUNS"); do
 		for i in "${!bins[@]}"; do
 			step "${labels[$i]}: render-load.sh run $r of $RENDER_RUNS (${RENDER_DURATION}s)"
@@ -124,8 +131,9 @@ cell() { # cell KIND I: one figure of binary I
 	rssdemo | rssaws)
 		f=$TMP/rss-${1#rss}-$2
 		if [ "$(cat "$f")" = - ]; then echo -; else jq -rn "$JQ_LIB $(cat "$f") | mb"; fi ;;
-	growth) jq -r "$JQ_LIB"' [.results[] | .rss_kb | select(. > 0)] | if length < 2 then "-" else "\((.[-1] - .[0]) | mb) (\(.[0] | mb) -> \(.[-1] | mb))" end' "$TMP/qa-$2.json" ;;
-	growth20) jq -r "$JQ_LIB"' [.results[] | .rss_kb | select(. > 0)] | if length <= 20 then "-" else "\((.[-1] - .[19]) | mb)" end' "$TMP/qa-$2.json" ;;
+	rss) jq -r "$JQ_LIB"' [.results[] | .rss_kb | select(. > 0)] | if length < 40 then "-" else "\(.[0] | mb) / \(.[10:30] | pct(0.5) | mb) / \(.[-20:] | pct(0.5) | mb)" end' "$TMP/qa-$2.json" ;;
+	growth) jq -r "$JQ_LIB"' [.results[] | .rss_kb | select(. > 0)] | if length < 40 then "-" else (.[-20:] | pct(0.5)) - (.[10:30] | pct(0.5)) | mb end' "$TMP/qa-$2.json" ;;
+	trend) jq -r "$JQ_LIB"' .resources.rss_trend_kb_per_100_cycles | mb' "$TMP/qa-$2.json" ;;
 	failed) jq -r '"\(.failed) of \(.cycles)"' "$TMP/qa-$2.json" ;;
 	cpu) jq -rRs "$JQ_LIB"' [split("\n")[] | select(. != "") | tonumber] | if length == 0 then "-" else "\(pct(0.5) | r1) (\(length) runs)" end' "$TMP/render-$2" ;;
 	esac
@@ -147,8 +155,9 @@ row "first RTP -> first frame p50, ms" rtpframe
 row "teardown p95, ms" teardown
 row "peak RSS, headless call --demo, MB" rssdemo
 row "peak RSS, headless call, AWS mode (emulator apart), MB" rssaws
-row "RSS growth over $CYCLES cycles, MB (after cycle 1 -> end)" growth
-row "RSS growth after warm-up (cycle 20 -> $CYCLES), MB" growth20
+row "RSS after teardown, MB: cycle 1 / 11-30 / last 20 (medians)" rss
+row "RSS growth over $CYCLES cycles after warm-up, MB (medians above)" growth
+row "RSS trend, 2nd half of the cycles (qa report), MB/100 cycles" trend
 row "failed cycles" failed
 if [ -z "$render" ]; then
 	row "window CPU, 720p30 call, % of one core (median)" cpu
