@@ -36,6 +36,10 @@ type Controller struct {
 	subs      subscribers
 
 	lp loopState // owned by the loop goroutine
+
+	// onSession, when set (by tests, before the first command), is called on
+	// the loop goroutine with each new session just before it starts.
+	onSession func(*session)
 }
 
 // connectsPerSecond is the service's ConnectAsViewer quota per channel.

@@ -217,6 +217,9 @@ func (c *Controller) start() {
 	// Nothing before the offer may wait for ever (a black-holed endpoint, a
 	// proxy that never answers): the whole set-up has a deadline.
 	s.arm(timerSetup, c.cfg.SetupTimeout)
+	if c.onSession != nil {
+		c.onSession(s)
+	}
 	s.start()
 }
 

@@ -36,6 +36,9 @@ type Stats struct {
 	Frames atomic.Uint64
 	// Skipped counts video frames dropped while waiting for a keyframe.
 	Skipped atomic.Uint64
+	// Decoder is the Serial of the track's decoder once it is open: a new
+	// call's tracks are decoded by new decoders, and this tells them apart.
+	Decoder atomic.Uint64
 
 	level atomic.Uint64 // math.Float64bits of the last audio level
 }
@@ -51,6 +54,16 @@ func (s *Stats) LevelDBFS() float64 {
 }
 
 const silenceDBFS = -120
+
+// trackStats is st (a new Stats when nil) with the serial of the track's
+// decoder.
+func trackStats(st *Stats, decoder uint64) *Stats {
+	if st == nil {
+		st = &Stats{}
+	}
+	st.Decoder.Store(decoder)
+	return st
+}
 
 // VideoOptions configures Video.
 type VideoOptions struct {
@@ -113,9 +126,7 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 		return fmt.Errorf("receive: video track %s: %w", track.ID(), err)
 	}
 	defer dec.Close()
-	if o.Stats == nil {
-		o.Stats = &Stats{}
-	}
+	o.Stats = trackStats(o.Stats, dec.Serial())
 	log := logger(o.Logger).With("track", track.ID(), "ssrc", uint32(track.SSRC()), "codec", string(c))
 	interval := o.PLIInterval
 	if interval <= 0 {
