@@ -134,11 +134,12 @@ func (c *Controller) SendMessage(text string) error {
 func (c *Controller) Subscribe() (<-chan Event, func()) { return c.subs.add() }
 
 // Close ends any call, waits for its teardown and stops the controller; the
-// subscriptions' channels are closed. It is safe to call more than once.
+// HTTP client's connections and the subscriptions' channels are closed. It is safe to call more than once.
 func (c *Controller) Close() error {
 	c.closeOnce.Do(func() {
 		c.send(cmdClose)
 		<-c.stopped
+		c.cp.close() // the HTTP client's connections end with the controller
 		c.subs.closeAll()
 	})
 	return nil

@@ -99,11 +99,12 @@ func decoding(s *session, n int) bool {
 // peer connection, socket, local media and tracks, data channel, remote
 // tracks and decoders are all new, with a new ICE username and DTLS
 // certificate; the old call's objects are closed. What belongs to the
-// controller (the control-plane answers) is kept.
+// controller (the AWS configuration and the control-plane answers) is kept.
 func TestReconnectReusesNoCallObject(t *testing.T) {
 	lc := startLoopbackCall(t, "reuse")
 	old := lc.live(lc.ctrl.Connect)
 	ctrl := lc.ctrl
+	cfgBefore := ctrl.cp.loaded()
 	cpCalls := lc.controlPlaneCalls()
 	lc.seen = nil
 	now := lc.live(ctrl.Reconnect)
@@ -150,8 +151,11 @@ func TestReconnectReusesNoCallObject(t *testing.T) {
 	default:
 		t.Error("the old signaling socket is still open")
 	}
-	// What belongs to the controller stays: the control-plane answers (the
-	// Reconnect made no control-plane request).
+	// What belongs to the controller stays: one AWS configuration, and the
+	// control-plane answers (the Reconnect made no control-plane request).
+	if cfg := ctrl.cp.loaded(); cfgBefore == nil || cfg != cfgBefore {
+		t.Errorf("the controller's AWS configuration was not kept across the Reconnect (%p, then %p)", cfgBefore, cfg)
+	}
 	if n := lc.controlPlaneCalls(); n != cpCalls {
 		t.Errorf("the Reconnect made %d control-plane requests, want none", n-cpCalls)
 	}
