@@ -54,7 +54,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: deps interop-deps lint-tools deb-tools run test lint bench fuzz soak screenshots package build deb install-test audio-check
+.PHONY: deps interop-deps lint-tools deb-tools run test lint bench bench-go fuzz soak screenshots package build deb install-test audio-check
 
 ## deps: install the Debian packages and Go modules the build needs (skips what is present)
 deps:
@@ -122,8 +122,16 @@ audio-check: deps
 lint: deps lint-tools
 	$$($(GO) env GOPATH)/bin/golangci-lint run $(PKGS)
 
-## bench: decoder, teardown and connect benchmarks
-bench: deps
+## bench: one table of the speed and footprint figures (TTFF, Reconnect, first RTP -> first
+## frame, teardown, peak RSS, RSS growth over CYCLES cycles, the window's CPU in a 720p30
+## call) from the app's own qa/call commands (scripts/bench.sh; CYCLES=200 by default).
+## Before/after: `make bench BENCH_BINS="old-binary bin/kvsviewer" LABELS="before after"`.
+BENCH_BINS ?= bin/kvsviewer
+bench: build
+	./scripts/bench.sh $(BENCH_BINS)
+
+## bench-go: the Go benchmarks (decoder, teardown, connect)
+bench-go: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s ./media/... ./call/...
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s)

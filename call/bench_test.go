@@ -43,22 +43,38 @@ func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
 	b.ReportMetric(float64(ds[len(ds)-1].Microseconds())/1000, name+"-max-ms")
 }
 
-// BenchmarkConnectToFirstFrame: Connect click to the first decoded frame, and
+// rtpToFrame is the time from the first RTP packet of ff's session to its
+// first decoded frame ff, from the events the rig logged (first_rtp is
+// published before first_frame).
+func rtpToFrame(b *testing.B, r *rig, ff call.Event) time.Duration {
+	for _, e := range slices.Backward(r.log) {
+		if e.Kind == call.EventPhase && e.Phase == call.PhaseFirstRTP && e.SessionID == ff.SessionID {
+			return ff.Elapsed - e.Elapsed
+		}
+	}
+	b.Fatalf("no first_rtp event before session %d's first frame", ff.SessionID)
+	return 0
+}
+
+// BenchmarkConnectToFirstFrame: Connect click to the first decoded frame, the
+// first RTP packet to that frame (the jitter buffer and decoder's share), and
 // the teardown after it, in Demo mode.
 func BenchmarkConnectToFirstFrame(b *testing.B) {
 	r := benchRig(b)
-	var ttff, teardown []time.Duration
+	var ttff, rtpFrame, teardown []time.Duration
 	for b.Loop() {
 		pace(b)
 		r.ctrl.Connect()
 		ff := r.waitLive(30 * time.Second)
 		ttff = append(ttff, ff.Elapsed)
+		rtpFrame = append(rtpFrame, rtpToFrame(b, r, ff))
 		r.ctrl.Disconnect()
 		td := r.waitFor(10*time.Second, "teardown", func(e call.Event) bool { return e.Kind == call.EventPhase && e.Phase == call.PhaseTeardown })
 		teardown = append(teardown, td.Elapsed)
 		r.waitIdle()
 	}
 	reportPercentiles(b, "ttff", ttff)
+	reportPercentiles(b, "rtp-to-frame", rtpFrame)
 	reportPercentiles(b, "teardown", teardown)
 }
 
@@ -68,12 +84,14 @@ func BenchmarkReconnectToFirstFrame(b *testing.B) {
 	r := benchRig(b)
 	r.ctrl.Connect()
 	r.waitLive(30 * time.Second)
-	var ds []time.Duration
+	var ds, rtpFrame []time.Duration
 	for b.Loop() {
 		pace(b)
 		r.ctrl.Reconnect()
 		ff := r.waitLive(30 * time.Second)
 		ds = append(ds, ff.Elapsed)
+		rtpFrame = append(rtpFrame, rtpToFrame(b, r, ff))
 	}
 	reportPercentiles(b, "reconnect-ttff", ds)
+	reportPercentiles(b, "reconnect-rtp-to-frame", rtpFrame)
 }

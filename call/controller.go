@@ -36,6 +36,10 @@ type Controller struct {
 	subs      subscribers
 
 	lp loopState // owned by the loop goroutine
+
+	// onSession, when set (by tests, before the first command), is called on
+	// the loop goroutine with each new session just before it starts.
+	onSession func(*session)
 }
 
 // connectsPerSecond is the service's ConnectAsViewer quota per channel.
@@ -130,11 +134,12 @@ func (c *Controller) SendMessage(text string) error {
 func (c *Controller) Subscribe() (<-chan Event, func()) { return c.subs.add() }
 
 // Close ends any call, waits for its teardown and stops the controller; the
-// subscriptions' channels are closed. It is safe to call more than once.
+// HTTP client's connections and the subscriptions' channels are closed. It is safe to call more than once.
 func (c *Controller) Close() error {
 	c.closeOnce.Do(func() {
 		c.send(cmdClose)
 		<-c.stopped
+		c.cp.close() // the HTTP client's connections end with the controller
 		c.subs.closeAll()
 	})
 	return nil

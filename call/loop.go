@@ -126,6 +126,11 @@ func (c *Controller) moveTo(to State, e Event) {
 		return
 	}
 	c.published.Store(int32(to))
+	idle := to == StateIdle || to == StateFailed
+	c.cp.inUse.Store(!idle) // the ICE servers are refreshed in the background only while a call is under way
+	if idle {
+		c.cp.closeIdle() // no call is up: no keep-alive connection is left open
+	}
 	e.Kind, e.State = EventState, to
 	if a := c.lp.cur; a != nil && e.SessionID == 0 {
 		e.SessionID, e.ClientID = a.s.id, a.s.clientID
@@ -217,6 +222,9 @@ func (c *Controller) start() {
 	// Nothing before the offer may wait for ever (a black-holed endpoint, a
 	// proxy that never answers): the whole set-up has a deadline.
 	s.arm(timerSetup, c.cfg.SetupTimeout)
+	if c.onSession != nil {
+		c.onSession(s)
+	}
 	s.start()
 }
 
@@ -327,6 +335,9 @@ func (c *Controller) fail(s *session, class Class, err error) {
 	if class == ClassViewerLimit {
 		c.ids.channelFull(true) // the next attempt replaces a stale session rather than add one
 		c.ids.refusedAtTheDoor(s.clientID)
+	}
+	if class == ClassAuth {
+		c.cp.forget() // credentials fixed on disk meanwhile are read by the next Connect
 	}
 	if !retryable(class, err) || c.cfg.NoRetries || n-1 >= c.cfg.RetryLimit {
 		c.lp.action.want = false

@@ -13,6 +13,7 @@ import (
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
+	"github.com/kvsviewer/kvsviewer/media/receive"
 	"github.com/kvsviewer/kvsviewer/media/sink"
 )
 
@@ -112,6 +113,7 @@ type session struct {
 	pc      *webrtc.PeerConnection
 	local   *capture.Local
 	player  *audioout.Player
+	recv    []*receive.Stats // the remote tracks' counters, with their decoders' serials
 	timers  [numTimers]*time.Timer
 
 	neg     negotiation // run goroutine only, but for the candidates it guards itself

@@ -48,10 +48,25 @@ func (s *session) receive(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 	}
 }
 
+// trackStats makes the receive counters of one remote track and keeps them
+// in the session, or returns nil when the session was torn down meanwhile.
+func (s *session) trackStats() *receive.Stats {
+	st := &receive.Stats{}
+	if !s.adopt(func() { s.recv = append(s.recv, st) }) {
+		return nil
+	}
+	return st
+}
+
 func (s *session) receiveVideo(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) error {
+	st := s.trackStats()
+	if st == nil {
+		return nil
+	}
 	first := true
 	return receive.Video(s.ctx, tr, receive.VideoOptions{
-		Sink: meteredSink{gatedSink{s, s.deps.remote}, &s.latency},
+		Sink:  meteredSink{gatedSink{s, s.deps.remote}, &s.latency},
+		Stats: st,
 		SendPLI: func() error {
 			return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
 		},
@@ -71,6 +86,10 @@ func (s *session) receiveVideo(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote
 }
 
 func (s *session) receiveAudio(tr *webrtc.TrackRemote) error {
+	st := s.trackStats()
+	if st == nil {
+		return nil
+	}
 	codec := tr.Codec()
 	player, err := audioout.OpenWith(int(codec.ClockRate), max(int(codec.Channels), 1),
 		audioout.Options{Device: s.deps.cfg.AudioOutput, Logger: s.log})
@@ -93,6 +112,7 @@ func (s *session) receiveAudio(tr *webrtc.TrackRemote) error {
 			}
 		},
 		Logger: s.log,
+		Stats:  st,
 	})
 }
 

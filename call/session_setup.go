@@ -2,7 +2,6 @@ package call
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/pion/mediadevices"
@@ -13,47 +12,20 @@ import (
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
-// cpCache keeps control-plane answers that outlive a call: the channel ARN and
-// endpoints (stable) and the ICE servers (until shortly before they expire).
-type cpCache struct {
-	mu  sync.Mutex
-	key string
-	res *controlPlaneResult
-}
-
-func (p *cpCache) invalidateICE() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.res != nil {
-		p.res.ice.Expires = time.Time{}
-	}
-}
-
-type controlPlaneResult struct {
-	channel   kvs.Channel
-	endpoints kvs.Endpoints
-	ice       kvs.ICEConfig
-	loopback  bool
-}
-
 // controlPlane resolves the channel, its endpoints and ICE servers, reusing
-// the controller's cache where the answers are still valid.
+// the controller's AWS configuration and its cache where the answers are
+// still valid: then it makes no request at all.
 func (s *session) controlPlane(ctx context.Context) (kvs.Config, *controlPlaneResult, error) {
 	channel := s.deps.cfg.Channel
-	cfg, err := kvs.LoadAWSConfig(ctx, s.deps.cfg.AWS)
+	cache := s.deps.cp
+	cfg, err := cache.awsConfig(ctx, s.deps.cfg.AWS)
 	if err != nil {
 		return kvs.Config{}, nil, err
 	}
-	cache := s.deps.cp
-	cache.mu.Lock()
-	var res controlPlaneResult
-	hit := cache.res != nil && cache.key == channel
-	if hit {
-		res = *cache.res
-	}
-	cache.mu.Unlock()
-	cp := kvs.NewControlPlane(cfg)
+	res, hit := cache.lookup(channel)
+	var cp *kvs.ControlPlane
 	if !hit {
+		cp = kvs.NewControlPlane(cfg)
 		if res.channel, err = cp.DescribeChannel(ctx, channel); err != nil {
 			return cfg, nil, err
 		}
@@ -61,19 +33,18 @@ func (s *session) controlPlane(ctx context.Context) (kvs.Config, *controlPlaneRe
 			return cfg, nil, err
 		}
 	}
-	if time.Until(res.ice.Expires) < time.Minute {
-		// TURN credentials expire (Ttl ~300 s): fetch new ones well before.
-		if res.ice, err = cp.GetICEServers(ctx, res.endpoints, res.channel.ARN, s.clientID); err != nil {
-			return cfg, nil, err
+	if time.Until(res.ice.Expires) < iceMinValid {
+		// TURN credentials expire (Ttl ~300 s): never use ones about to.
+		if cp == nil {
+			cp = kvs.NewControlPlane(cfg)
 		}
-		if res.ice.Expires.IsZero() {
-			res.ice.Expires = time.Now().Add(5 * time.Minute)
+		if res.ice, err = fetchICE(ctx, cp, res, s.clientID); err != nil {
+			return cfg, nil, err
 		}
 	}
 	res.loopback = isLoopbackURL(res.endpoints.WSS)
-	cache.mu.Lock()
-	cache.key, cache.res = channel, &res
-	cache.mu.Unlock()
+	cache.store(channel, res)
+	cache.scheduleICERefresh(cfg, channel, s.clientID, s.log)
 	return cfg, &res, nil
 }
 

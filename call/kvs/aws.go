@@ -65,6 +65,8 @@ type AWSOptions struct {
 }
 
 // Config is a loaded AWS configuration plus the TLS settings of the signaling dialer.
+// Copies share its HTTP client (keep-alive connections), credentials cache and
+// TLS session cache: load one per controller, not one per call.
 type Config struct {
 	// AWS is the SDK configuration; its HTTPClient trusts the custom CA when one was given.
 	AWS aws.Config
@@ -133,7 +135,9 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		return Config{}, errors.New("no AWS region: set --region, AWS_REGION or a profile region")
 	}
 
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	// One session cache for the SDK's client and the dialer: a new connection
+	// to an endpoint seen before resumes its TLS session (a shorter handshake).
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(0)}
 	switch {
 	case o.RootCAs != nil:
 		tlsCfg.RootCAs = o.RootCAs
@@ -149,11 +153,7 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		imdsTimeout = DefaultIMDSTimeout
 	}
 	boundIMDS(&awsCfg, imdsTimeout)
-	tr := baseTransport(awsCfg.HTTPClient)
-	timeouts.apply(tr)
-	if tlsCfg.RootCAs != nil {
-		tr.TLSClientConfig = tlsCfg.Clone()
-	}
+	tr := kvsTransport(awsCfg.HTTPClient, tlsCfg, timeouts)
 	awsCfg.HTTPClient = &http.Client{
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -163,6 +163,24 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (Config, error) {
 		credentialTimeout: o.CredentialTimeout, profile: profileOf(awsCfg, o.Profile),
 		Variant: resolveVariant(ctx, awsCfg),
 	}, nil
+}
+
+// kvsTransport is the transport of the SDK's HTTP client for KVS: the SDK's
+// own (c's) with the timeouts, the custom trust of tlsCfg when it has one,
+// and tlsCfg's TLS session cache.
+func kvsTransport(c aws.HTTPClient, tlsCfg *tls.Config, timeouts Timeouts) *http.Transport {
+	tr := baseTransport(c)
+	timeouts.apply(tr)
+	switch {
+	case tlsCfg.RootCAs != nil:
+		tr.TLSClientConfig = tlsCfg.Clone()
+	case tr.TLSClientConfig != nil: // AWS_CA_BUNDLE's roots: kept
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+		tr.TLSClientConfig.ClientSessionCache = tlsCfg.ClientSessionCache
+	default:
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, ClientSessionCache: tlsCfg.ClientSessionCache}
+	}
+	return tr
 }
 
 // baseTransport is a copy of the transport of the SDK's HTTP client c (with

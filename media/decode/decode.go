@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -115,6 +116,7 @@ func (c Codec) avID() (C.int, bool) {
 
 // VideoDecoder decodes one video stream to RGBA. Create it with NewVideoDecoder.
 type VideoDecoder struct {
+	serial  uint64
 	codec   Codec
 	maxW    int
 	maxH    int
@@ -149,8 +151,15 @@ func NewVideoDecoderMax(c Codec, maxW, maxH int) (*VideoDecoder, error) {
 	if d == nil {
 		return nil, fmt.Errorf("decode: open %s decoder: libavcodec has no usable decoder", c)
 	}
-	return &VideoDecoder{codec: c, maxW: maxW, maxH: maxH, c: d, needKey: true}, nil
+	return &VideoDecoder{serial: serials.Add(1), codec: c, maxW: maxW, maxH: maxH, c: d, needKey: true}, nil
 }
+
+// serials numbers the decoders (video and Opus) opened in this process.
+var serials atomic.Uint64
+
+// Serial is the decoder's number, unique among the decoders (video and Opus)
+// this process opened: it tells one decoder from another in logs and tests.
+func (d *VideoDecoder) Serial() uint64 { return d.serial }
 
 // MaxSize is the largest picture the decoder accepts.
 func (d *VideoDecoder) MaxSize() (w, h int) { return d.maxW, d.maxH }

@@ -12,6 +12,7 @@ import (
 // OpusDecoder decodes Opus packets to interleaved 16-bit PCM with libopus.
 // It is not safe for concurrent use.
 type OpusDecoder struct {
+	serial   uint64
 	d        *C.OpusDecoder
 	rate     int
 	channels int
@@ -36,8 +37,12 @@ func NewOpusDecoder(sampleRate, channels int) (*OpusDecoder, error) {
 	if d == nil || cerr != C.OPUS_OK {
 		return nil, fmt.Errorf("%w: create decoder: %s", ErrOpus, C.GoString(C.opus_strerror(cerr)))
 	}
-	return &OpusDecoder{d: d, rate: sampleRate, channels: channels}, nil
+	return &OpusDecoder{serial: serials.Add(1), d: d, rate: sampleRate, channels: channels}, nil
 }
+
+// Serial is the decoder's number, unique among the decoders (video and Opus)
+// this process opened.
+func (d *OpusDecoder) Serial() uint64 { return d.serial }
 
 // SampleRate is the output rate in Hz.
 func (d *OpusDecoder) SampleRate() int { return d.rate }

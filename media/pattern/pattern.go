@@ -171,9 +171,16 @@ func New(width, height, fps int, style Style) *Generator {
 	if style == StyleViewer {
 		g.boxBG, g.boxInk = 200, 16
 	}
+	// The static drawing is the same in every buffer: drawn once, copied.
 	for i := range g.frames {
 		g.frames[i] = image.NewYCbCr(image.Rect(0, 0, width, height), image.YCbCrSubsampleRatio420)
-		g.drawStatic(g.frames[i])
+		if i == 0 {
+			g.drawStatic(g.frames[0])
+			continue
+		}
+		copy(g.frames[i].Y, g.frames[0].Y)
+		copy(g.frames[i].Cb, g.frames[0].Cb)
+		copy(g.frames[i].Cr, g.frames[0].Cr)
 	}
 	return g
 }
@@ -257,18 +264,29 @@ func (g *Generator) drawStatic(img *image.YCbCr) {
 	for i, c := range bars {
 		ys[i], cbs[i], crs[i] = rgbToYCbCr601(c)
 	}
+	// Every bar row is the same: the first one is drawn, the others copied.
 	for y := l.barsTop; y < l.barsBottom; y++ {
 		row := img.Y[y*img.YStride : y*img.YStride+l.w]
+		if y > l.barsTop {
+			copy(row, img.Y[l.barsTop*img.YStride:])
+			continue
+		}
 		for x := range row {
 			row[x] = ys[x*numBars/l.w]
 		}
 	}
 	// Chroma rows covering bar rows only; a chroma row shared with another band stays neutral.
-	for cy := (l.barsTop + 1) / 2; cy < l.barsBottom/2; cy++ {
-		for cx := 0; cx < l.w/2; cx++ {
+	first := (l.barsTop + 1) / 2
+	for cy := first; cy < l.barsBottom/2; cy++ {
+		cb, cr := img.Cb[cy*img.CStride:cy*img.CStride+l.w/2], img.Cr[cy*img.CStride:cy*img.CStride+l.w/2]
+		if cy > first {
+			copy(cb, img.Cb[first*img.CStride:])
+			copy(cr, img.Cr[first*img.CStride:])
+			continue
+		}
+		for cx := range cb {
 			bar := (2 * cx) * numBars / l.w
-			img.Cb[cy*img.CStride+cx] = cbs[bar]
-			img.Cr[cy*img.CStride+cx] = crs[bar]
+			cb[cx], cr[cx] = cbs[bar], crs[bar]
 		}
 	}
 }

@@ -144,6 +144,39 @@ func TestBarColours(t *testing.T) {
 	}
 }
 
+// TestStaticDrawingInEveryBuffer: each of New's buffers holds the static
+// drawing (drawn once and copied, rows of bars copied from the first), pixel
+// for pixel as the bars are defined: luma and chroma of BarColor over the
+// bar rows, neutral chroma elsewhere.
+func TestStaticDrawingInEveryBuffer(t *testing.T) {
+	for _, sz := range sizes {
+		g := New(sz[0], sz[1], 30, StyleViewer)
+		g.Close()
+		l := g.lay
+		for i, img := range g.frames {
+			for y := l.barsTop; y < l.barsBottom; y++ {
+				for x := range l.w {
+					want, _, _ := rgbToYCbCr601(BarColor(StyleViewer, x, l.w))
+					if got := img.Y[y*img.YStride+x]; got != want {
+						t.Fatalf("%dx%d buffer %d: luma %d at (%d,%d), want %d", sz[0], sz[1], i, got, x, y, want)
+					}
+				}
+			}
+			for cy := range (l.h + 1) / 2 {
+				for cx := range (l.w + 1) / 2 {
+					wantCb, wantCr := uint8(128), uint8(128)
+					if cy >= (l.barsTop+1)/2 && cy < l.barsBottom/2 && cx < l.w/2 {
+						_, wantCb, wantCr = rgbToYCbCr601(BarColor(StyleViewer, 2*cx, l.w))
+					}
+					if cb, cr := img.Cb[cy*img.CStride+cx], img.Cr[cy*img.CStride+cx]; cb != wantCb || cr != wantCr {
+						t.Fatalf("%dx%d buffer %d: chroma %d,%d at (%d,%d), want %d,%d", sz[0], sz[1], i, cb, cr, cx, cy, wantCb, wantCr)
+					}
+				}
+			}
+		}
+	}
+}
+
 func meanRGB(img image.Image, x0, y0, x1, y1 int) color.RGBA {
 	var r, g, b, n int
 	for y := y0; y < y1; y++ {
@@ -344,6 +377,16 @@ func BenchmarkRead720p(b *testing.B) {
 		if _, _, err := g.Read(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkNew720p measures making a generator: its buffers and their
+// static drawing (on the path of every call's local media, and of every
+// answer of the demo master).
+func BenchmarkNew720p(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = New(1280, 720, 30, StyleMaster).Close()
 	}
 }
 

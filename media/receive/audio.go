@@ -50,9 +50,7 @@ func Audio(ctx context.Context, track *webrtc.TrackRemote, o AudioOptions) error
 		return fmt.Errorf("receive: audio track %s: %w", track.ID(), err)
 	}
 	defer dec.Close()
-	if o.Stats == nil {
-		o.Stats = &Stats{}
-	}
+	o.Stats = trackStats(o.Stats, dec.Serial())
 	log := logger(o.Logger).With("track", track.ID(), "ssrc", uint32(track.SSRC()))
 	pcm := make([]int16, AudioSampleRate*120/1000*channels) // the longest Opus packet
 	var (

@@ -1,6 +1,6 @@
 // Package receive turns a remote WebRTC track into decoded media: RTP ->
-// samples (pion's samplebuilder) -> decode -> a sink.FrameSink for video,
-// RTP -> Opus -> PCM for audio.
+// frames (the assembler, a jitter buffer) -> decode -> a sink.FrameSink for
+// video, RTP -> Opus -> PCM for audio.
 package receive
 
 import (
@@ -14,10 +14,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/kvsviewer/kvsviewer/media/decode"
 	"github.com/kvsviewer/kvsviewer/media/sink"
@@ -39,6 +36,9 @@ type Stats struct {
 	Frames atomic.Uint64
 	// Skipped counts video frames dropped while waiting for a keyframe.
 	Skipped atomic.Uint64
+	// Decoder is the Serial of the track's decoder once it is open: a new
+	// call's tracks are decoded by new decoders, and this tells them apart.
+	Decoder atomic.Uint64
 
 	level atomic.Uint64 // math.Float64bits of the last audio level
 }
@@ -54,6 +54,16 @@ func (s *Stats) LevelDBFS() float64 {
 }
 
 const silenceDBFS = -120
+
+// trackStats is st (a new Stats when nil) with the serial of the track's
+// decoder.
+func trackStats(st *Stats, decoder uint64) *Stats {
+	if st == nil {
+		st = &Stats{}
+	}
+	st.Decoder.Store(decoder)
+	return st
+}
 
 // VideoOptions configures Video.
 type VideoOptions struct {
@@ -76,31 +86,14 @@ type VideoOptions struct {
 	MaxWidth, MaxHeight int
 }
 
-// Packets the samplebuilder may hold back while waiting for a missing one:
-// enough for a large keyframe; MaxTimeDelay bounds the wait in time.
-const (
-	maxLatePackets = 512
-	maxSampleDelay = 300 * time.Millisecond
-	readBufferSize = 1 << 16
-)
+const readBufferSize = 1 << 16
 
-func depacketizer(c decode.Codec) rtp.Depacketizer {
-	switch c {
-	case decode.H264:
-		return &codecs.H264Packet{}
-	case decode.H265:
-		return &codecs.H265Depacketizer{}
-	case decode.VP8:
-		return &codecs.VP8Packet{}
-	default:
-		return &codecs.VP9Packet{}
-	}
-}
-
+// sample is a frame handed from readVideo to the decoder loop.
 type sample struct {
-	s        *media.Sample
-	received time.Time
-	gap      bool // frames were lost before this one
+	data      []byte
+	timestamp uint32    // RTP timestamp
+	received  time.Time // when its last packet arrived
+	gap       bool      // frames were lost before this one
 }
 
 // Video receives, decodes and sinks a video track. It asks for a keyframe
@@ -133,9 +126,7 @@ func Video(ctx context.Context, track *webrtc.TrackRemote, o VideoOptions) error
 		return fmt.Errorf("receive: video track %s: %w", track.ID(), err)
 	}
 	defer dec.Close()
-	if o.Stats == nil {
-		o.Stats = &Stats{}
-	}
+	o.Stats = trackStats(o.Stats, dec.Serial())
 	log := logger(o.Logger).With("track", track.ID(), "ssrc", uint32(track.SSRC()), "codec", string(c))
 	interval := o.PLIInterval
 	if interval <= 0 {
@@ -189,7 +180,7 @@ func (v *videoDecoder) decode(it sample) error {
 		v.dropped()
 		v.pli.request("frames lost")
 	}
-	img, err := v.dec.DecodePicture(it.s.Data)
+	img, err := v.dec.DecodePicture(it.data)
 	switch {
 	case errors.Is(err, decode.ErrNeedKeyframe):
 		v.o.Stats.Skipped.Add(1)
@@ -204,7 +195,7 @@ func (v *videoDecoder) decode(it sample) error {
 	case err != nil:
 		v.o.Stats.DecodeErrors.Add(1)
 		v.dropped()
-		v.log.Debug("video decode failed", "err", err, "bytes", len(it.s.Data))
+		v.log.Debug("video decode failed", "err", err, "bytes", len(it.data))
 		v.pli.request("decode error")
 	case img != nil:
 		now := time.Now()
@@ -212,7 +203,7 @@ func (v *videoDecoder) decode(it sample) error {
 		v.o.Stats.Frames.Add(1)
 		v.o.Sink.PutFrame(sink.Frame{
 			Image: img, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Codec: string(v.codec),
-			RTPTimestamp: it.s.PacketTimestamp, Received: it.received, Decoded: now, Seq: v.seq,
+			RTPTimestamp: it.timestamp, Received: it.received, Decoded: now, Seq: v.seq,
 		})
 		if v.seq == 1 {
 			// After PutFrame: when the hook runs, the sink already holds the frame.
@@ -232,27 +223,15 @@ func (v *videoDecoder) dropped() {
 	}
 }
 
-// readVideo reads RTP, builds samples and hands them to the decoder loop.
+// readVideo reads RTP, puts the packets together into frames and hands each
+// to the decoder loop as soon as it is complete.
 func readVideo(ctx context.Context, track *webrtc.TrackRemote, c decode.Codec, o VideoOptions, out chan<- sample) error {
-	sb := samplebuilder.New(maxLatePackets, depacketizer(c), track.Codec().ClockRate,
-		samplebuilder.WithMaxTimeDelay(maxSampleDelay), samplebuilder.WithRTPHeaders(true))
-	var (
-		lastSeq  uint16
-		haveLast bool
-	)
+	asm := newAssembler(c)
 	return readRTP(ctx, track, o.Stats, o.OnFirstRTP, func(pkt *rtp.Packet) error {
-		sb.Push(pkt)
-		for s := sb.Pop(); s != nil; s = sb.Pop() {
-			it := sample{s: s, received: time.Now()}
-			if n := len(s.RTPHeaders); n > 0 {
-				first := s.RTPHeaders[0].SequenceNumber
-				it.gap = haveLast && first != lastSeq+1
-				lastSeq, haveLast = s.RTPHeaders[n-1].SequenceNumber, true
-			}
-			it.gap = it.gap || s.PrevDroppedPackets > 0
-			s.RTPHeaders = nil
+		now := time.Now()
+		for _, f := range asm.Push(pkt, now) {
 			select {
-			case out <- it:
+			case out <- sample{data: f.data, timestamp: f.timestamp, received: now, gap: f.gap}:
 			case <-ctx.Done():
 				return nil
 			}
