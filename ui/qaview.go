@@ -170,8 +170,9 @@ func (v *QAView) layout() fyne.CanvasObject {
 	)
 	v.axis.Truncation = fyne.TextTruncateEllipsis
 	v.histAxis.Truncation = fyne.TextTruncateEllipsis
-	controls := container.NewVBox(form, v.FormError,
-		container.NewHBox(v.Start, v.Stop, v.ExportJSON, v.ExportCSV), v.Progress)
+	// The buttons first: the form may scroll, Start and Stop must not.
+	controls := container.NewVBox(container.NewHBox(v.Start, v.Stop, v.ExportJSON, v.ExportCSV), v.Progress,
+		form, v.FormError)
 	title := func(s string) fyne.CanvasObject {
 		l := widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		l.Truncation = fyne.TextTruncateEllipsis
