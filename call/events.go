@@ -154,4 +154,8 @@ type Stats struct {
 	// capture time a pattern master stamps into them (0: no stamped frames).
 	Latency, LatencyP95 time.Duration
 	LatencySamples      int
+	// SenderReportDelay is the latest RTCP sender report's arrival against
+	// the NTP time it carries: the network's one-way delay plus the two
+	// clocks' difference (0: no report yet).
+	SenderReportDelay time.Duration
 }

@@ -80,8 +80,9 @@ func (j *JSONWriter) Event(e Event) {
 		j.Write(t, "notice", map[string]any{"message": e.Message})
 	case EventStats:
 		j.Write(t, "stats", statsFields(e.Stats))
-		if s := e.Stats; s != nil && s.LatencySamples > 0 {
-			j.Write(t, "latency", map[string]any{"p50_ms": Millis(s.Latency), "p95_ms": Millis(s.LatencyP95), "samples": s.LatencySamples})
+		if s := e.Stats; s != nil && (s.LatencySamples > 0 || s.SenderReportDelay != 0) {
+			j.Write(t, "latency", map[string]any{"p50_ms": Millis(s.Latency), "p95_ms": Millis(s.LatencyP95), "samples": s.LatencySamples,
+				"sender_report_ms": Millis(s.SenderReportDelay)})
 		}
 	case EventData:
 		j.dataEvent(t, e.Data)

@@ -35,7 +35,7 @@ func TestJSONEventsGolden(t *testing.T) {
 	evs = append(evs,
 		call.Event{Time: at(300), Kind: call.EventStats, SessionID: 1, Stats: &call.Stats{Codec: "H264", Width: 1280, Height: 720,
 			FPS: 29.96, InboundKbps: 1234.56, OutboundKbps: 800.04, RTT: ms(1.5), PacketsLost: 3, Jitter: ms(2.25), AudioPackets: 50, CandidateType: "host",
-			Latency: ms(48.5), LatencyP95: ms(61.25), LatencySamples: 50}},
+			Latency: ms(48.5), LatencyP95: ms(61.25), LatencySamples: 50, SenderReportDelay: ms(1.5)}},
 		call.Event{Time: at(400), Kind: call.EventError, Class: call.ClassNoAnswer, Message: "no SDP answer within 5s", SessionID: 2, Attempt: 2},
 		call.Event{Time: at(401), Kind: call.EventState, State: call.StateRetrying, Retry: 1, Backoff: ms(187.5), AnswerTimeout: 10 * time.Second,
 			Message: "no SDP answer within 5s; retrying in 188ms and waiting 10s for the answer"},

@@ -5,6 +5,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 	"github.com/kvsviewer/kvsviewer/media/sink"
 )
@@ -21,11 +24,13 @@ const (
 	latencyWindow = 5 * time.Second
 )
 
-// latencyMeter keeps the recent latency samples of a session's video.
+// latencyMeter keeps the recent latency samples of a session's video, and
+// the one-way delay its RTCP sender reports give.
 type latencyMeter struct {
 	mu      sync.Mutex
 	frames  uint64
 	samples []latencySample
+	srDelay time.Duration // the latest sender report's arrival minus its NTP time
 }
 
 type latencySample struct {
@@ -76,6 +81,48 @@ func (m *latencyMeter) percentiles(now time.Time) (p50, p95 time.Duration, n int
 	slices.Sort(ds)
 	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
 	return at(0.5), at(0.95), len(ds)
+}
+
+// readReports reads the RTCP of the master's video until the track ends:
+// each sender report's arrival against the NTP time it carries is the
+// one-way delay from the master's clock to ours (the network plus the
+// clocks' difference; no capture, coding or buffering), the estimate that
+// needs no stamped picture.
+func (s *session) readReports(rx *webrtc.RTPReceiver, ssrc webrtc.SSRC) {
+	for {
+		pkts, _, err := rx.ReadRTCP()
+		if err != nil {
+			return // the track or the peer connection ended
+		}
+		now := time.Now()
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == uint32(ssrc) {
+				s.latency.report(now.Sub(ntpTime(sr.NTPTime)))
+			}
+		}
+	}
+}
+
+// report records a sender report's delay.
+func (m *latencyMeter) report(d time.Duration) {
+	m.mu.Lock()
+	m.srDelay = d
+	m.mu.Unlock()
+}
+
+// senderReportDelay returns the latest sender report's delay (0: none yet).
+func (m *latencyMeter) senderReportDelay() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.srDelay
+}
+
+// ntpTime converts an RTCP NTP timestamp (seconds since 1900 in the high 32
+// bits, their fraction in the low 32) to a time.
+func ntpTime(ntp uint64) time.Time {
+	const unixFrom1900 = 2_208_988_800
+	secs, frac := int64(ntp>>32)-unixFrom1900, ntp&0xffff_ffff
+	return time.Unix(secs, int64(frac*1e9>>32))
 }
 
 // meteredSink is a session's video sink with the latency meter in front.

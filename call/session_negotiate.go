@@ -58,8 +58,11 @@ func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) 
 		}
 		s.post(sessionEvent{kind: evICE, ice: st})
 	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
 		s.goFunc(func() { s.receive(pc, tr) })
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			s.goFunc(func() { s.readReports(rx, tr.SSRC()) })
+		}
 	})
 	if err := addTracks(pc, local); err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type SessionTiming struct {
 	FailedAt  time.Duration // with Failed: when, from the click
 	FailPhase call.Phase    // with Failed: the phase that was not reached
 	Live      bool
+	// Latency and LatencyP95 are the session's latest latency figures (read
+	// from a pattern master's stamped frames; 0 without).
+	Latency, LatencyP95 time.Duration
 
 	click time.Time // the user's action, from the events' Time - Elapsed
 	first time.Time // the first event of this session
@@ -111,7 +114,11 @@ func (t *Timeline) session(ev call.Event) *SessionTiming {
 // Apply records a controller event. Events without a session (SessionID 0)
 // and statistics are ignored.
 func (t *Timeline) Apply(ev call.Event) {
-	if ev.SessionID == 0 || ev.Kind == call.EventStats || ev.Kind == call.EventNotice {
+	if ev.SessionID == 0 || ev.Kind == call.EventNotice {
+		return
+	}
+	if ev.Kind == call.EventStats {
+		t.applyLatency(ev)
 		return
 	}
 	s := t.session(ev)
@@ -131,6 +138,22 @@ func (t *Timeline) Apply(ev call.Event) {
 			s.Live = true
 		}
 	}
+	t.rebuild()
+}
+
+// applyLatency records a session's latency figures from its stats, redrawing
+// only when a figure changed by a millisecond or more.
+func (t *Timeline) applyLatency(ev call.Event) {
+	st := ev.Stats
+	if st == nil || st.LatencySamples == 0 {
+		return
+	}
+	s := t.session(ev)
+	p50, p95 := st.Latency.Round(time.Millisecond), st.LatencyP95.Round(time.Millisecond)
+	if p50 == s.Latency && p95 == s.LatencyP95 {
+		return
+	}
+	s.Latency, s.LatencyP95 = p50, p95
 	t.rebuild()
 }
 
@@ -247,6 +270,9 @@ func sessionHeader(s *SessionTiming, current bool) fyne.CanvasObject {
 	}
 	if s.IDWait > 0 {
 		outcome += fmt.Sprintf(" · waited %s for a ClientId", ms(s.IDWait))
+	}
+	if s.Latency > 0 {
+		outcome += fmt.Sprintf(" · latency %s (p95 %s)", ms(s.Latency), ms(s.LatencyP95))
 	}
 	if s.TornDown {
 		outcome += fmt.Sprintf(" · teardown %s", ms(s.Teardown))

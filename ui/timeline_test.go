@@ -49,12 +49,17 @@ func TestTimelineWaterfall(t *testing.T) {
 	if b.Phases[0].Start != 5500*ms || b.Phases[6].Start != 5800*ms {
 		t.Errorf("attempt 2 phases: %+v", b.Phases)
 	}
+	// The latency read from the master's stamped frames, as the stats give it.
+	tl.Apply(call.Event{Kind: call.EventStats, SessionID: 8, Stats: &call.Stats{Latency: 35 * ms, LatencyP95: 48 * ms, LatencySamples: 40}})
+	if s := tl.Sessions()[1]; s.Latency != 35*ms || s.LatencyP95 != 48*ms {
+		t.Errorf("session 8 latency %s / %s", s.Latency, s.LatencyP95)
+	}
 	// Rendered newest first: the header of session 8, then its 7 bars.
 	text := markupText(tl)
 	if i, j := strings.Index(text, "Session 8"), strings.Index(text, "Session 7"); i < 0 || j < 0 || i > j {
 		t.Errorf("order of sessions in:\n%s", text)
 	}
-	for _, s := range []string{"first frame at 5850 ms", "Answer received failed", "failed after 5200 ms: the camera did not answer", "teardown 30 ms"} {
+	for _, s := range []string{"first frame at 5850 ms", "Answer received failed", "failed after 5200 ms: the camera did not answer", "teardown 30 ms", "latency 35 ms (p95 48 ms)"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("missing %q in:\n%s", s, text)
 		}

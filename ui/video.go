@@ -273,6 +273,11 @@ func FormatStats(s *call.Stats) string {
 		// Read from the master's stamped pattern: only as good as the two clocks.
 		parts = append(parts, fmt.Sprintf("latency %d ms (p95 %d)", s.Latency.Milliseconds(), s.LatencyP95.Milliseconds()))
 	}
+	if s.SenderReportDelay != 0 {
+		// Network plus the clocks' difference, from RTCP: beside the above
+		// when the master is a camera on another machine.
+		parts = append(parts, fmt.Sprintf("RTCP one-way %d ms", s.SenderReportDelay.Milliseconds()))
+	}
 	return strings.Join(parts, " · ")
 }
 

@@ -127,6 +127,10 @@ func TestFormatStats(t *testing.T) {
 	if got := FormatStats(s); !strings.HasSuffix(got, " · relay · data RTT 1.3 ms · latency 48 ms (p95 61)") {
 		t.Errorf("stats line %q", got)
 	}
+	s.SenderReportDelay = 2 * time.Millisecond
+	if got := FormatStats(s); !strings.HasSuffix(got, " · latency 48 ms (p95 61) · RTCP one-way 2 ms") {
+		t.Errorf("stats line %q", got)
+	}
 	if got := FormatStats(nil); got != "no statistics yet" {
 		t.Errorf("no stats: %q", got)
 	}
