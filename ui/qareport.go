@@ -40,7 +40,7 @@ func ReportSummary(rep qa.Report) string {
 		}
 	}
 	if l := rep.Latency; l != nil {
-		fmt.Fprintf(&sb, "\nLatency (capture to decode, from the master's stamped pattern): p50 %s · p95 %s · max %s", ms(l.P50), ms(l.P95), ms(l.Max))
+		fmt.Fprintf(&sb, "\nLatency (capture to decode, from the master's stamped pattern; as good as the two machines' clocks): p50 %s · p95 %s · max %s", ms(l.P50), ms(l.P95), ms(l.Max))
 	}
 	for _, v := range rep.PerViewer {
 		fmt.Fprintf(&sb, "\nViewer %d: %d ok · %d failed · first frame p50 %s · p95 %s · answer p50 %s",

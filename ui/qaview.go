@@ -58,6 +58,8 @@ type QAView struct {
 	hist     *canvas.Raster
 	axis     *widget.Label
 	histAxis *widget.Label
+	lat      *canvas.Raster // latency per cycle
+	latAxis  *widget.Label
 	total    int
 	results  []qa.Cycle
 	report   *qa.Report
@@ -85,6 +87,7 @@ func NewQAView(win fyne.Window) *QAView {
 		FormError: widget.NewLabel(""),
 		axis:      widget.NewLabel(""),
 		histAxis:  widget.NewLabel(""),
+		latAxis:   widget.NewLabel(""),
 	}
 	v.Cycles.SetText("50")
 	v.Viewers.SetText("1")
@@ -111,8 +114,10 @@ func NewQAView(win fyne.Window) *QAView {
 	v.table = v.newTable()
 	v.chart = canvas.NewRaster(v.drawChart)
 	v.hist = canvas.NewRaster(v.drawHist)
-	v.chart.SetMinSize(fyne.NewSize(300, 140))
+	v.lat = canvas.NewRaster(v.drawLatency)
+	v.chart.SetMinSize(fyne.NewSize(200, 140))
 	v.hist.SetMinSize(fyne.NewSize(200, 140))
+	v.lat.SetMinSize(fyne.NewSize(200, 140))
 
 	v.content = v.layout()
 	v.ExtendBaseWidget(v)
@@ -170,6 +175,7 @@ func (v *QAView) layout() fyne.CanvasObject {
 	)
 	v.axis.Truncation = fyne.TextTruncateEllipsis
 	v.histAxis.Truncation = fyne.TextTruncateEllipsis
+	v.latAxis.Truncation = fyne.TextTruncateEllipsis
 	// The buttons first: the form may scroll, Start and Stop must not.
 	controls := container.NewVBox(container.NewHBox(v.Start, v.Stop, v.ExportJSON, v.ExportCSV), v.Progress,
 		form, v.FormError)
@@ -178,9 +184,10 @@ func (v *QAView) layout() fyne.CanvasObject {
 		l.Truncation = fyne.TextTruncateEllipsis
 		return l
 	}
-	charts := container.NewGridWithColumns(2,
+	charts := container.NewGridWithColumns(3,
 		container.NewBorder(title("Time to first frame per cycle"), v.axis, nil, nil, v.chart),
 		container.NewBorder(title("TTFF histogram"), v.histAxis, nil, nil, v.hist),
+		container.NewBorder(title("Latency per cycle"), v.latAxis, nil, nil, v.lat),
 	)
 	top := container.NewHSplit(container.NewVScroll(controls), charts)
 	top.Offset = 0.4
@@ -260,8 +267,10 @@ func (v *QAView) refreshData() {
 		peak = max(peak, c)
 	}
 	v.histAxis.SetText(fmt.Sprintf("%s – %s in %d bins · tallest %d", ms(lo), ms(hi), len(counts), peak))
+	v.latAxis.SetText(v.latencyAxis())
 	v.chart.Refresh()
 	v.hist.Refresh()
+	v.lat.Refresh()
 }
 
 func (v *QAView) chartData() (pts []ChartPoint, recovered []bool, top time.Duration) {

@@ -163,6 +163,9 @@ func TestQAViewSeveralViewers(t *testing.T) {
 		cs = append(cs, c)
 		v.AddCycle(c)
 	}
+	if !strings.HasPrefix(v.latAxis.Text, "no readings") {
+		t.Errorf("latency axis without readings: %q", v.latAxis.Text)
+	}
 	if got := QACell(cs[3], 0); got != "2 (v2)" {
 		t.Errorf("the row of viewer 2's second cycle says %q", got)
 	}
@@ -172,7 +175,15 @@ func TestQAViewSeveralViewers(t *testing.T) {
 			{Viewer: 2, Cycles: 2, OK: 1, Failed: 1, Failures: map[call.Class]int{call.ClassViewerLimit: 3}},
 		},
 		Load: &qa.Load{CPUPercentPerViewer: 12.5, RSSPeakKB: 200 << 10, RSSPerViewerKB: 15 << 10}}
+	rep.Results[0].Latency, rep.Results[2].Latency = 40*time.Millisecond, 60*time.Millisecond
 	v.Finish(rep, nil)
+	if v.latAxis.Text != "0 – 60 ms · 2 of 4 cycles read · capture to decode" {
+		t.Errorf("latency axis %q", v.latAxis.Text)
+	}
+	img := v.drawLatency(40, 100).(*image.RGBA)
+	if bar := img.RGBAAt(5, 95); bar == img.RGBAAt(15, 95) {
+		t.Errorf("the first cycle's 40 ms bar and the second cycle's missing one look the same (%v)", bar)
+	}
 	for _, want := range []string{"Viewer 1: 2 ok · 0 failed · first frame p50 200 ms", "Viewer 2: 1 ok · 1 failed", "viewer_limit 3"} {
 		if !strings.Contains(v.Summary.Text, want) {
 			t.Errorf("summary %q lacks %q", v.Summary.Text, want)
