@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/call/qa"
 	"github.com/kvsviewer/kvsviewer/internal/reportfile"
 	"github.com/kvsviewer/kvsviewer/media/capture"
@@ -51,8 +52,8 @@ func runQA(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{err, true}
 	}
-	if f.viewers < 1 || f.viewers > maxViewers {
-		return usageError{error: fmt.Errorf("--viewers %d: from 1 to %d (a channel takes %d viewers)", f.viewers, maxViewers, maxViewers)}
+	if f.viewers < 1 || f.viewers > kvs.MaxViewersPerChannel {
+		return usageError{error: fmt.Errorf("--viewers %d: from 1 to %d (a channel takes %d viewers)", f.viewers, kvs.MaxViewersPerChannel, kvs.MaxViewersPerChannel)}
 	}
 	// A run can last hours: a report that cannot be written must fail now.
 	if err := reportfile.CheckAll(f.outputs(qa.Report{})...); err != nil {
@@ -170,9 +171,6 @@ func printReport(rep qa.Report) {
 	fmt.Printf("after teardown vs first cycle: goroutines %+d (max %+d), open files %+d (max %+d), RSS %+d kB (start %d kB, end %d kB), RSS trend over the second half %+.0f kB/100 cycles, capture sources open %d\n",
 		r.GoroutinesDelta, r.GoroutinesMaxDelta, r.FDsDelta, r.FDsMaxDelta, r.RSSDeltaKB, r.RSSStartKB, r.RSSEndKB, r.RSSTrendKBPer100, r.CaptureOpenEnd)
 }
-
-// maxViewers is a signaling channel's limit of viewers at once.
-const maxViewers = 10
 
 // printViewers prints each viewer's line and the run's load.
 func printViewers(rep qa.Report) {

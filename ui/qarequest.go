@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/kvs"
 )
-
-// MaxQAViewers is a signaling channel's limit of viewers at once.
-const MaxQAViewers = 10
 
 // QARequest is what the QA tab asks to run.
 type QARequest struct {
@@ -39,8 +37,8 @@ func (v *QAView) Request() (QARequest, []*call.FieldError) {
 		errs = append(errs, &call.FieldError{Field: FieldQACycles, Message: "cycles: a whole number from 1 to 100000"})
 	}
 	r.Cycles = n
-	if r.Viewers, err = strconv.Atoi(strings.TrimSpace(v.Viewers.Text)); err != nil || r.Viewers < 1 || r.Viewers > MaxQAViewers {
-		errs = append(errs, &call.FieldError{Field: FieldQAViewers, Message: fmt.Sprintf("viewers: from 1 to %d (a channel's limit)", MaxQAViewers)})
+	if r.Viewers, err = strconv.Atoi(strings.TrimSpace(v.Viewers.Text)); err != nil || r.Viewers < 1 || r.Viewers > kvs.MaxViewersPerChannel {
+		errs = append(errs, &call.FieldError{Field: FieldQAViewers, Message: fmt.Sprintf("viewers: from 1 to %d (a channel's limit)", kvs.MaxViewersPerChannel)})
 	}
 	if r.Hold, err = parseSeconds(v.Hold.Text); err != nil || r.Hold < 0 || r.Hold > time.Hour {
 		errs = append(errs, &call.FieldError{Field: FieldQAHold, Message: "hold: a duration like 2s (0 to 1h)"})

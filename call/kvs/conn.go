@@ -66,10 +66,12 @@ type Conn struct {
 	err error
 }
 
-// The service's message rates per connection (kvs-signaling.md, "Limits").
+// The service's limits (kvs-signaling.md, "Limits"): message rates per
+// connection, and viewers per channel at once.
 const (
 	SDPMessagesPerSecond = 5
 	ICEMessagesPerSecond = 20
+	MaxViewersPerChannel = 10
 )
 
 // Messages returns the stream of received messages; it is closed when the connection ends.

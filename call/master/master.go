@@ -41,7 +41,7 @@ const (
 	DefaultFPS    = 30
 	// MaxViewers is the number of concurrent viewers a master serves, the
 	// channel's limit.
-	MaxViewers = 10
+	MaxViewers = kvs.MaxViewersPerChannel
 	// ToneHz is the frequency of the tone the master sends.
 	ToneHz = capture.ToneHz
 )
