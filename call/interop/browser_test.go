@@ -3,6 +3,7 @@ package interop_test
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"io"
@@ -47,6 +48,11 @@ func tool(t testing.TB, name string) string {
 	return path
 }
 
+// reportJS is the pages' shared report function.
+//
+//go:embed testdata/report.js
+var reportJS string
+
 // report is one thing the page said (POST /report): {"event": ..., ...}.
 type report map[string]any
 
@@ -82,6 +88,10 @@ func servePage(t testing.TB, html, bundle string, config any) *page {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, html)
+	})
+	mux.HandleFunc("GET /report.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		_, _ = io.WriteString(w, reportJS)
 	})
 	mux.HandleFunc("GET /kvs-webrtc.js", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
