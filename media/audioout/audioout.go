@@ -9,11 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/gen2brain/malgo"
 
@@ -52,56 +50,6 @@ const (
 	watchInterval = 250 * time.Millisecond
 	stallLimit    = 2 * time.Second
 )
-
-// ErrDeviceLost is what a DeviceLostError is (errors.Is).
-var ErrDeviceLost = errors.New("audio output lost")
-
-// DeviceLostError says that a Player's output went away mid-call; the Player discards the
-// audio from then on. Its message says so in words, for the user.
-type DeviceLostError struct {
-	// Device is the output's name (its description).
-	Device string
-	// Stalled is true when the device stopped taking audio, false when it disappeared.
-	Stalled bool
-}
-
-// Error says what happened and that the call goes on.
-func (e *DeviceLostError) Error() string {
-	what := "disappeared"
-	if e.Stalled {
-		what = "stopped playing"
-	}
-	return fmt.Sprintf("audio output %q %s: the call continues without sound", e.Device, what)
-}
-
-// Is makes errors.Is(err, ErrDeviceLost) true.
-func (e *DeviceLostError) Is(target error) bool { return target == ErrDeviceLost }
-
-// Device is an audio output.
-type Device struct {
-	// ID picks the device in Options.Device; it is stable across runs (PulseAudio's sink name,
-	// ALSA's "hw:1,0").
-	ID string
-	// Name is what users know it by (PulseAudio's description, e.g. "Built-in Audio Analog
-	// Stereo").
-	Name string
-	// Default marks the system's default output.
-	Default bool
-}
-
-// ListDevices returns the audio outputs, the default first. Without sound card and sound
-// server the error wraps sounddev.ErrNoSoundSystem's message ("no sound card ...").
-func ListDevices() ([]Device, error) {
-	devs, err := sounddev.List(malgo.Playback)
-	if err != nil {
-		return nil, fmt.Errorf("audioout: %w", err)
-	}
-	out := make([]Device, 0, len(devs))
-	for _, d := range devs {
-		out = append(out, Device{ID: d.ID, Name: d.Name, Default: d.Default})
-	}
-	return out, nil
-}
 
 // loggedNoDevice makes the "no audio output" warning appear once per process; later Players
 // log it at debug level, so that QA runs of many calls do not repeat it.
@@ -275,48 +223,6 @@ func (p *Player) pick(sctx *sounddev.Context, want string) *sounddev.Device {
 	return &d
 }
 
-// lost gives the device up: it runs on the watch's goroutine when the device went away. The
-// stream is not closed, here or in Close: miniaudio's PulseAudio backend never returns from
-// ma_device_uninit once the server killed the stream (measured: unloading the sink hangs it for
-// good), so a lost device is abandoned (its memory and a blocked C thread) rather than hang the
-// call's teardown. pull plays silence from now on, should the stream still run.
-func (p *Player) lost(loss sounddev.Loss) {
-	p.live.Store(false)
-	err := &DeviceLostError{Device: p.device, Stalled: loss == sounddev.Stalled}
-	if err.Device == "" {
-		err.Device = "default"
-	}
-	p.logger.Warn("audio output lost: discarding the call's audio", "device", p.device, "err", err)
-	p.mu.Lock()
-	p.lostErr = err
-	fn := p.onLost
-	p.mu.Unlock()
-	if fn != nil {
-		fn(err)
-	}
-}
-
-// OnDeviceLost sets fn to be called once if the output disappears or stops playing mid-call,
-// with a *DeviceLostError whose message tells the user; the Player discards the audio from
-// then on. If that already happened, fn is called at once. fn runs on the Player's watch
-// goroutine: it must return quickly and must not call Close.
-func (p *Player) OnDeviceLost(fn func(error)) {
-	p.mu.Lock()
-	p.onLost = fn
-	err := p.lostErr
-	p.mu.Unlock()
-	if err != nil && fn != nil {
-		fn(err)
-	}
-}
-
-// Lost returns the *DeviceLostError once the output went away, else nil.
-func (p *Player) Lost() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.lostErr
-}
-
 // Notes are remarks for the user about the output chosen at Open, e.g. "audio output "X" not
 // found: playing on "Y"", or that there is none and the audio is not played.
 func (p *Player) Notes() []string { return append([]string(nil), p.notes...) }
@@ -347,135 +253,6 @@ func (p *Player) SampleRate() int { return p.rate }
 
 // Channels returns the number of interleaved channels the Player expects.
 func (p *Player) Channels() int { return p.channels }
-
-// Write queues interleaved samples for playback without blocking. A trailing partial frame is
-// ignored. When the buffer is full the oldest samples are dropped. After Close, or without a
-// device (none, or lost), the samples are discarded (and still metered without a device).
-func (p *Player) Write(pcm []int16) {
-	pcm = pcm[:len(pcm)-len(pcm)%p.channels]
-	if len(pcm) == 0 {
-		return
-	}
-	frames := uint64(len(pcm) / p.channels)
-	if !p.live.Load() {
-		p.meter(pcm)
-		p.mu.Lock()
-		p.written += frames
-		p.dropped += frames
-		p.mu.Unlock()
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.written += frames
-	if p.closed {
-		p.dropped += frames
-		return
-	}
-	p.push(pcm)
-}
-
-// push appends whole frames to the ring buffer, dropping the oldest on overflow. p.mu is held.
-func (p *Player) push(pcm []int16) {
-	size := len(p.ring)
-	if len(pcm) > size {
-		p.dropped += uint64((len(pcm) - size) / p.channels)
-		pcm = pcm[len(pcm)-size:]
-	}
-	if over := p.count + len(pcm) - size; over > 0 {
-		p.head = (p.head + over) % size
-		p.count -= over
-		p.dropped += uint64(over / p.channels)
-	}
-	tail := (p.head + p.count) % size
-	n := copy(p.ring[tail:], pcm)
-	copy(p.ring, pcm[n:])
-	p.count += len(pcm)
-}
-
-// take moves up to len(dst) buffered samples into dst and returns how many. p.mu is held.
-func (p *Player) take(dst []int16) int {
-	n := min(len(dst), p.count)
-	size := len(p.ring)
-	first := copy(dst[:n], p.ring[p.head:min(p.head+n, size)])
-	copy(dst[first:n], p.ring[:n-first])
-	p.head = (p.head + n) % size
-	p.count -= n
-	return n
-}
-
-// takePaced is take with the cushion: nothing until CushionMillis are buffered, and when the
-// buffer runs dry the cushion is gathered again. p.mu is held.
-func (p *Player) takePaced(dst []int16) int {
-	if !p.playing {
-		if p.count < p.rate*CushionMillis/1000*p.channels {
-			return 0
-		}
-		p.playing = true
-	}
-	n := p.take(dst)
-	if n < len(dst) {
-		p.playing = false
-		p.starved++
-	}
-	return n
-}
-
-// pull is the device's data callback: it fills out (interleaved native-endian int16) from the
-// buffer, and with silence where the buffer runs dry. The frame count is len(out) in frames.
-func (p *Player) pull(out, _ []byte, _ uint32) {
-	if len(out) < 2 {
-		return
-	}
-	dst := unsafe.Slice((*int16)(unsafe.Pointer(&out[0])), len(out)/2)
-	p.mu.Lock()
-	n := 0
-	if p.lostErr == nil {
-		n = p.takePaced(dst)
-	}
-	p.played += uint64(n / p.channels)
-	p.under += uint64((len(dst) - n) / p.channels)
-	p.mu.Unlock()
-	clear(dst[n:])
-	p.meter(dst)
-}
-
-// meter folds a block of samples into the moving mean square.
-func (p *Player) meter(pcm []int16) {
-	var sum float64
-	for _, s := range pcm {
-		v := float64(s) / 32768
-		sum += v * v
-	}
-	block := sum / float64(len(pcm))
-	alpha := 1 - math.Exp(-float64(len(pcm)/p.channels)/(levelTimeConstant*float64(p.rate)))
-	for {
-		old := p.meanSquare.Load()
-		ms := math.Float64frombits(old)
-		ms += alpha * (block - ms)
-		if p.meanSquare.CompareAndSwap(old, math.Float64bits(ms)) {
-			return
-		}
-	}
-}
-
-// Level returns the RMS level of the recent audio (a moving average over about 0.3 s), in dBFS
-// where a full-scale square wave is 0 dBFS and a full-scale sine -3 dBFS; silence is MinLevel.
-// With a device it measures what the device played, without one what was written.
-func (p *Player) Level() float64 {
-	ms := math.Float64frombits(p.meanSquare.Load())
-	if ms <= 0 {
-		return MinLevel
-	}
-	return max(10*math.Log10(ms), MinLevel)
-}
-
-// Stats returns the frame counters.
-func (p *Player) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return Stats{Written: p.written, Played: p.played, Dropped: p.dropped, Underrun: p.under, Starved: p.starved}
-}
 
 // Close stops playback and releases the device and the audio context. It is idempotent.
 func (p *Player) Close() error {
