@@ -71,23 +71,35 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Viewers > 1 {
 		return runViewers(ctx, o)
 	}
-	ctrl, err := call.NewController(o.Config)
-	if err != nil {
-		return Report{}, err
-	}
-	defer func() { _ = ctrl.Close() }() // always nil
-	events, unsubscribe := ctrl.Subscribe()
-	defer unsubscribe()
-
 	rep := Report{Failures: map[call.Class]int{}, Started: time.Now()}
 	rep.Resources.RSSStartKB = rssKB()
-	r := runner{ctrl: ctrl, events: events, o: o}
-	for n := 1; n <= o.Cycles && ctx.Err() == nil; n++ {
-		c := r.cycle(ctx, n)
+	err := runCycles(ctx, o, false, func(c Cycle) {
 		rep.add(c)
 		if o.Progress != nil {
 			o.Progress(c)
 		}
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	rep.finish()
+	return rep, ctx.Err()
+}
+
+// runCycles makes o.Cycles calls with a controller of its own, handing each
+// cycle to emit as it ends; it fails only when the controller cannot be
+// made. concurrent says that other viewers run in the process meanwhile.
+func runCycles(ctx context.Context, o Options, concurrent bool, emit func(Cycle)) error {
+	ctrl, err := call.NewController(o.Config)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ctrl.Close() }() // always nil
+	events, unsubscribe := ctrl.Subscribe()
+	defer unsubscribe()
+	r := runner{ctrl: ctrl, events: events, o: o, concurrent: concurrent}
+	for n := 1; n <= o.Cycles && ctx.Err() == nil; n++ {
+		emit(r.cycle(ctx, n))
 		if o.Gap > 0 && n < o.Cycles {
 			r.drain(ctx, o.Gap)
 		}
@@ -96,10 +108,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		ctrl.Disconnect()
 		r.wait(ctx, 30*time.Second, call.StateIdle)
 	}
-	rep.Cycles = len(rep.Results)
-	rep.Duration = time.Since(rep.Started)
-	rep.summarise()
-	return rep, ctx.Err()
+	return nil
 }
 
 type runner struct {

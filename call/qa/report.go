@@ -107,6 +107,14 @@ func (rep *Report) add(c Cycle) {
 	}
 }
 
+// finish closes the report once the cycles are done: their count, the
+// run's duration and the summary figures.
+func (rep *Report) finish() {
+	rep.Cycles = len(rep.Results)
+	rep.Duration = time.Since(rep.Started)
+	rep.summarise()
+}
+
 func (rep *Report) summarise() {
 	rep.Phases = map[call.Phase]Percentiles{}
 	for _, p := range call.Phases {

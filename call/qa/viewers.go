@@ -52,9 +52,7 @@ func runViewers(ctx context.Context, o Options) (Report, error) {
 			err = e
 		}
 	}
-	rep.Cycles = len(rep.Results)
-	rep.Duration = time.Since(rep.Started)
-	rep.summarise()
+	rep.finish()
 	rep.summariseViewers()
 	rep.Load = &Load{RSSPeakKB: peak, RSSPerViewerKB: (peak - rep.Resources.RSSStartKB) / int64(o.Viewers)}
 	if secs := rep.Duration.Seconds(); secs > 0 {
@@ -95,27 +93,10 @@ func runViewer(ctx context.Context, o Options, viewer int, out chan<- Cycle) err
 	if viewer > 1 {
 		o.Event = nil // the first viewer's events stand for the run (one call to show)
 	}
-	ctrl, err := call.NewController(o.Config)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = ctrl.Close() }() // always nil
-	events, unsubscribe := ctrl.Subscribe()
-	defer unsubscribe()
-	r := runner{ctrl: ctrl, events: events, o: o, concurrent: true}
-	for n := 1; n <= o.Cycles && ctx.Err() == nil; n++ {
-		c := r.cycle(ctx, n)
+	return runCycles(ctx, o, true, func(c Cycle) {
 		c.Viewer = viewer
 		out <- c
-		if o.Gap > 0 && n < o.Cycles {
-			r.drain(ctx, o.Gap)
-		}
-	}
-	if o.Reconnect {
-		ctrl.Disconnect()
-		r.wait(ctx, 30*time.Second, call.StateIdle)
-	}
-	return nil
+	})
 }
 
 // summariseViewers fills PerViewer from the results.
