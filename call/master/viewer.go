@@ -16,7 +16,6 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/media/capture"
-	"github.com/kvsviewer/kvsviewer/media/decode"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 	"github.com/kvsviewer/kvsviewer/media/receive"
 	"github.com/kvsviewer/kvsviewer/media/sink"
@@ -278,12 +277,9 @@ func (v *viewer) receive(tr *webrtc.TrackRemote) error {
 // PutFrame counts a decoded frame of the viewer and reads its pattern counter
 // (sink.FrameSink).
 func (v *viewer) PutFrame(f sink.Frame) {
-	img := f.Image
-	if p, isPic := img.(*decode.Picture); isPic {
-		img = &p.YCbCr // the pattern reader's fast path
-	}
-	counter, ok := pattern.ReadCounter(img)
-	stamp, stamped := pattern.ReadStamp(img)
+	// The pattern readers take a decode.Picture's planes directly.
+	counter, ok := pattern.ReadCounter(f.Image)
+	stamp, stamped := pattern.ReadStamp(f.Image)
 	v.statsMu.Lock()
 	if stamped {
 		v.latencies = append(v.latencies, pattern.StampAge(stamp, f.Decoded))
