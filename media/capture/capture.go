@@ -136,6 +136,7 @@ type Local struct {
 	inLevel          levelMeter // what the audio source captures, before muting
 	preview          atomic.Pointer[func(image.Image)]
 	pattern          *pattern.Generator // the test pattern source, when that is the video
+	warm             *warmEncoder       // the video encoder built ahead (warm.go); nil without video
 	closeOnce        sync.Once
 	closeErr         error
 	counted          bool // Open counted this Local in the open counters
@@ -166,7 +167,7 @@ func randomStreamID() string {
 // Nothing stays open when Open fails.
 func Open(o Options) (*Local, error) {
 	o = o.withDefaults()
-	sel, err := NewCodecSelector(o.Codec, o)
+	sel, builders, err := newCodecSelector(o.Codec, o)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +182,9 @@ func Open(o Options) (*Local, error) {
 	}
 	if vt, ok := l.Video.(*mediadevices.VideoTrack); ok {
 		vt.Transform(l.videoGate)
+		// The preferred codec's encoder, built while the call is set up.
+		l.warm = warmUp(builders[0], vt)
+		builders[0].warm = l.warm
 	}
 	if at, ok := l.Audio.(*mediadevices.AudioTrack); ok {
 		at.Transform(l.audioGate)

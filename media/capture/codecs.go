@@ -63,6 +63,7 @@ var videoFeedback = []webrtc.RTCPFeedback{
 type videoBuilder struct {
 	inner codec.VideoEncoderBuilder
 	rtp   *codec.RTPCodec
+	warm  *warmEncoder // set by Open before any binding; nil: none
 }
 
 func newVideoBuilder(inner codec.VideoEncoderBuilder) *videoBuilder {
@@ -74,8 +75,12 @@ func newVideoBuilder(inner codec.VideoEncoderBuilder) *videoBuilder {
 // RTPCodec describes the codec for SDP and packetization.
 func (b *videoBuilder) RTPCodec() *codec.RTPCodec { return b.rtp }
 
-// BuildVideoEncoder builds the wrapped encoder.
+// BuildVideoEncoder hands over the encoder built ahead (warm.go) when it
+// suits r's format p, and else builds the wrapped encoder.
 func (b *videoBuilder) BuildVideoEncoder(r video.Reader, p prop.Media) (codec.ReadCloser, error) {
+	if enc := b.warm.take(r, p); enc != nil {
+		return enc, nil
+	}
 	return b.inner.BuildVideoEncoder(r, p)
 }
 
@@ -94,6 +99,13 @@ func (b *videoBuilder) BuildVideoEncoder(r video.Reader, p prop.Media) (codec.Re
 // preference order, with NACK, PLI and FIR feedback for video. Register no other codecs with the
 // same payload types (H.264 125, VP8 96, Opus 111): the encoders packetize with these.
 func NewCodecSelector(codecPref string, o Options) (*mediadevices.CodecSelector, error) {
+	sel, _, err := newCodecSelector(codecPref, o)
+	return sel, err
+}
+
+// newCodecSelector is NewCodecSelector that also returns the video builders,
+// in preference order.
+func newCodecSelector(codecPref string, o Options) (*mediadevices.CodecSelector, []*videoBuilder, error) {
 	o = o.withDefaults()
 	var names []string
 	switch strings.ToLower(codecPref) {
@@ -104,27 +116,31 @@ func NewCodecSelector(codecPref string, o Options) (*mediadevices.CodecSelector,
 	case CodecVP8:
 		names = []string{CodecVP8}
 	default:
-		return nil, fmt.Errorf("capture: unknown codec %q (want auto, h264 or vp8)", codecPref)
+		return nil, nil, fmt.Errorf("capture: unknown codec %q (want auto, h264 or vp8)", codecPref)
 	}
-	videoEncoders, err := videoEncoders(names, o)
+	builders, err := videoEncoders(names, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	encoders := make([]codec.VideoEncoderBuilder, len(builders))
+	for i, b := range builders {
+		encoders[i] = b
 	}
 	op, err := opus.NewParams()
 	if err != nil {
-		return nil, fmt.Errorf("capture: opus params: %w", err)
+		return nil, nil, fmt.Errorf("capture: opus params: %w", err)
 	}
 	op.BitRate = OpusBitrate
 	op.Latency = opus.Latency20ms
 	return mediadevices.NewCodecSelector(
-		mediadevices.WithVideoEncoders(videoEncoders...),
+		mediadevices.WithVideoEncoders(encoders...),
 		mediadevices.WithAudioEncoders(&op),
-	), nil
+	), builders, nil
 }
 
 // videoEncoders returns the encoder builders for codec names (CodecH264, CodecVP8) in order.
-func videoEncoders(names []string, o Options) ([]codec.VideoEncoderBuilder, error) {
-	var out []codec.VideoEncoderBuilder
+func videoEncoders(names []string, o Options) ([]*videoBuilder, error) {
+	var out []*videoBuilder
 	for _, name := range names {
 		switch name {
 		case CodecH264:

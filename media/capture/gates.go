@@ -118,6 +118,8 @@ func (l *Local) Close() error {
 		} else if l.Audio != nil {
 			errs = append(errs, l.Audio.Close())
 		}
+		// After the video source: a warm-up still reading its first frame has failed.
+		errs = append(errs, l.warm.close())
 		if err := errors.Join(errs...); err != nil {
 			l.closeErr = fmt.Errorf("capture: close: %w", err)
 		}
