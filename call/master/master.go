@@ -108,15 +108,18 @@ type Master struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // signaling loop, ICE refresh, teardowns
 
-	mu       sync.Mutex
-	conn     *kvs.Conn
-	ice      kvs.ICEConfig
-	viewers  map[string]*viewer
-	stats    map[string]*ViewerStats // by ClientId: Offers and the stats of ended connections
-	pending  map[string][]webrtc.ICECandidateInit
-	changed  chan struct{} // closed and replaced whenever stats change
-	closed   bool
-	closeErr error
+	mu      sync.Mutex
+	conn    *kvs.Conn
+	ice     kvs.ICEConfig
+	viewers map[string]*viewer
+	stats   map[string]*ViewerStats // by ClientId: Offers and the stats of ended connections
+	pending map[string][]webrtc.ICECandidateInit
+	changed chan struct{}  // closed and replaced whenever stats change
+	spare   *capture.Local // the next viewer's media, opened ahead (spare.go)
+	// spareOpening is true while the next spare opens.
+	spareOpening bool
+	closed       bool
+	closeErr     error
 }
 
 // Start resolves the channel, fetches the ICE configuration and opens the
@@ -169,6 +172,7 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.wg.Add(1)
 	go m.signalingLoop(conn)
+	m.refillSpare()
 	log.Info("master started", "channel", ch.Name, "codec", o.Codec, "size", fmt.Sprintf("%dx%d@%d", o.Width, o.Height, o.FPS))
 	return m, nil
 }
@@ -277,6 +281,7 @@ func (m *Master) Close() error {
 	case <-time.After(teardownTimeout):
 		err = fmt.Errorf("close master: teardown did not finish within %s", teardownTimeout)
 	}
+	m.closeSpare()
 	m.mu.Lock()
 	conn := m.conn
 	m.mu.Unlock()

@@ -214,11 +214,11 @@ func (v *viewer) setOffer(offer webrtc.SessionDescription, pending []webrtc.ICEC
 	return nil
 }
 
-// addTracks opens this viewer's pattern (and tone) and adds their send tracks.
+// addTracks takes this viewer's pattern (and tone) and adds their send tracks.
 func (v *viewer) addTracks() error {
-	l, err := capture.Open(v.m.o.captureOptions(v.m.log))
+	l, err := v.m.takeLocal()
 	if err != nil {
-		return fmt.Errorf("open test media: %w", err)
+		return err
 	}
 	v.local = l
 	v.m.mu.Lock()
