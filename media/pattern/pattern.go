@@ -127,7 +127,8 @@ type Generator struct {
 	style   Style
 	fps     int
 	lay     layout
-	frames  [numBuffers]*image.YCbCr
+	frames  [numBuffers]*image.YCbCr // made by frame on first use
+	static  *image.YCbCr             // the static drawing the frames start from (shared, read only)
 	next    int
 	counter uint32
 	started bool
@@ -171,18 +172,51 @@ func New(width, height, fps int, style Style) *Generator {
 	if style == StyleViewer {
 		g.boxBG, g.boxInk = 200, 16
 	}
-	// The static drawing is the same in every buffer: drawn once, copied.
-	for i := range g.frames {
-		g.frames[i] = image.NewYCbCr(image.Rect(0, 0, width, height), image.YCbCrSubsampleRatio420)
-		if i == 0 {
-			g.drawStatic(g.frames[0])
-			continue
-		}
-		copy(g.frames[i].Y, g.frames[0].Y)
-		copy(g.frames[i].Cb, g.frames[0].Cb)
-		copy(g.frames[i].Cr, g.frames[0].Cr)
-	}
+	g.static = staticFrame(g)
 	return g
+}
+
+// staticKey identifies a static drawing: it depends on the size and style only.
+type staticKey struct {
+	w, h  int
+	style Style
+}
+
+// statics keeps the static drawing of the last size and style a generator
+// was made for: every call of a QA run, and every viewer of a master, has
+// the same one, and drawing it takes a few ms of a call's set-up. It is
+// never written after it is stored.
+var statics struct {
+	mu  sync.Mutex
+	key staticKey
+	img *image.YCbCr
+}
+
+// staticFrame returns g's static drawing, drawn once per size and style.
+func staticFrame(g *Generator) *image.YCbCr {
+	key := staticKey{g.lay.w, g.lay.h, g.style}
+	statics.mu.Lock()
+	defer statics.mu.Unlock()
+	if statics.img == nil || statics.key != key {
+		img := image.NewYCbCr(image.Rect(0, 0, key.w, key.h), image.YCbCrSubsampleRatio420)
+		g.drawStatic(img)
+		statics.key, statics.img = key, img
+	}
+	return statics.img
+}
+
+// frame returns buffer i, made from the static drawing when it is first
+// used: a generator's buffers are filled over its first frames rather than
+// all in New, which is on a call's set-up path.
+func (g *Generator) frame(i int) *image.YCbCr {
+	if g.frames[i] == nil {
+		img := image.NewYCbCr(g.static.Rect, image.YCbCrSubsampleRatio420)
+		copy(img.Y, g.static.Y)
+		copy(img.Cb, g.static.Cb)
+		copy(img.Cr, g.static.Cr)
+		g.frames[i] = img
+	}
+	return g.frames[i]
 }
 
 // ID identifies the source to mediadevices.
@@ -217,7 +251,7 @@ func (g *Generator) Read() (image.Image, func(), error) {
 			g.ticker.Reset(time.Second / time.Duration(g.fps))
 		}
 	}
-	img := g.frames[g.next]
+	img := g.frame(g.next)
 	g.next = (g.next + 1) % numBuffers
 	g.drawDynamic(img, g.counter, now)
 	g.counter++

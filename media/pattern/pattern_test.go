@@ -144,16 +144,21 @@ func TestBarColours(t *testing.T) {
 	}
 }
 
-// TestStaticDrawingInEveryBuffer: each of New's buffers holds the static
-// drawing (drawn once and copied, rows of bars copied from the first), pixel
-// for pixel as the bars are defined: luma and chroma of BarColor over the
-// bar rows, neutral chroma elsewhere.
+// TestStaticDrawingInEveryBuffer: each of a generator's buffers holds the
+// static drawing (drawn once per size and style and copied into a buffer on
+// its first use), pixel for pixel as the bars are defined: luma and chroma
+// of BarColor over the bar rows, neutral chroma elsewhere. The sizes
+// alternate, so the drawing kept for one size is never handed to another.
 func TestStaticDrawingInEveryBuffer(t *testing.T) {
 	for _, sz := range sizes {
 		g := New(sz[0], sz[1], 30, StyleViewer)
 		g.Close()
 		l := g.lay
-		for i, img := range g.frames {
+		for i := range g.frames {
+			img := g.frame(i)
+			if b := img.Bounds(); b.Dx() != sz[0]&^1 || b.Dy() != sz[1]&^1 {
+				t.Fatalf("%dx%d buffer %d is %v", sz[0], sz[1], i, b)
+			}
 			for y := l.barsTop; y < l.barsBottom; y++ {
 				for x := range l.w {
 					want, _, _ := rgbToYCbCr601(BarColor(StyleViewer, x, l.w))
@@ -462,5 +467,23 @@ func TestStampRoundTrip(t *testing.T) {
 	}
 	if age := StampAge(Stamp(at), at.Add(-time.Second)); age != 0 {
 		t.Errorf("a stamp from the future (clocks apart) reads %s, want 0", age)
+	}
+}
+
+// TestStaticDrawingPerStyle: the static drawing kept for one style is not
+// handed to a generator of the other style at the same size, and one of
+// the same size and style shares it.
+func TestStaticDrawingPerStyle(t *testing.T) {
+	viewer := New(640, 480, 30, StyleViewer)
+	master := New(640, 480, 30, StyleMaster)
+	again := New(640, 480, 30, StyleMaster)
+	for _, g := range []*Generator{viewer, master, again} {
+		g.Close()
+	}
+	if master.static == viewer.static || bytes.Equal(master.static.Y, viewer.static.Y) {
+		t.Fatal("the master's generator got the viewer's static drawing")
+	}
+	if again.static != master.static {
+		t.Error("a second generator of the same size and style drew the static part again")
 	}
 }
