@@ -87,3 +87,15 @@ func (t CandidateTypes) filterSDP(sdp string) string {
 	}
 	return strings.Join(out, "")
 }
+
+// sdpCandidates returns the candidates an SDP carries (its a=candidate lines,
+// without "a=candidate:"), as a set.
+func sdpCandidates(sdp string) map[string]bool {
+	out := map[string]bool{}
+	for l := range strings.SplitSeq(sdp, "\n") {
+		if c, ok := strings.CutPrefix(strings.TrimSpace(l), "a=candidate:"); ok {
+			out[c] = true
+		}
+	}
+	return out
+}

@@ -21,7 +21,9 @@ func candidatesSent(e *emulator.Emulator, clientID string) int {
 }
 
 // TestTrickleOff: with trickle ICE off the offer carries every candidate and
-// none is trickled; the call connects.
+// none is trickled; the call connects. (With trickle on, the offer carries
+// what is gathered when it goes out, which on loopback can be every
+// candidate: TestOfferCarriesHostCandidates.)
 func TestTrickleOff(t *testing.T) {
 	r := newRig(t, emulator.Faults{}, func(c *call.Config) { c.NoTrickle = true })
 	r.ctrl.Connect()
@@ -29,14 +31,6 @@ func TestTrickleOff(t *testing.T) {
 	r.assertVideoFlows(ff.ClientID)
 	if n := candidatesSent(r.demo.Emulator, ff.ClientID); n != 0 {
 		t.Errorf("%d candidates trickled with trickle ICE off", n)
-	}
-
-	// Trickle on (the default) for comparison: the candidates go separately.
-	on := newRig(t, emulator.Faults{}, nil)
-	on.ctrl.Connect()
-	ff = on.waitLive(20 * time.Second)
-	if n := candidatesSent(on.demo.Emulator, ff.ClientID); n == 0 {
-		t.Error("no candidate trickled with trickle ICE on: the comparison proves nothing")
 	}
 }
 

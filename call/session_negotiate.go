@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +24,12 @@ type negotiation struct {
 	remoteOK bool                      // the remote description is set (run goroutine)
 	pending  []webrtc.ICECandidateInit // remote candidates that came before the answer (run goroutine)
 
-	candMu    sync.Mutex // guards the two below: pion's gatherer calls in from its goroutine
+	candMu    sync.Mutex // guards the four below: pion's gatherer calls in from its goroutine
 	offerSent bool
+	inOffer   map[string]bool           // the candidates the offer carries (sdpCandidates), once sent
 	outCands  []webrtc.ICECandidateInit // local candidates gathered before the offer went out
+	hostReady chan struct{}             // closed at the first host candidate gathered before the offer (made by prepare)
+	hostSeen  bool                      // hostReady is closed
 }
 
 // prepare builds the peer connection, adds the local tracks and sets the
@@ -46,6 +50,8 @@ func (s *session) prepare(local *capture.Local) (*webrtc.PeerConnection, error) 
 		_ = pc.Close()
 		return nil, context.Canceled
 	}
+	// Before gathering starts (SetLocalDescription, below).
+	s.neg.hostReady = make(chan struct{})
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
 			s.sendCandidate(c.ToJSON())
@@ -110,6 +116,13 @@ func addTracks(pc *webrtc.PeerConnection, local *capture.Local) error {
 // gatherWait bounds the wait for every candidate when trickle ICE is off.
 const gatherWait = 10 * time.Second
 
+// hostWait bounds the wait for a first host candidate before a trickled
+// offer goes out. Host candidates are ready within a ms or two of
+// SetLocalDescription: the offer carries those gathered by then, so the
+// master can start its connectivity checks as soon as it answers, and the
+// rest (server reflexive, relay) trickle.
+const hostWait = 5 * time.Millisecond
+
 // sendOffer sends the local offer, then the candidates gathered so far.
 // With trickle ICE off it first waits for every candidate, which the offer
 // then carries.
@@ -122,7 +135,15 @@ func (s *session) sendOffer(ctx context.Context, conn *kvs.Conn, pc *webrtc.Peer
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	} else if s.deps.cfg.SendCandidates.Has(CandidateHost) {
+		select {
+		case <-s.neg.hostReady:
+		case <-time.After(hostWait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	// pion's LocalDescription carries the candidates gathered so far.
 	offer := *pc.LocalDescription()
 	offer.SDP = s.deps.cfg.SendCandidates.filterSDP(offer.SDP)
 	// Anything received before the offer started going out is stale.
@@ -131,7 +152,7 @@ func (s *session) sendOffer(ctx context.Context, conn *kvs.Conn, pc *webrtc.Peer
 		return fmt.Errorf("send offer: %w", err)
 	}
 	s.phase(PhaseOfferSent, time.Now(), nil)
-	s.flushCandidates(conn)
+	s.flushCandidates(conn, sdpCandidates(offer.SDP))
 	s.goFunc(func() { s.statsLoop(pc) })
 	return nil
 }
@@ -148,8 +169,16 @@ func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
 	}
 	n := &s.neg
 	n.candMu.Lock()
+	if n.inOffer[strings.TrimPrefix(c.Candidate, "candidate:")] {
+		n.candMu.Unlock()
+		return // pion put it in the offer before it reported it
+	}
 	if !n.offerSent {
 		n.outCands = append(n.outCands, c)
+		if !n.hostSeen && candidateType(c.Candidate) == CandidateHost {
+			n.hostSeen = true
+			close(n.hostReady)
+		}
 		n.candMu.Unlock()
 		return
 	}
@@ -163,14 +192,19 @@ func (s *session) sendCandidate(c webrtc.ICECandidateInit) {
 	}
 }
 
-func (s *session) flushCandidates(conn *kvs.Conn) {
+// flushCandidates trickles the candidates gathered before the offer that the
+// offer does not carry (inOffer).
+func (s *session) flushCandidates(conn *kvs.Conn, inOffer map[string]bool) {
 	n := &s.neg
 	n.candMu.Lock()
-	n.offerSent = true
+	n.offerSent, n.inOffer = true, inOffer
 	pending := n.outCands
 	n.outCands = nil
 	n.candMu.Unlock()
 	for _, c := range pending {
+		if inOffer[strings.TrimPrefix(c.Candidate, "candidate:")] {
+			continue
+		}
 		if err := conn.SendCandidate(s.ctx, c, "", ""); err != nil {
 			s.log.Debug("candidate not sent", "error", err)
 		}

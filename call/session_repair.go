@@ -93,6 +93,11 @@ func (s *session) iceRestart() {
 	// cannot connect. Queue them, as for the first answer: onAnswer applies
 	// the restart's answer, then adds them.
 	s.neg.remoteOK = false
+	// The restart gathers anew: its candidates all trickle, also one that
+	// looks like a candidate of the first offer.
+	s.neg.candMu.Lock()
+	s.neg.inOffer = nil
+	s.neg.candMu.Unlock()
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
 	if err == nil {
 		err = s.pc.SetLocalDescription(offer)
