@@ -183,7 +183,11 @@ func Open(o Options) (*Local, error) {
 	if vt, ok := l.Video.(*mediadevices.VideoTrack); ok {
 		vt.Transform(l.videoGate)
 		// The preferred codec's encoder, built while the call is set up.
-		l.warm = warmUp(builders[0], vt)
+		var prepare func()
+		if l.pattern != nil {
+			prepare = l.pattern.Prepare
+		}
+		l.warm = warmUp(builders[0], vt, prepare)
 		builders[0].warm = l.warm
 	}
 	if at, ok := l.Audio.(*mediadevices.AudioTrack); ok {

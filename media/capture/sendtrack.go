@@ -120,6 +120,13 @@ func (t *SendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w", t.id, ErrTrackClosed)
 	}
 	w := &sendWriter{t: t, next: ctx.WriteStream(), ready: make(chan struct{})}
+	if t.kick != nil {
+		// mediadevices' Bind reads a new frame from the source to learn its
+		// format (a new broadcaster reader never gets the last one): without
+		// the kick pion's SetLocalDescription or SetRemoteDescription waits up
+		// to a frame interval for the pattern's next frame.
+		t.kick()
+	}
 	params, err := t.inner.Bind(&bindContext{TrackLocalContext: ctx, w: w})
 	if err != nil {
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w", t.id, err)

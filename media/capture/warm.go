@@ -22,7 +22,8 @@ import (
 // warmEncoder is one encoder built ahead for a videoBuilder.
 type warmEncoder struct {
 	building chan struct{} // closed once the format is known and the build begins
-	done     chan struct{} // closed once the build has ended
+	built    chan struct{} // closed once the build has ended
+	done     chan struct{} // closed once the build and the preparation have ended
 	src      lateReader    // the encoder's source, given at the binding
 
 	mu    sync.Mutex
@@ -31,30 +32,42 @@ type warmEncoder struct {
 	taken bool
 }
 
-// warmUp starts building b's encoder for track's format in the background.
-func warmUp(b *videoBuilder, track *mediadevices.VideoTrack) *warmEncoder {
-	w := &warmEncoder{building: make(chan struct{}), done: make(chan struct{})}
+// warmUp starts building b's encoder for track's format in the background,
+// then runs prepare (when not nil): more of the source's set-up that need not
+// delay the call.
+func warmUp(b *videoBuilder, track *mediadevices.VideoTrack, prepare func()) *warmEncoder {
+	w := &warmEncoder{building: make(chan struct{}), built: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		// The format as mediadevices detects it at Bind: the first frame a new
-		// reader of the track sees (which that read also buffers for Bind).
-		var p prop.Media
-		r := video.DetectChanges(0, 0, func(m prop.Media) { p = m })(track.NewReader(false))
-		if _, release, err := r.Read(); err != nil {
-			return
-		} else if release != nil {
-			release()
+		if w.build(b, track) && prepare != nil {
+			prepare()
 		}
-		close(w.building)
-		enc, err := b.inner.BuildVideoEncoder(&w.src, p)
-		if err != nil {
-			return
-		}
-		w.mu.Lock()
-		w.enc, w.prop = enc, p
-		w.mu.Unlock()
 	}()
 	return w
+}
+
+// build builds b's encoder for the format of track's next frame. It reports
+// false when that frame could not be read (the source is closed).
+func (w *warmEncoder) build(b *videoBuilder, track *mediadevices.VideoTrack) bool {
+	defer close(w.built)
+	// The format as mediadevices detects it at Bind: that of the next frame
+	// a new reader of the track sees.
+	var p prop.Media
+	r := video.DetectChanges(0, 0, func(m prop.Media) { p = m })(track.NewReader(false))
+	if _, release, err := r.Read(); err != nil {
+		return false
+	} else if release != nil {
+		release()
+	}
+	close(w.building)
+	enc, err := b.inner.BuildVideoEncoder(&w.src, p)
+	if err != nil {
+		return true
+	}
+	w.mu.Lock()
+	w.enc, w.prop = enc, p
+	w.mu.Unlock()
+	return true
 }
 
 // take returns the warm encoder, now reading from r, when it is built for p
@@ -67,8 +80,8 @@ func (w *warmEncoder) take(r video.Reader, p prop.Media) codec.ReadCloser {
 	}
 	select {
 	case <-w.building:
-		<-w.done
-	case <-w.done:
+		<-w.built
+	case <-w.built:
 	default:
 		return nil
 	}

@@ -124,17 +124,18 @@ const numBuffers = 4
 // Read is meant to be called from one goroutine at a time (mediadevices does so); Close may be
 // called from any goroutine.
 type Generator struct {
-	style   Style
-	fps     int
-	lay     layout
-	frames  [numBuffers]*image.YCbCr // made by frame on first use
-	static  *image.YCbCr             // the static drawing the frames start from (shared, read only)
-	next    int
-	counter uint32
-	started bool
-	start   time.Time
-	release func()
-	text    [textLen]byte
+	style    Style
+	fps      int
+	lay      layout
+	frames   [numBuffers]*image.YCbCr // made by frame on first use, or by Prepare
+	framesMu sync.Mutex               // guards the frames slots (not their pixels: Read's alone)
+	static   *image.YCbCr             // the static drawing the frames start from (shared, read only)
+	next     int
+	counter  uint32
+	started  bool
+	start    time.Time
+	release  func()
+	text     [textLen]byte
 
 	ticker    *time.Ticker
 	kick      chan struct{}
@@ -206,9 +207,10 @@ func staticFrame(g *Generator) *image.YCbCr {
 }
 
 // frame returns buffer i, made from the static drawing when it is first
-// used: a generator's buffers are filled over its first frames rather than
-// all in New, which is on a call's set-up path.
+// used (or by Prepare): New, which is on a call's set-up path, makes none.
 func (g *Generator) frame(i int) *image.YCbCr {
+	g.framesMu.Lock()
+	defer g.framesMu.Unlock()
 	if g.frames[i] == nil {
 		img := image.NewYCbCr(g.static.Rect, image.YCbCrSubsampleRatio420)
 		copy(img.Y, g.static.Y)
@@ -217,6 +219,15 @@ func (g *Generator) frame(i int) *image.YCbCr {
 		g.frames[i] = img
 	}
 	return g.frames[i]
+}
+
+// Prepare makes every buffer not made yet, so that no Read has to (a
+// buffer is 1.4 MB at 720p: making one in a busy process takes ms). It is
+// meant for a goroutine of its own, and is safe beside Read.
+func (g *Generator) Prepare() {
+	for i := range g.frames {
+		g.frame(i)
+	}
 }
 
 // ID identifies the source to mediadevices.

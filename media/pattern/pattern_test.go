@@ -399,7 +399,7 @@ func BenchmarkNew720p(b *testing.B) {
 func BenchmarkDraw720p(b *testing.B) {
 	g := New(1280, 720, 30, StyleMaster)
 	defer g.Close()
-	img := g.frames[0]
+	img := g.frame(0)
 	now := time.Now()
 	b.ReportAllocs()
 	var i uint32
@@ -485,5 +485,33 @@ func TestStaticDrawingPerStyle(t *testing.T) {
 	}
 	if again.static != master.static {
 		t.Error("a second generator of the same size and style drew the static part again")
+	}
+}
+
+// TestPrepareBesideRead: Prepare makes every buffer while Read runs on
+// another goroutine (the race detector watches), and the frames Read
+// returns meanwhile are whole pictures.
+func TestPrepareBesideRead(t *testing.T) {
+	g := New(320, 240, 120, StyleViewer)
+	defer g.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.Prepare()
+	}()
+	for range 3 {
+		img, _, err := g.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := ReadCounter(img); !ok {
+			t.Error("a frame read beside Prepare has no readable counter")
+		}
+	}
+	<-done
+	for i, f := range g.frames {
+		if f == nil {
+			t.Errorf("buffer %d not made by Prepare", i)
+		}
 	}
 }
