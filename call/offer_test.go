@@ -9,6 +9,7 @@ import (
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/demo"
 	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 )
 
 // dialAsMaster opens the demo channel's signaling as its master, for a test
@@ -108,5 +109,30 @@ func TestOfferCarriesHostCandidates(t *testing.T) {
 	}
 	if !relay {
 		t.Errorf("the relay candidate reached the master neither in the offer nor trickled (%d trickled: %q)\n%s", len(trickled), trickled, sdp)
+	}
+}
+
+// TestSocketOpensBesideTheICEServers: on a first connect (nothing cached)
+// the signaling socket opens as soon as the endpoint is known, while the
+// ICE servers are still being fetched: with GetIceServerConfig answering
+// 300 ms late, the viewer's socket is open before that answer.
+func TestSocketOpensBesideTheICEServers(t *testing.T) {
+	r := newRig(t, emulator.Faults{ICEConfigDelay: 300 * time.Millisecond}, nil)
+	r.ctrl.Connect()
+	ff := r.waitLive(20 * time.Second)
+	var connected, iceConfig time.Time
+	for _, ev := range r.demo.Emulator.Events() {
+		switch {
+		case ev.Kind == emulator.EventConnect && ev.ClientID == ff.ClientID && connected.IsZero():
+			connected = ev.Time
+		case ev.Kind == emulator.EventControlPlane && ev.Action == "GetIceServerConfig":
+			iceConfig = ev.Time // the viewer's comes after the master's: keep the last
+		}
+	}
+	if connected.IsZero() || iceConfig.IsZero() {
+		t.Fatalf("no socket (%v) or no ICE config request (%v) in the emulator's log", connected, iceConfig)
+	}
+	if !connected.Before(iceConfig) {
+		t.Errorf("the socket opened %v after the ICE servers came: it waited for them", connected.Sub(iceConfig))
 	}
 }

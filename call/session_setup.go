@@ -12,40 +12,60 @@ import (
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
-// controlPlane resolves the channel, its endpoints and ICE servers, reusing
-// the controller's AWS configuration and its cache where the answers are
-// still valid: then it makes no request at all.
+// controlPlane resolves the channel, its endpoints and its ICE servers one
+// after the other (channelEndpoints, iceServers).
 func (s *session) controlPlane(ctx context.Context) (kvs.Config, *controlPlaneResult, error) {
-	channel := s.deps.cfg.Channel
-	cache := s.deps.cp
-	cfg, err := cache.awsConfig(ctx, s.deps.cfg.AWS)
-	if err != nil {
-		return kvs.Config{}, nil, err
+	cfg, res, cp, err := s.channelEndpoints(ctx)
+	if err == nil {
+		err = s.iceServers(ctx, cfg, cp, &res)
 	}
-	res, hit := cache.lookup(channel)
-	var cp *kvs.ControlPlane
+	if err != nil {
+		return cfg, nil, err
+	}
+	return cfg, &res, nil
+}
+
+// channelEndpoints resolves the channel and its endpoints, reusing the
+// controller's AWS configuration and its cache where the answers are still
+// valid: then it makes no request at all. cp is nil on a cache hit.
+func (s *session) channelEndpoints(ctx context.Context) (cfg kvs.Config, res controlPlaneResult, cp *kvs.ControlPlane, err error) {
+	channel := s.deps.cfg.Channel
+	cfg, err = s.deps.cp.awsConfig(ctx, s.deps.cfg.AWS)
+	if err != nil {
+		return cfg, res, nil, err
+	}
+	res, hit := s.deps.cp.lookup(channel)
 	if !hit {
 		cp = kvs.NewControlPlane(cfg)
 		if res.channel, err = cp.DescribeChannel(ctx, channel); err != nil {
-			return cfg, nil, err
+			return cfg, res, nil, err
 		}
 		if res.endpoints, err = cp.GetEndpoints(ctx, res.channel.ARN, kvs.RoleViewer); err != nil {
-			return cfg, nil, err
-		}
-	}
-	if time.Until(res.ice.Expires) < iceMinValid {
-		// TURN credentials expire (Ttl ~300 s): never use ones about to.
-		if cp == nil {
-			cp = kvs.NewControlPlane(cfg)
-		}
-		if res.ice, err = fetchICE(ctx, cp, res, s.clientID); err != nil {
-			return cfg, nil, err
+			return cfg, res, nil, err
 		}
 	}
 	res.loopback = isLoopbackURL(res.endpoints.WSS)
-	cache.store(channel, res)
-	cache.scheduleICERefresh(cfg, channel, s.clientID, s.log)
-	return cfg, &res, nil
+	return cfg, res, cp, nil
+}
+
+// iceServers fills res.ice from the cache, or fetches the channel's ICE
+// servers when the cached ones are about to expire (TURN credentials last
+// ~300 s: never use ones about to expire), and keeps the answers.
+func (s *session) iceServers(ctx context.Context, cfg kvs.Config, cp *kvs.ControlPlane, res *controlPlaneResult) error {
+	if time.Until(res.ice.Expires) < iceMinValid {
+		if cp == nil {
+			cp = kvs.NewControlPlane(cfg)
+		}
+		ice, err := fetchICE(ctx, cp, *res, s.clientID)
+		if err != nil {
+			return err
+		}
+		res.ice = ice
+	}
+	channel := s.deps.cfg.Channel
+	s.deps.cp.store(channel, *res)
+	s.deps.cp.scheduleICERefresh(cfg, channel, s.clientID, s.log)
+	return nil
 }
 
 func (s *session) rtcOptions(sel *mediadevices.CodecSelector) rtc.Options {
@@ -78,19 +98,28 @@ type dialResult struct {
 }
 
 // run sets the call up and then serves signaling until the session ends:
-// local media, the control plane and signaling run side by side; the offer
-// goes out once the peer connection and the socket are both ready.
+// local media, the control plane and signaling run side by side (the socket
+// opens once the endpoint is known, beside the ICE servers' request); the
+// offer goes out once the peer connection and the socket are both ready.
 func (s *session) run() {
 	ctx := s.ctx
 	localCh := s.openLocal(ctx)
-	cfg, res, err := s.controlPlane(ctx)
+	cfg, res, cp, err := s.channelEndpoints(ctx)
 	if err != nil {
 		s.failed(classify(err, ClassControlPlane), err)
 		return
 	}
-	s.kcfg, s.cpRes = cfg, res
-	s.phase(PhaseControlPlane, time.Now(), nil)
+	// The socket opens as soon as the endpoint is known, while the ICE
+	// servers are fetched (when they are not cached): the dial reads only
+	// the channel and the endpoints of s.cpRes, iceServers only writes its
+	// ice.
+	s.kcfg, s.cpRes = cfg, &res
 	dialCh := s.openSignaling(ctx)
+	if err := s.iceServers(ctx, cfg, cp, s.cpRes); err != nil {
+		s.failed(classify(err, ClassControlPlane), err)
+		return
+	}
+	s.phase(PhaseControlPlane, time.Now(), nil)
 
 	var lr localResult
 	select {

@@ -217,7 +217,16 @@ func (e *Emulator) opDelete(_ *http.Request, body []byte) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-func (e *Emulator) opGetIceServerConfig(_ *http.Request, body []byte) (any, *apiError) {
+func (e *Emulator) opGetIceServerConfig(r *http.Request, body []byte) (any, *apiError) {
+	e.mu.Lock()
+	delay := e.faults.ICEConfigDelay
+	e.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		}
+	}
 	var in struct {
 		ChannelARN        string
 		ClientID          string `json:"ClientId"`

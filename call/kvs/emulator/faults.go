@@ -21,6 +21,10 @@ type Faults struct {
 	// fetches TURN servers first or sits behind a slow uplink: a viewer's
 	// offer, and what that viewer sends after it, reach the master this late.
 	AnswerDelay time.Duration
+	// ICEConfigDelay makes GetIceServerConfig answer this long late, as the
+	// service does from far away: a viewer that waits for it before opening
+	// its socket loses this much.
+	ICEConfigDelay time.Duration
 	// ReuseCooldown emulates the field bug: offers of a viewer connection whose ClientId
 	// had a session that closed less than this long before it connected get no answer
 	// (they are dropped). 0 turns it off.
@@ -102,6 +106,7 @@ var faultKeys = []faultKey{
 	{name: "drop-offers", num: func(f *Faults) *int { return &f.DropNextOffers }},
 	{name: "drop-offer-every", num: func(f *Faults) *int { return &f.DropOfferEvery }},
 	{name: "delay-answer", dur: func(f *Faults) *time.Duration { return &f.AnswerDelay }},
+	{name: "delay-ice-config", dur: func(f *Faults) *time.Duration { return &f.ICEConfigDelay }},
 	{name: "reuse-cooldown", dur: func(f *Faults) *time.Duration { return &f.ReuseCooldown }},
 	{name: "stale-viewers", dur: func(f *Faults) *time.Duration { return &f.StaleViewerHold }},
 	{name: "go-away-after", dur: func(f *Faults) *time.Duration { return &f.GoAwayAfter }},

@@ -8,7 +8,7 @@ import (
 )
 
 func TestParseFaultsRoundTrip(t *testing.T) {
-	spec := "drop-offers=2,drop-offer-every=3,delay-answer=2s,reuse-cooldown=60s,stale-viewers=30s," +
+	spec := "drop-offers=2,drop-offer-every=3,delay-answer=2s,delay-ice-config=150ms,reuse-cooldown=60s,stale-viewers=30s," +
 		"go-away-after=3s,reconnect-ice-after=3s,drop-socket-after=2s,malformed-every=2,reject-403=1," +
 		"stall-http=2,stall-ws=1,reject-unrecognized-client=1,reject-invalid-signature=2,reject-expired-token=3,no-turn=1," +
 		"loss=2.5%,delay=80ms,blackout=3s@5s"
@@ -17,7 +17,7 @@ func TestParseFaultsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Faults{
-		DropNextOffers: 2, DropOfferEvery: 3, AnswerDelay: 2 * time.Second, ReuseCooldown: time.Minute,
+		DropNextOffers: 2, DropOfferEvery: 3, AnswerDelay: 2 * time.Second, ICEConfigDelay: 150 * time.Millisecond, ReuseCooldown: time.Minute,
 		StaleViewerHold: 30 * time.Second, GoAwayAfter: 3 * time.Second, ReconnectICEAfter: 3 * time.Second,
 		DropSocketAfter: 2 * time.Second, MalformedEvery: 2, Reject403: 1,
 		StallHTTP: 2, StallWS: 1, RejectUnrecognizedClient: 1, RejectInvalidSignature: 2, RejectExpiredToken: 3, NoTURN: 1,
