@@ -144,6 +144,8 @@ type Generator struct {
 
 	// ink and background of the box band, per style.
 	boxBG, boxInk byte
+	// flash: draw the A/V sync flash (SetSyncMarks).
+	flash bool
 }
 
 // New returns a generator of width x height frames at fps frames per second. The width and
@@ -336,7 +338,8 @@ func (g *Generator) drawStatic(img *image.YCbCr) {
 	}
 }
 
-// drawDynamic draws what changes per frame: code strip, text line and moving box.
+// drawDynamic draws what changes per frame: code strip, text line, moving box and the sync
+// flash.
 func (g *Generator) drawDynamic(img *image.YCbCr, counter uint32, t time.Time) {
 	l := g.lay
 	drawCode(img.Y, img.YStride, l.w, l.h, 0, l.codeBottom, counter)
@@ -361,6 +364,9 @@ func (g *Generator) drawDynamic(img *image.YCbCr, counter uint32, t time.Time) {
 	x := (int(int64(span)*int64(phase)/int64(sweep)) &^ 1)
 	y := l.barsBottom + (l.stampTop-l.barsBottom-l.boxSize)/2
 	fillLuma(img.Y, img.YStride, l.w, l.h, x, y, l.boxSize, l.boxSize, g.boxInk)
+	if g.flashing(t) {
+		g.drawFlash(img)
+	}
 }
 
 // formatText writes "MASTER #1234567 12:34:56.789" into g.text without allocating and returns it.

@@ -29,6 +29,9 @@ type Tone struct {
 	next     int
 	started  bool
 	release  func()
+	// beeps and beepOffset: SetBeeps.
+	beeps      bool
+	beepOffset time.Duration
 
 	ticker    *time.Ticker
 	done      chan struct{}
@@ -75,26 +78,36 @@ func (t *Tone) Read() (wave.Audio, func(), error) {
 		return nil, nil, io.EOF
 	default:
 	}
+	now := time.Now()
 	if !t.started {
 		t.started = true
 	} else {
 		select {
 		case <-t.done:
 			return nil, nil, io.EOF
-		case <-t.ticker.C:
+		case now = <-t.ticker.C:
 		}
 	}
 	c := t.chunks[t.next]
 	t.next = (t.next + 1) % numBuffers
-	t.fill(c.Data)
+	t.fill(c.Data, now)
 	return c, t.release, nil
 }
 
-// fill writes the next samples of the tone into the interleaved buffer data.
-func (t *Tone) fill(data []int16) {
+// fill writes the next samples of the tone into the interleaved buffer data, a chunk read at
+// end: like a microphone's, it holds the ToneChunk before end.
+func (t *Tone) fill(data []int16, end time.Time) {
 	const peak = ToneAmplitude * math.MaxInt16
+	frames := len(data) / t.channels
+	start := end.UnixNano() - int64(frames)*int64(time.Second)/int64(t.rate)
 	for i := 0; i < len(data); i += t.channels {
 		s := int16(math.Round(peak * math.Sin(t.phase)))
+		if t.beeps {
+			at := start + int64(i/t.channels)*int64(time.Second)/int64(t.rate)
+			if b, ok := beepSample(at, t.beepOffset); ok {
+				s = b
+			}
+		}
 		for ch := range t.channels {
 			data[i+ch] = s
 		}
