@@ -20,6 +20,7 @@ type masterFlags struct {
 	channel, codec         string
 	width, height, fps     int
 	noAudio, json, verbose bool
+	avOffset               time.Duration
 }
 
 func (f *masterFlags) bind(fs *flag.FlagSet) {
@@ -35,6 +36,7 @@ func (f *masterFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.height, "height", 720, "test pattern height")
 	fs.IntVar(&f.fps, "fps", 30, "test pattern frame rate")
 	fs.BoolVar(&f.noAudio, "no-audio", false, "send no tone")
+	fs.DurationVar(&f.avOffset, "av-offset", 0, "make the audio late by this much on purpose (negative: early), to check a viewer's A/V sync meter: the beep comes this long after the flash")
 	fs.BoolVar(&f.json, "json", false, "print one JSON event per viewer event on stdout")
 	fs.BoolVar(&f.verbose, "v", false, "debug logs on stderr")
 }
@@ -56,7 +58,7 @@ func runMaster(ctx context.Context, args []string) error {
 	out := call.NewJSONWriter(os.Stdout, time.Now())
 	m, err := master.Start(ctx, master.Options{
 		AWS: f.aws, Channel: f.channel, Codec: f.codec, Width: f.width, Height: f.height, FPS: f.fps,
-		NoAudio: f.noAudio, Loopback: loopbackEndpoint(f.aws.EndpointURL), Logger: log,
+		NoAudio: f.noAudio, AVOffset: f.avOffset, Loopback: loopbackEndpoint(f.aws.EndpointURL), Logger: log,
 		OnEvent: func(e master.Event) { printMasterEvent(out, f.json, e) },
 	})
 	if err != nil {

@@ -158,4 +158,13 @@ type Stats struct {
 	// the NTP time it carries: the network's one-way delay plus the two
 	// clocks' difference (0: no report yet).
 	SenderReportDelay time.Duration
+	// AVSync is the median, over the last 10 s, of how much later the master's
+	// audio is presented than its video: positive means the audio is late,
+	// negative early. Read from a pattern master's sync marks (a flash and a
+	// beep on the same instant each second), at the video sink and where the
+	// decoded audio enters the output's buffer (plus the audio buffered ahead
+	// of it; the output device's own latency not included). AVSyncSamples is
+	// how many flash-beep pairs it covers (0: none, e.g. a camera master).
+	AVSync        time.Duration
+	AVSyncSamples int
 }

@@ -125,14 +125,17 @@ func ntpTime(ntp uint64) time.Time {
 	return time.Unix(secs, int64(frac*1e9>>32))
 }
 
-// meteredSink is a session's video sink with the latency meter in front.
+// meteredSink is a session's video sink with the latency and A/V sync
+// meters in front.
 type meteredSink struct {
 	gatedSink
-	m *latencyMeter
+	m  *latencyMeter
+	av *avSyncMeter
 }
 
 // PutFrame implements sink.FrameSink.
 func (s meteredSink) PutFrame(f sink.Frame) {
 	s.m.frame(f)
+	s.av.frame(f)
 	s.gatedSink.PutFrame(f)
 }

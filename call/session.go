@@ -119,6 +119,7 @@ type session struct {
 	neg     negotiation // run goroutine only, but for the candidates it guards itself
 	data    dataChannel
 	latency latencyMeter // the master's frames' capture-to-decode time
+	avsync  avSyncMeter  // the master's audio against its video, when presented
 
 	iceUp            atomic.Bool // ICE has connected at least once
 	signalingDropped atomic.Bool // a signaling socket of the session was closed under it

@@ -65,7 +65,7 @@ func (s *session) receiveVideo(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote
 	}
 	first := true
 	return receive.Video(s.ctx, tr, receive.VideoOptions{
-		Sink:  meteredSink{gatedSink{s, s.deps.remote}, &s.latency},
+		Sink:  meteredSink{gatedSink{s, s.deps.remote}, &s.latency, &s.avsync},
 		Stats: st,
 		SendPLI: func() error {
 			return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
@@ -106,10 +106,14 @@ func (s *session) receiveAudio(tr *webrtc.TrackRemote) error {
 		player.OnDeviceLost(func(err error) { s.notice(err.Error()) })
 	}
 	return receive.Audio(s.ctx, tr, receive.AudioOptions{
-		Out: func(pcm []int16, _, _ int) {
+		Out: func(pcm []int16, rate, channels int) {
+			// Presented once the audio buffered ahead of it has played (see avsync.go).
+			start := time.Now()
 			if player != nil {
+				start = start.Add(player.Delay())
 				player.Write(pcm)
 			}
+			s.avsync.audio(pcm, rate, channels, start)
 		},
 		Logger: s.log,
 		Stats:  st,

@@ -61,6 +61,7 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			s.data.mu.Unlock()
 			st.Latency, st.LatencyP95, st.LatencySamples = s.latency.percentiles(now)
 			st.SenderReportDelay = s.latency.senderReportDelay()
+			st.AVSync, st.AVSyncSamples = s.avsync.median(now)
 			secs := now.Sub(prevAt).Seconds()
 			if secs > 0 && prevAt != (time.Time{}) {
 				st.InboundKbps = float64(st.bytesIn-prevIn) * 8 / 1000 / secs

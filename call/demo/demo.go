@@ -28,7 +28,9 @@ type Options struct {
 	Width     int    // the master's picture; default 1280x720@30
 	Height    int
 	FPS       int
-	EventLog  string // optional path of the emulator's JSON-lines event log
+	// AVOffset makes the master's audio late by this much on purpose (master.Options.AVOffset).
+	AVOffset time.Duration
+	EventLog string // optional path of the emulator's JSON-lines event log
 	// NoDataChannel makes the master ignore the viewers' data channels.
 	NoDataChannel bool
 	Logger        *slog.Logger
@@ -67,6 +69,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	m, err := master.Start(ctx, master.Options{
 		AWS: d.AWSOptions(), Channel: Channel,
 		Width: o.Width, Height: o.Height, FPS: o.FPS, Codec: o.Codec, NoDataChannel: o.NoDataChannel,
+		AVOffset: o.AVOffset,
 		Loopback: true,
 		Logger:   o.Logger.With("component", "master"),
 	})

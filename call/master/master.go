@@ -9,7 +9,8 @@
 // It connects to a signaling channel as master, answers each viewer's offer
 // with a peer connection of its own (a new offer from the same ClientId
 // replaces that viewer's connection, as the official JS master does), sends a
-// moving test pattern with a frame counter and a clock plus a tone, and
+// moving test pattern with a frame counter and a clock plus a tone (which
+// flashes and beeps together once a second, for A/V sync meters), and
 // decodes what each viewer sends, counting frames and audio packets and
 // reading the viewer pattern's frame counter, so tests can prove that a viewer
 // really sends.
@@ -81,6 +82,10 @@ type Options struct {
 	Codec string
 	// NoAudio turns the tone off.
 	NoAudio bool
+	// AVOffset makes the audio late (negative: early) by this much on purpose: the beep each
+	// second comes that long after the picture's flash (see media/pattern's sync marks), to
+	// check a viewer's A/V sync meter. Within ±pattern.MaxBeepOffset.
+	AVOffset time.Duration
 	// OnEvent, when set, is called (from the master's goroutines, one event
 	// at a time per viewer) with what happens to each viewer.
 	OnEvent func(Event)
@@ -196,6 +201,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Channel == "" {
 		return o, errors.New("no channel")
 	}
+	if o.AVOffset < -pattern.MaxBeepOffset || o.AVOffset > pattern.MaxBeepOffset {
+		return o, fmt.Errorf("A/V offset %s outside ±%s", o.AVOffset, pattern.MaxBeepOffset)
+	}
 	return o, nil
 }
 
@@ -236,7 +244,8 @@ func (m *Master) SetMediaPaused(paused bool) {
 }
 
 // captureOptions are the options of the capture.Local of every viewer: the
-// master's test pattern and the tone, or no audio.
+// master's test pattern and the tone, or no audio, with the A/V sync marks
+// (a flash and a beep each second).
 func (o Options) captureOptions(log *slog.Logger) capture.Options {
 	audio := capture.SourceTone
 	if o.NoAudio {
@@ -246,8 +255,9 @@ func (o Options) captureOptions(log *slog.Logger) capture.Options {
 		Video: capture.SourceTest, Audio: audio,
 		Width: o.Width, Height: o.Height, FPS: o.FPS, Codec: o.Codec,
 		PatternStyle: pattern.StyleMaster,
-		StreamID:     "kvs-master",
-		Logger:       log,
+		SyncMarks:    true, AVOffset: o.AVOffset,
+		StreamID: "kvs-master",
+		Logger:   log,
 	}
 }
 

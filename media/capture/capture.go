@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/driver"
@@ -82,6 +83,11 @@ type Options struct {
 	VideoBitrate int
 	// PatternStyle is the look of the test pattern.
 	PatternStyle pattern.Style
+	// SyncMarks makes the test pattern flash and the tone beep on each whole second, for a
+	// receiver's A/V sync meter (pattern.SetSyncMarks, pattern.SetBeeps); AVOffset shifts the
+	// beeps on purpose: positive makes the audio late.
+	SyncMarks bool
+	AVOffset  time.Duration
 	// StreamID is the stream id of VideoSend and AudioSend in the SDP; "" means a random one.
 	StreamID string
 	// Logger gets the send tracks' debug messages (nil means discard them) and the H.264
@@ -250,6 +256,7 @@ func (l *Local) openVideo(o Options) error {
 
 func (l *Local) openPattern(o Options) {
 	l.pattern = pattern.New(o.Width, o.Height, o.FPS, o.PatternStyle)
+	l.pattern.SetSyncMarks(o.SyncMarks)
 	l.Video = mediadevices.NewVideoTrack(l.pattern, l.Selector)
 	l.VideoSource = SourceTest
 }
@@ -281,7 +288,7 @@ func (l *Local) openAudio(o Options) error {
 	case SourceNone:
 		return nil
 	case SourceTone:
-		l.openTone()
+		l.openTone(o)
 		return nil
 	case SourceMic, SourceAuto:
 	default:
@@ -310,12 +317,16 @@ func (l *Local) openAudio(o Options) error {
 	} else {
 		l.Notes = append(l.Notes, fmt.Sprintf("microphone unusable (%v): sending a tone", err))
 	}
-	l.openTone()
+	l.openTone(o)
 	return nil
 }
 
-func (l *Local) openTone() {
-	l.Audio = mediadevices.NewAudioTrack(pattern.NewTone(ToneHz, toneRate, toneChannels), l.Selector)
+func (l *Local) openTone(o Options) {
+	tone := pattern.NewTone(ToneHz, toneRate, toneChannels)
+	if o.SyncMarks {
+		tone.SetBeeps(o.AVOffset)
+	}
+	l.Audio = mediadevices.NewAudioTrack(tone, l.Selector)
 	l.AudioSource = SourceTone
 }
 
