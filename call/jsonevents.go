@@ -84,6 +84,10 @@ func (j *JSONWriter) Event(e Event) {
 			j.Write(t, "latency", map[string]any{"p50_ms": Millis(s.Latency), "p95_ms": Millis(s.LatencyP95), "samples": s.LatencySamples,
 				"sender_report_ms": Millis(s.SenderReportDelay)})
 		}
+		if s := e.Stats; s != nil && s.AVSyncSamples > 0 {
+			// Positive: the audio is late.
+			j.Write(t, "av_sync", map[string]any{"offset_ms": Millis(s.AVSync), "samples": s.AVSyncSamples})
+		}
 	case EventData:
 		j.dataEvent(t, e.Data)
 	}

@@ -278,7 +278,24 @@ func FormatStats(s *call.Stats) string {
 		// when the master is a camera on another machine.
 		parts = append(parts, fmt.Sprintf("RTCP one-way %d ms", s.SenderReportDelay.Milliseconds()))
 	}
+	if s.AVSyncSamples > 0 {
+		// Read from the master's flash and beep: a pattern master only.
+		parts = append(parts, "A/V "+AVSyncWords(s.AVSync))
+	}
 	return strings.Join(parts, " · ")
+}
+
+// AVSyncWords says an A/V offset (positive: audio late) in milliseconds and words,
+// e.g. "+24 ms (audio late)".
+func AVSyncWords(d time.Duration) string {
+	ms := d.Round(time.Millisecond).Milliseconds()
+	switch {
+	case ms > 0:
+		return fmt.Sprintf("+%d ms (audio late)", ms)
+	case ms < 0:
+		return fmt.Sprintf("%d ms (audio early)", ms)
+	}
+	return "0 ms (in sync)"
 }
 
 func kbps(v float64) string {

@@ -114,8 +114,9 @@ func TestVideoViewPacesPreview(t *testing.T) {
 }
 
 // TestFormatStats: the stats line under the video says what was negotiated
-// and measured, the data channel's round trip and the latency read from a
-// stamped pattern when there are some.
+// and measured, the data channel's round trip, the latency read from a
+// stamped pattern and the A/V offset read from its flashes and beeps when
+// there are some.
 func TestFormatStats(t *testing.T) {
 	s := &call.Stats{Width: 1280, Height: 720, Codec: "H264", FPS: 29.96, InboundKbps: 850, OutboundKbps: 820,
 		RTT: 12 * time.Millisecond, LossPercent: 0.5, CandidateType: "relay"}
@@ -130,6 +131,15 @@ func TestFormatStats(t *testing.T) {
 	s.SenderReportDelay = 2 * time.Millisecond
 	if got := FormatStats(s); !strings.HasSuffix(got, " · latency 48 ms (p95 61) · RTCP one-way 2 ms") {
 		t.Errorf("stats line %q", got)
+	}
+	s.AVSync, s.AVSyncSamples = 24400*time.Microsecond, 10
+	if got := FormatStats(s); !strings.HasSuffix(got, " · RTCP one-way 2 ms · A/V +24 ms (audio late)") {
+		t.Errorf("stats line %q", got)
+	}
+	for d, want := range map[time.Duration]string{-96 * time.Millisecond: "-96 ms (audio early)", 200 * time.Microsecond: "0 ms (in sync)"} {
+		if got := AVSyncWords(d); got != want {
+			t.Errorf("A/V offset %s in words: %q, want %q", d, got, want)
+		}
 	}
 	if got := FormatStats(nil); got != "no statistics yet" {
 		t.Errorf("no stats: %q", got)
