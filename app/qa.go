@@ -163,6 +163,9 @@ func printReport(rep qa.Report) {
 	if l := rep.Latency; l != nil {
 		fmt.Printf("%-20s %6d %9.1f %9.1f %9.1f   (capture to decode, read from the master's stamped pattern)\n", "latency", l.N, call.Millis(l.P50), call.Millis(l.P95), call.Millis(l.Max))
 	}
+	if a := rep.AVSync; a != nil {
+		fmt.Printf("%-20s %6d %9.1f %9.1f %9.1f   (audio after video, negative: before; from the master's flash and beep)\n", "av_sync", a.N, call.Millis(a.P50), call.Millis(a.P95), call.Millis(a.Max))
+	}
 	if rep.Viewers > 1 {
 		printViewers(rep)
 		return

@@ -42,6 +42,9 @@ func ReportSummary(rep qa.Report) string {
 	if l := rep.Latency; l != nil {
 		fmt.Fprintf(&sb, "\nLatency (capture to decode, from the master's stamped pattern; as good as the two machines' clocks): p50 %s · p95 %s · max %s", ms(l.P50), ms(l.P95), ms(l.Max))
 	}
+	if a := rep.AVSync; a != nil {
+		fmt.Fprintf(&sb, "\nA/V sync (audio after video; negative: before; from the master's flash and beep): p50 %s · p95 %s · max %s", ms(a.P50), ms(a.P95), ms(a.Max))
+	}
 	for _, v := range rep.PerViewer {
 		fmt.Fprintf(&sb, "\nViewer %d: %d ok · %d failed · first frame p50 %s · p95 %s · answer p50 %s",
 			v.Viewer, v.OK, v.Failed, ms(v.FirstFrame.P50), ms(v.FirstFrame.P95), ms(v.Answer.P50))

@@ -176,6 +176,7 @@ func TestQAViewSeveralViewers(t *testing.T) {
 		},
 		Load: &qa.Load{CPUPercentPerViewer: 12.5, RSSPeakKB: 200 << 10, RSSPerViewerKB: 15 << 10}}
 	rep.Results[0].Latency, rep.Results[2].Latency = 40*time.Millisecond, 60*time.Millisecond
+	rep.AVSync = &qa.Percentiles{N: 2, P50: 25 * time.Millisecond, P95: 31 * time.Millisecond, Max: 31 * time.Millisecond}
 	v.Finish(rep, nil)
 	if v.latAxis.Text != "0 – 60 ms · 2 of 4 cycles read · capture to decode" {
 		t.Errorf("latency axis %q", v.latAxis.Text)
@@ -184,7 +185,8 @@ func TestQAViewSeveralViewers(t *testing.T) {
 	if bar := img.RGBAAt(5, 95); bar == img.RGBAAt(15, 95) {
 		t.Errorf("the first cycle's 40 ms bar and the second cycle's missing one look the same (%v)", bar)
 	}
-	for _, want := range []string{"Viewer 1: 2 ok · 0 failed · first frame p50 200 ms", "Viewer 2: 1 ok · 1 failed", "viewer_limit 3"} {
+	for _, want := range []string{"Viewer 1: 2 ok · 0 failed · first frame p50 200 ms", "Viewer 2: 1 ok · 1 failed", "viewer_limit 3",
+		"A/V sync (audio after video; negative: before; from the master's flash and beep): p50 25 ms · p95 31 ms · max 31 ms"} {
 		if !strings.Contains(v.Summary.Text, want) {
 			t.Errorf("summary %q lacks %q", v.Summary.Text, want)
 		}

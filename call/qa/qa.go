@@ -56,6 +56,11 @@ type Cycle struct {
 	// master's stamped frames' age when decoded; 0 without a pattern master).
 	Latency    time.Duration `json:"-"`
 	LatencyP95 time.Duration `json:"-"`
+	// AVSync is the call's last A/V offset (how much later its audio is
+	// presented than its video; negative: early) and AVSyncSamples how many
+	// flash-beep pairs it covers (0: not measured, without a pattern master).
+	AVSync        time.Duration `json:"-"`
+	AVSyncSamples int           `json:"-"`
 }
 
 // Run makes o.Cycles calls and reports on them. It stops early, with the
@@ -118,6 +123,9 @@ type runner struct {
 	live   bool
 	// lat is the latest stats event's latency figures of the cycle.
 	lat, latP95 time.Duration
+	// av and avN are the latest stats event's A/V offset of the cycle.
+	av  time.Duration
+	avN int
 	// concurrent: other viewers run in this process, so the resources are
 	// read as they are instead of waiting for them to settle.
 	concurrent bool
@@ -126,6 +134,7 @@ type runner struct {
 func (r *runner) cycle(ctx context.Context, n int) Cycle {
 	c := Cycle{N: n, Phases: map[call.Phase]time.Duration{}}
 	r.lat, r.latP95 = 0, 0
+	r.av, r.avN = 0, 0
 	if r.o.Reconnect && r.live {
 		r.ctrl.Reconnect()
 	} else {
@@ -137,6 +146,7 @@ func (r *runner) cycle(ctx context.Context, n int) Cycle {
 		r.drain(ctx, r.o.Hold)
 	}
 	c.Latency, c.LatencyP95 = r.lat, r.latP95
+	c.AVSync, c.AVSyncSamples = r.av, r.avN
 	if !r.o.Reconnect || !c.OK || n == r.o.Cycles {
 		r.ctrl.Disconnect()
 		if td, ok := r.awaitTeardown(ctx, 30*time.Second); ok {
@@ -202,6 +212,9 @@ func (r *runner) awaitFirstFrame(ctx context.Context, c *Cycle) {
 func (r *runner) notify(e call.Event) {
 	if e.Kind == call.EventStats && e.Stats != nil && e.Stats.LatencySamples > 0 {
 		r.lat, r.latP95 = e.Stats.Latency, e.Stats.LatencyP95
+	}
+	if e.Kind == call.EventStats && e.Stats != nil && e.Stats.AVSyncSamples > 0 {
+		r.av, r.avN = e.Stats.AVSync, e.Stats.AVSyncSamples
 	}
 	if r.o.Event != nil {
 		r.o.Event(e)

@@ -111,3 +111,41 @@ func TestReconnectCycles(t *testing.T) {
 		t.Fatalf("ok %d failed %d, want 5/0", rep.OK, rep.Failed)
 	}
 }
+
+// TestCyclesReportAVSync: each cycle held long enough reports the A/V offset
+// the demo master's flashes and beeps give (about +25 ms: the audio's 20 ms
+// Opus frames and Opus's look-ahead; see call's TestAVSyncMeterReadsTheMastersOffset),
+// and the run's summary, the cycle events and the CSV carry it.
+func TestCyclesReportAVSync(t *testing.T) {
+	rep := run(t, emulator.Faults{}, qa.Options{Cycles: 2, Hold: 4 * time.Second})
+	if rep.OK != 2 {
+		t.Fatalf("ok %d of 2: %+v", rep.OK, rep.Results)
+	}
+	for _, c := range rep.Results {
+		t.Logf("cycle %d: A/V %s over %d pairs", c.N, c.AVSync, c.AVSyncSamples)
+		if c.AVSyncSamples == 0 || c.AVSync < 5*time.Millisecond || c.AVSync > 50*time.Millisecond {
+			t.Errorf("cycle %d: A/V %s over %d pairs, want about +25 ms", c.N, c.AVSync, c.AVSyncSamples)
+		}
+		if f := c.Fields(); f["av_sync_ms"] != call.Millis(c.AVSync) || f["av_sync_samples"] != c.AVSyncSamples {
+			t.Errorf("cycle %d's event fields %v", c.N, f)
+		}
+	}
+	if rep.AVSync == nil || rep.AVSync.N != 2 {
+		t.Fatalf("run A/V %+v, want both cycles'", rep.AVSync)
+	}
+	if got := rep.Summary()["av_sync_ms"]; got != rep.AVSync {
+		t.Errorf("summary av_sync_ms %v", got)
+	}
+	var cs bytes.Buffer
+	if err := rep.WriteCSV(&cs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&cs).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("CSV: %d rows, err %v", len(rows), err)
+	}
+	last := len(rows[0]) - 1
+	if rows[0][last] != "av_sync_ms" || rows[1][last] == "" {
+		t.Errorf("CSV column %q, first cycle %q", rows[0][last], rows[1][last])
+	}
+}

@@ -65,7 +65,10 @@ type Report struct {
 	// Multi-viewer runs: how many viewers ran at once, each one's summary,
 	// and what they cost the process.
 	// Latency summarises the cycles' latency medians (pattern masters only).
-	Latency   *Percentiles    `json:"latency_ms,omitempty"`
+	Latency *Percentiles `json:"latency_ms,omitempty"`
+	// AVSync summarises the cycles' A/V offsets (positive: audio late;
+	// pattern masters only).
+	AVSync    *Percentiles    `json:"av_sync_ms,omitempty"`
 	Viewers   int             `json:"viewers,omitempty"`
 	PerViewer []ViewerSummary `json:"per_viewer,omitempty"`
 	Load      *Load           `json:"load,omitempty"`
@@ -80,6 +83,9 @@ func (c Cycle) Fields() map[string]any {
 	}
 	if c.Latency > 0 {
 		f["latency_ms"], f["latency_p95_ms"] = ms(c.Latency), ms(c.LatencyP95)
+	}
+	if c.AVSyncSamples > 0 {
+		f["av_sync_ms"], f["av_sync_samples"] = ms(c.AVSync), c.AVSyncSamples
 	}
 	if c.Viewer > 0 {
 		f["viewer"] = c.Viewer
@@ -137,6 +143,16 @@ func (rep *Report) summarise() {
 	if len(lat) > 0 {
 		pc := percentiles(lat)
 		rep.Latency = &pc
+	}
+	var av []time.Duration
+	for _, c := range rep.Results {
+		if c.AVSyncSamples > 0 {
+			av = append(av, c.AVSync)
+		}
+	}
+	if len(av) > 0 {
+		pc := percentiles(av)
+		rep.AVSync = &pc
 	}
 	if rep.Viewers > 1 {
 		return // other viewers run during each teardown: see Load instead
@@ -215,6 +231,9 @@ func (rep Report) Summary() map[string]any {
 	if rep.Latency != nil {
 		out["latency_ms"] = rep.Latency
 	}
+	if rep.AVSync != nil {
+		out["av_sync_ms"] = rep.AVSync
+	}
 	return out
 }
 
@@ -242,7 +261,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 	for _, p := range call.Phases {
 		head = append(head, phaseKey(p))
 	}
-	head = append(head, "goroutines", "fds", "rss_kb", "error", "teardown_overruns", "viewer", "latency_ms", "latency_p95_ms")
+	head = append(head, "goroutines", "fds", "rss_kb", "error", "teardown_overruns", "viewer", "latency_ms", "latency_p95_ms", "av_sync_ms")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -260,7 +279,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 			}
 		}
 		row = append(row, strconv.Itoa(c.Goroutines), strconv.Itoa(c.FDs), strconv.FormatInt(c.RSSKB, 10), c.Err, strings.Join(c.TeardownOverruns, " "), strconv.Itoa(max(c.Viewer, 1)),
-			optMS(c.Latency), optMS(c.LatencyP95))
+			optMS(c.Latency), optMS(c.LatencyP95), avSyncMS(c))
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -270,6 +289,15 @@ func (rep Report) WriteCSV(w io.Writer) error {
 }
 
 func ms(d time.Duration) float64 { return call.Millis(d) }
+
+// avSyncMS is the cycle's A/V offset in milliseconds (signed), or "" when
+// it was not measured.
+func avSyncMS(c Cycle) string {
+	if c.AVSyncSamples == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(ms(c.AVSync), 'f', 1, 64)
+}
 
 // optMS is d in milliseconds, or "" for none.
 func optMS(d time.Duration) string {
