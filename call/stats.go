@@ -59,9 +59,7 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			s.data.mu.Lock()
 			st.DataRTT = s.data.rtt
 			s.data.mu.Unlock()
-			st.Latency, st.LatencyP95, st.LatencySamples = s.latency.percentiles(now)
-			st.SenderReportDelay = s.latency.senderReportDelay()
-			st.AVSync, st.AVSyncSamples = s.avsync.median(now)
+			s.meterStats(&st.Stats, now)
 			secs := now.Sub(prevAt).Seconds()
 			if secs > 0 && prevAt != (time.Time{}) {
 				st.InboundKbps = float64(st.bytesIn-prevIn) * 8 / 1000 / secs
@@ -79,6 +77,13 @@ func (s *session) statsLoop(pc *webrtc.PeerConnection) {
 			}
 		}
 	}
+}
+
+// meterStats fills in the latency and A/V sync meters' figures as of now.
+func (s *session) meterStats(st *Stats, now time.Time) {
+	st.Latency, st.LatencyP95, st.LatencySamples = s.latency.percentiles(now)
+	st.SenderReportDelay = s.latency.senderReportDelay()
+	st.AVSync, st.AVSyncSamples = s.avsync.median(now)
 }
 
 type stallError time.Duration

@@ -121,6 +121,21 @@ func (rep *Report) finish() {
 	rep.summarise()
 }
 
+// cyclesPercentiles summarises a figure of the cycles that have it (nil: none has).
+func (rep *Report) cyclesPercentiles(figure func(Cycle) (time.Duration, bool)) *Percentiles {
+	var ds []time.Duration
+	for _, c := range rep.Results {
+		if d, ok := figure(c); ok {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	pc := percentiles(ds)
+	return &pc
+}
+
 func (rep *Report) summarise() {
 	rep.Phases = map[call.Phase]Percentiles{}
 	for _, p := range call.Phases {
@@ -134,26 +149,8 @@ func (rep *Report) summarise() {
 			rep.Phases[p] = percentiles(ds)
 		}
 	}
-	var lat []time.Duration
-	for _, c := range rep.Results {
-		if c.Latency > 0 {
-			lat = append(lat, c.Latency)
-		}
-	}
-	if len(lat) > 0 {
-		pc := percentiles(lat)
-		rep.Latency = &pc
-	}
-	var av []time.Duration
-	for _, c := range rep.Results {
-		if c.AVSyncSamples > 0 {
-			av = append(av, c.AVSync)
-		}
-	}
-	if len(av) > 0 {
-		pc := percentiles(av)
-		rep.AVSync = &pc
-	}
+	rep.Latency = rep.cyclesPercentiles(func(c Cycle) (time.Duration, bool) { return c.Latency, c.Latency > 0 })
+	rep.AVSync = rep.cyclesPercentiles(func(c Cycle) (time.Duration, bool) { return c.AVSync, c.AVSyncSamples > 0 })
 	if rep.Viewers > 1 {
 		return // other viewers run during each teardown: see Load instead
 	}
