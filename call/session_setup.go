@@ -134,6 +134,8 @@ func (s *session) run() {
 	for _, n := range lr.l.Notes {
 		s.notice(n)
 	}
+	// A microphone that stops mid-call is told in words; the call goes on, sending silence.
+	lr.l.OnMicLost(func(err error) { s.notice(err.Error()) })
 	lr.l.SetAudioEnabled(!s.deps.micMuted())
 	s.showInput(lr.l)
 	lr.l.SetVideoEnabled(!s.deps.cameraOff())

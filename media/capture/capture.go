@@ -143,6 +143,7 @@ type Local struct {
 	preview          atomic.Pointer[func(image.Image)]
 	pattern          *pattern.Generator // the test pattern source, when that is the video
 	warm             *warmEncoder       // the video encoder built ahead (warm.go); nil without video
+	mic              *micGuard          // the microphone's guard, when that is the audio
 	closeOnce        sync.Once
 	closeErr         error
 	counted          bool // Open counted this Local in the open counters
@@ -197,6 +198,9 @@ func Open(o Options) (*Local, error) {
 		builders[0].warm = l.warm
 	}
 	if at, ok := l.Audio.(*mediadevices.AudioTrack); ok {
+		if l.mic != nil {
+			at.Transform(l.mic.transform) // before the gate: muting meters the silence too
+		}
 		at.Transform(l.audioGate)
 	}
 	stream := o.StreamID
@@ -212,6 +216,9 @@ func Open(o Options) (*Local, error) {
 	}
 	if l.Audio != nil {
 		l.AudioSend = NewSendTrack(l.Audio, stream+"-audio", stream, o.Logger)
+		if l.mic != nil {
+			l.AudioSend.release = l.mic.release // a lost microphone is not closed: see micGuard
+		}
 	}
 	l.counted = true
 	openLocals.Add(1)
@@ -303,7 +310,7 @@ func (l *Local) openAudio(o Options) error {
 		}
 	}
 	if err == nil {
-		err = l.openMic(d)
+		err = l.openMic(d, o)
 	}
 	micMu.Unlock()
 	if err == nil {
@@ -330,7 +337,7 @@ func (l *Local) openTone(o Options) {
 	l.AudioSource = SourceTone
 }
 
-func (l *Local) openMic(d driver.Driver) error {
+func (l *Local) openMic(d driver.Driver, o Options) error {
 	stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
 		Audio: func(c *mediadevices.MediaTrackConstraints) {
 			c.DeviceID = prop.StringExact(d.ID())
@@ -348,6 +355,7 @@ func (l *Local) openMic(d driver.Driver) error {
 	}
 	l.Audio = tracks[0]
 	l.AudioSource = "mic:" + deviceOf(d, KindAudio).Label
+	l.mic = newMicGuard(deviceOf(d, KindAudio).Label, o.Logger)
 	return nil
 }
 

@@ -17,7 +17,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m,
+		// A microphone that vanished (TestPulseMicrophoneLost) is abandoned, not closed
+		// (micGuard): its driver's read never returns.
+		goleak.IgnoreTopFunction("github.com/pion/mediadevices/pkg/driver/microphone.(*microphone).AudioRecord.func3"))
 }
 
 func hasDevices(kind string) bool { return len(devicesOf(kind)) > 0 }

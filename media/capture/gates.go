@@ -115,7 +115,7 @@ func (l *Local) Close() error {
 		}
 		if l.AudioSend != nil {
 			errs = append(errs, l.AudioSend.Close())
-		} else if l.Audio != nil {
+		} else if l.Audio != nil && (l.mic == nil || l.mic.release()) {
 			errs = append(errs, l.Audio.Close())
 		}
 		// After the video source: a warm-up still reading its first frame has failed.

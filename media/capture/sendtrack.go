@@ -54,6 +54,10 @@ type SendTrack struct {
 	log    *slog.Logger
 	paused atomic.Bool
 	kick   func() // when set, ForceKeyFrame also asks the source for a frame at once
+	// release, when set, runs at Close once the bindings are gone, before the inner track is
+	// closed; false leaves the inner track open (abandoned: a microphone lost for good, whose
+	// close would hang).
+	release func() bool
 
 	// bindMu serializes Bind and Close, so Close never closes the source while a
 	// binding is being set up.
@@ -258,6 +262,9 @@ func (t *SendTrack) Close() error {
 		if err := t.unbind(b); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if t.release != nil && !t.release() {
+		return errors.Join(errs...) // abandoned: see release
 	}
 	if err := t.inner.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close %s track: %w", t.id, err))
