@@ -110,11 +110,11 @@ test: deps interop-deps
 
 ## audio-check: a demo call through a private PulseAudio daemon (internal/pulsetest), listening
 ## 10 s instead of make test's 3 s: the microphone's tone at the master, the master's tone at the
-## speaker (frequency, level, drop-outs over 60 ms, underruns), mute, a speaker unloaded mid-call,
+## speaker (frequency, level, drop-outs over 60 ms, underruns), mute, a speaker and a microphone unloaded mid-call,
 ## and the outputs' and microphones' own tests; one package at a time (-p 1): a drop-out measured
 ## here is the call's, not another test binary's load on the 2 cores
 audio-check: deps
-	set -o pipefail; AUDIO_CHECK_SECONDS=10 $(GO) test -p 1 -race -count=1 -timeout 5m -v -run '^(TestHearBothWays|TestSpeakerVanishes|TestPulse.*)$$' \
+	set -o pipefail; AUDIO_CHECK_SECONDS=10 $(GO) test -p 1 -race -count=1 -timeout 5m -v -run '^(TestHearBothWays|TestSpeakerVanishes|TestMicrophoneVanishes|TestPulse.*)$$' \
 		./call/ ./media/audioout/ ./media/capture/ | grep -E 'audio-check|SKIP|PulseAudio|^(---|ok|FAIL|PASS)'
 
 ## lint: golangci-lint with .golangci.yml (gofmt, vet, staticcheck, errcheck, revive, ...)
