@@ -337,28 +337,6 @@ func (l *Local) openTone(o Options) {
 	l.AudioSource = SourceTone
 }
 
-func (l *Local) openMic(d driver.Driver, o Options) error {
-	stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
-		Audio: func(c *mediadevices.MediaTrackConstraints) {
-			c.DeviceID = prop.StringExact(d.ID())
-			c.SampleRate = prop.Int(toneRate)
-			c.ChannelCount = prop.Int(toneChannels)
-		},
-		Codec: l.Selector,
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", deviceOf(d, KindAudio).Label, err)
-	}
-	tracks := stream.GetAudioTracks()
-	if len(tracks) == 0 {
-		return fmt.Errorf("%s: no audio track", deviceOf(d, KindAudio).Label)
-	}
-	l.Audio = tracks[0]
-	l.AudioSource = "mic:" + deviceOf(d, KindAudio).Label
-	l.mic = newMicGuard(deviceOf(d, KindAudio).Label, o.Logger)
-	return nil
-}
-
 // HasDevice reports whether l holds a real camera or microphone (which another
 // Local cannot open at the same time), as opposed to only synthetic sources.
 func (l *Local) HasDevice() bool { return l.hasCamera() || l.hasMic() }

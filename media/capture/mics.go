@@ -8,8 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/driver/microphone"
+	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/mediadevices/pkg/wave"
 )
 
@@ -134,3 +136,26 @@ func (m *levelMeter) dBFS() float64 {
 // 0.3 s, in dBFS, muted or not: a meter shows users the microphone is alive before they talk.
 // MinLevel without audio.
 func (l *Local) InputLevel() float64 { return l.inLevel.dBFS() }
+
+// openMic opens microphone d, behind a guard against its vanishing mid-call (micguard.go).
+func (l *Local) openMic(d driver.Driver, o Options) error {
+	stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
+		Audio: func(c *mediadevices.MediaTrackConstraints) {
+			c.DeviceID = prop.StringExact(d.ID())
+			c.SampleRate = prop.Int(toneRate)
+			c.ChannelCount = prop.Int(toneChannels)
+		},
+		Codec: l.Selector,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", deviceOf(d, KindAudio).Label, err)
+	}
+	tracks := stream.GetAudioTracks()
+	if len(tracks) == 0 {
+		return fmt.Errorf("%s: no audio track", deviceOf(d, KindAudio).Label)
+	}
+	l.Audio = tracks[0]
+	l.AudioSource = "mic:" + deviceOf(d, KindAudio).Label
+	l.mic = newMicGuard(deviceOf(d, KindAudio).Label, o.Logger)
+	return nil
+}
