@@ -131,11 +131,7 @@ func (s *session) run() {
 		s.failed(ClassLocalMedia, lr.err)
 		return
 	}
-	for _, n := range lr.l.Notes {
-		s.notice(n)
-	}
-	// A microphone that stops mid-call is told in words; the call goes on, sending silence.
-	lr.l.OnMicLost(func(err error) { s.notice(err.Error()) })
+	s.tellLocal(lr.l)
 	lr.l.SetAudioEnabled(!s.deps.micMuted())
 	s.showInput(lr.l)
 	lr.l.SetVideoEnabled(!s.deps.cameraOff())
@@ -279,4 +275,14 @@ func (s *session) hideInput(l *capture.Local) {
 	if s.deps.input != nil {
 		s.deps.input.CompareAndSwap(l, nil)
 	}
+}
+
+// tellLocal shows the local media's notes (fallbacks, such as no camera) as
+// notices, and later the loss of its microphone: the call goes on, sending
+// silence.
+func (s *session) tellLocal(l *capture.Local) {
+	for _, n := range l.Notes {
+		s.notice(n)
+	}
+	l.OnMicLost(func(err error) { s.notice(err.Error()) })
 }
