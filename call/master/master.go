@@ -257,7 +257,10 @@ func (o Options) captureOptions(log *slog.Logger) capture.Options {
 		PatternStyle: pattern.StyleMaster,
 		SyncMarks:    true, AVOffset: o.AVOffset,
 		StreamID: "kvs-master",
-		Logger:   log,
+		// Held for the master's life, not a call's: QA's count of media a
+		// call left open leaves them out.
+		Background: true,
+		Logger:     log,
 	}
 }
 

@@ -20,7 +20,7 @@ func (m *Master) spareMedia() *capture.Local {
 // the next offer, so two viewers never share media; Close leaves no media
 // open.
 func TestEachViewerGetsMediaOfItsOwn(t *testing.T) {
-	before := capture.OpenCount()
+	before := capture.BackgroundCount()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	env := startEnv(t, ctx, Options{Width: testW, Height: testH, FPS: testFPS, Codec: CodecVP8})
@@ -50,11 +50,14 @@ func TestEachViewerGetsMediaOfItsOwn(t *testing.T) {
 	if locals[0] == locals[1] {
 		t.Fatal("two viewers share one capture.Local")
 	}
+	// Two viewers' media and the next spare.
+	if got := capture.BackgroundCount(); got != before+3 {
+		t.Errorf("the master holds %d media with two viewers, want 3", got-before)
+	}
 	if err := env.m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The test viewers' own media are still open here: one each.
-	if got := capture.OpenCount(); got != before+2 {
-		t.Errorf("%d capture.Locals open after Close with two test viewers, want %d: the master left media open", got, before+2)
+	if got := capture.BackgroundCount(); got != before {
+		t.Errorf("the master left %d media open after Close", got-before)
 	}
 }

@@ -90,6 +90,10 @@ type Options struct {
 	AVOffset  time.Duration
 	// StreamID is the stream id of VideoSend and AudioSend in the SDP; "" means a random one.
 	StreamID string
+	// Background marks media that a long-lived peer in this process holds (the in-process demo
+	// master's, opened ahead of its viewers' offers): BackgroundCount counts them, OpenCount,
+	// which tells whether a call left media open, leaves them out.
+	Background bool
 	// Logger gets the send tracks' debug messages (nil means discard them) and the H.264
 	// encoder's log: x264's errors and warnings, and its information at debug level (nil means
 	// slog.Default() for those).
@@ -147,13 +151,26 @@ type Local struct {
 	closeOnce        sync.Once
 	closeErr         error
 	counted          bool // Open counted this Local in the open counters
+	background       bool // Options.Background
 }
 
 // Counters of open Locals, for QA ("capture devices open" after a teardown).
-var openLocals, openCameras, openMics atomic.Int64
+var openLocals, openBackground, openCameras, openMics atomic.Int64
 
-// OpenCount returns the number of Locals opened and not yet closed, in this process.
+// OpenCount returns the number of Locals opened and not yet closed, in this process, other
+// than Background ones.
 func OpenCount() int { return int(openLocals.Load()) }
+
+// BackgroundCount returns the number of Background Locals opened and not yet closed.
+func BackgroundCount() int { return int(openBackground.Load()) }
+
+// counter is the open counter l counts in.
+func (l *Local) counter() *atomic.Int64 {
+	if l.background {
+		return &openBackground
+	}
+	return &openLocals
+}
 
 // OpenDevices returns the number of Locals opened and not yet closed, and how many of them hold
 // a camera and a microphone.
@@ -220,8 +237,8 @@ func Open(o Options) (*Local, error) {
 			l.AudioSend.release = l.mic.release // a lost microphone is not closed: see micGuard
 		}
 	}
-	l.counted = true
-	openLocals.Add(1)
+	l.counted, l.background = true, o.Background
+	l.counter().Add(1)
 	if l.hasCamera() {
 		openCameras.Add(1)
 	}

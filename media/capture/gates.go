@@ -124,7 +124,7 @@ func (l *Local) Close() error {
 			l.closeErr = fmt.Errorf("capture: close: %w", err)
 		}
 		if l.counted {
-			openLocals.Add(-1)
+			l.counter().Add(-1)
 			if l.hasCamera() {
 				openCameras.Add(-1)
 			}
