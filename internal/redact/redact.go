@@ -17,7 +17,7 @@ var (
 	// X-Amz-Signature=..., X-Amz-Security-Token=..., X-Amz-Credential=... in URLs (also URL-encoded '=').
 	reAmzQuery = regexp.MustCompile(`(?i)(x-amz-(?:signature|security-token|credential)(?:=|%3d))[^&\s"'<>]*`)
 	// Authorization headers: "Authorization: AWS4-HMAC-SHA256 Credential=..., Signature=...".
-	reAuthHeader = regexp.MustCompile(`(?i)(authorization["']?\s*[:=]\s*["'\[]?)(?:(?:AWS4-HMAC-SHA256|Bearer|Basic|Digest)\s+[^"'\]\n]*|[^\s"'&,;\]]+)`)
+	reAuthHeader = regexp.MustCompile(`(?i)(authorization["']?\s*[:=]\s*["'\[]?)(?:(?:AWS4-HMAC-SHA256|Bearer|Basic|Digest)[ \t]+[^"'\]\n]*|[^\s"'&,;\]]+)`)
 	// key=value or "key":"value" pairs whose key names a secret.
 	reSecretPair = regexp.MustCompile(`(?i)(["']?[a-z0-9_.-]*(?:secret|password|passwd|session_?token|securitytoken|sessiontoken|signature)[a-z0-9_.-]*["']?\s*[:=]\s*["']?)([^"'&\s,;}]+)`)
 	// Long base64 strings: session tokens and other opaque credentials.
