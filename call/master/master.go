@@ -121,6 +121,8 @@ type Master struct {
 	pending map[string][]webrtc.ICECandidateInit
 	changed chan struct{}  // closed and replaced whenever stats change
 	spare   *capture.Local // the next viewer's media, opened ahead (spare.go)
+	// spareTimer opens the next spare a moment after a viewer connects.
+	spareTimer *time.Timer
 	// spareOpening is true while the next spare opens.
 	spareOpening bool
 	closed       bool

@@ -175,6 +175,7 @@ func (m *Master) viewerEnded(v *viewer) {
 	m.mu.Unlock()
 	if cur && !closed {
 		m.teardownAsync(v)
+		m.refillSpare() // no call of that viewer is being set up any more
 	}
 	if cur {
 		m.emit(Event{Kind: ViewerLeft, ClientID: v.id, Detail: v.pc.ConnectionState().String()})

@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/kvsviewer/kvsviewer/media/capture"
 )
@@ -10,16 +11,22 @@ import (
 // the tone and the video encoder (capture.Open builds it ahead) takes 10-25
 // ms, which would otherwise delay every answer. The master keeps one spare
 // capture.Local ready: an offer takes it, so each viewer still gets media of
-// its own, never shared, and the next spare opens in the background.
+// its own, never shared. The next spare opens once that viewer's call is up
+// (spareDelay after it connects) or over: opened at once, its encoder build
+// and buffers would compete for the CPU with the call's own set-up and
+// delay its first frame.
+
+// spareDelay is how long after a viewer connects the next spare opens: past
+// the first keyframe's encode, send and decode.
+const spareDelay = 150 * time.Millisecond
 
 // takeLocal returns the spare media, or opens new media when there is none
-// (two offers in a row), and starts opening the next spare.
+// (two offers in a row, or the first viewer not up yet).
 func (m *Master) takeLocal() (*capture.Local, error) {
 	m.mu.Lock()
 	l := m.spare
 	m.spare = nil
 	m.mu.Unlock()
-	m.refillSpare()
 	if l != nil {
 		return l, nil
 	}
@@ -28,6 +35,21 @@ func (m *Master) takeLocal() (*capture.Local, error) {
 		return nil, fmt.Errorf("open test media: %w", err)
 	}
 	return l, nil
+}
+
+// refillSpareSoon opens the next spare spareDelay from now (see refillSpare).
+func (m *Master) refillSpareSoon() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.spareTimer != nil {
+		return
+	}
+	m.spareTimer = time.AfterFunc(spareDelay, func() {
+		m.mu.Lock()
+		m.spareTimer = nil
+		m.mu.Unlock()
+		m.refillSpare()
+	})
 }
 
 // refillSpare opens the next spare in the background unless one is ready
@@ -66,6 +88,10 @@ func (m *Master) closeSpare() {
 	m.mu.Lock()
 	l := m.spare
 	m.spare = nil
+	if m.spareTimer != nil {
+		m.spareTimer.Stop()
+		m.spareTimer = nil
+	}
 	m.mu.Unlock()
 	if l != nil {
 		m.closeLocal(l)

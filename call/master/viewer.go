@@ -167,6 +167,7 @@ func (v *viewer) onConnectionStateChange(log *slog.Logger) {
 			// DTLS and SRTP are up (or about to be: the writer forces another
 			// keyframe at the first packet SRTP really sends).
 			v.local.ForceKeyFrame()
+			v.m.refillSpareSoon()
 			v.m.notify()
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:
 			v.connected.Store(false)
