@@ -129,17 +129,11 @@ func (m *avSyncMeter) pair(now time.Time) {
 // before now (positive: audio late), and how many there were.
 func (m *avSyncMeter) median(now time.Time) (time.Duration, int) {
 	m.mu.Lock()
-	var ds []time.Duration
-	for _, s := range m.samples {
-		if now.Sub(s.at) <= avSyncWindow {
-			ds = append(ds, s.d)
-		}
-	}
+	ds := recentSorted(m.samples, avSyncWindow, now)
 	m.mu.Unlock()
 	if len(ds) == 0 {
 		return 0, 0
 	}
-	slices.Sort(ds)
 	return ds[len(ds)/2], len(ds)
 }
 

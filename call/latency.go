@@ -68,19 +68,26 @@ func (m *latencyMeter) frame(f sink.Frame) {
 // last latencyWindow before now, and how many there were.
 func (m *latencyMeter) percentiles(now time.Time) (p50, p95 time.Duration, n int) {
 	m.mu.Lock()
-	var ds []time.Duration
-	for _, s := range m.samples {
-		if now.Sub(s.at) <= latencyWindow {
-			ds = append(ds, s.d)
-		}
-	}
+	ds := recentSorted(m.samples, latencyWindow, now)
 	m.mu.Unlock()
 	if len(ds) == 0 {
 		return 0, 0, 0
 	}
-	slices.Sort(ds)
 	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
 	return at(0.5), at(0.95), len(ds)
+}
+
+// recentSorted returns the figures of the samples taken at most window
+// before now, in increasing order (the latency and A/V sync meters).
+func recentSorted(samples []latencySample, window time.Duration, now time.Time) []time.Duration {
+	var ds []time.Duration
+	for _, s := range samples {
+		if now.Sub(s.at) <= window {
+			ds = append(ds, s.d)
+		}
+	}
+	slices.Sort(ds)
+	return ds
 }
 
 // readReports reads the RTCP of the master's video until the track ends:
