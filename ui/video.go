@@ -259,7 +259,7 @@ func FormatStats(s *call.Stats) string {
 	}
 	parts = append(parts,
 		fmt.Sprintf("%.1f fps", s.FPS),
-		fmt.Sprintf("in %s / out %s", kbps(s.InboundKbps), kbps(s.OutboundKbps)),
+		inOut(s.InboundKbps, s.OutboundKbps),
 		fmt.Sprintf("RTT %d ms", s.RTT.Milliseconds()),
 		fmt.Sprintf("loss %.1f%%", s.LossPercent),
 	)
@@ -273,9 +273,11 @@ func FormatStats(s *call.Stats) string {
 		// Read from the master's stamped pattern: only as good as the two clocks.
 		parts = append(parts, fmt.Sprintf("latency %d ms (p95 %d)", s.Latency.Milliseconds(), s.LatencyP95.Milliseconds()))
 	}
-	if s.SenderReportDelay != 0 {
-		// Network plus the clocks' difference, from RTCP: beside the above
-		// when the master is a camera on another machine.
+	if s.SenderReportDelay != 0 && s.LatencySamples == 0 {
+		// Network plus the clocks' difference, from RTCP: the estimate left
+		// when the master is a camera. With a stamped pattern the latency
+		// above says more, and the line must fit a 1280-pixel window with
+		// the A/V offset (the JSON stats keep both).
 		parts = append(parts, fmt.Sprintf("RTCP one-way %d ms", s.SenderReportDelay.Milliseconds()))
 	}
 	if s.AVSyncSamples > 0 {
@@ -296,6 +298,16 @@ func AVSyncWords(d time.Duration) string {
 		return fmt.Sprintf("%d ms (audio early)", ms)
 	}
 	return "0 ms (in sync)"
+}
+
+// inOut says the bitrates in and out, the unit once when they share it:
+// "in 850 / out 820 kbps".
+func inOut(in, out float64) string {
+	i, o := kbps(in), kbps(out)
+	if iv, unit, ok := strings.Cut(i, " "); ok && strings.HasSuffix(o, " "+unit) {
+		return fmt.Sprintf("in %s / out %s", iv, o)
+	}
+	return fmt.Sprintf("in %s / out %s", i, o)
 }
 
 func kbps(v float64) string {

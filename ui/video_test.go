@@ -120,7 +120,7 @@ func TestVideoViewPacesPreview(t *testing.T) {
 func TestFormatStats(t *testing.T) {
 	s := &call.Stats{Width: 1280, Height: 720, Codec: "H264", FPS: 29.96, InboundKbps: 850, OutboundKbps: 820,
 		RTT: 12 * time.Millisecond, LossPercent: 0.5, CandidateType: "relay"}
-	want := "1280x720 H264 · 30.0 fps · in 850 kbps / out 820 kbps · RTT 12 ms · loss 0.5% · relay"
+	want := "1280x720 H264 · 30.0 fps · in 850 / out 820 kbps · RTT 12 ms · loss 0.5% · relay"
 	if got := FormatStats(s); got != want {
 		t.Errorf("stats line %q, want %q", got, want)
 	}
@@ -128,18 +128,27 @@ func TestFormatStats(t *testing.T) {
 	if got := FormatStats(s); !strings.HasSuffix(got, " · relay · data RTT 1.3 ms · latency 48 ms (p95 61)") {
 		t.Errorf("stats line %q", got)
 	}
+	// The RTCP estimate stands in for the stamp's latency only when there is none (a camera).
 	s.SenderReportDelay = 2 * time.Millisecond
-	if got := FormatStats(s); !strings.HasSuffix(got, " · latency 48 ms (p95 61) · RTCP one-way 2 ms") {
+	if got := FormatStats(s); !strings.HasSuffix(got, " · latency 48 ms (p95 61)") {
 		t.Errorf("stats line %q", got)
 	}
 	s.AVSync, s.AVSyncSamples = 24400*time.Microsecond, 10
-	if got := FormatStats(s); !strings.HasSuffix(got, " · RTCP one-way 2 ms · A/V +24 ms (audio late)") {
+	if got := FormatStats(s); !strings.HasSuffix(got, " · latency 48 ms (p95 61) · A/V +24 ms (audio late)") {
+		t.Errorf("stats line %q", got)
+	}
+	s.LatencySamples, s.AVSyncSamples = 0, 0
+	if got := FormatStats(s); !strings.HasSuffix(got, " · data RTT 1.3 ms · RTCP one-way 2 ms") {
 		t.Errorf("stats line %q", got)
 	}
 	for d, want := range map[time.Duration]string{-96 * time.Millisecond: "-96 ms (audio early)", 200 * time.Microsecond: "0 ms (in sync)"} {
 		if got := AVSyncWords(d); got != want {
 			t.Errorf("A/V offset %s in words: %q, want %q", d, got, want)
 		}
+	}
+	s.InboundKbps = 1500 // units differ: each says its own
+	if got := FormatStats(s); !strings.Contains(got, " · in 1.5 Mbps / out 820 kbps · ") {
+		t.Errorf("stats line %q", got)
 	}
 	if got := FormatStats(nil); got != "no statistics yet" {
 		t.Errorf("no stats: %q", got)
