@@ -154,30 +154,6 @@ type Local struct {
 	background       bool // Options.Background
 }
 
-// Counters of open Locals, for QA ("capture devices open" after a teardown).
-var openLocals, openBackground, openCameras, openMics atomic.Int64
-
-// OpenCount returns the number of Locals opened and not yet closed, in this process, other
-// than Background ones.
-func OpenCount() int { return int(openLocals.Load()) }
-
-// BackgroundCount returns the number of Background Locals opened and not yet closed.
-func BackgroundCount() int { return int(openBackground.Load()) }
-
-// counter is the open counter l counts in.
-func (l *Local) counter() *atomic.Int64 {
-	if l.background {
-		return &openBackground
-	}
-	return &openLocals
-}
-
-// OpenDevices returns the number of Locals opened and not yet closed, and how many of them hold
-// a camera and a microphone.
-func OpenDevices() (locals, cameras, mics int) {
-	return int(openLocals.Load()), int(openCameras.Load()), int(openMics.Load())
-}
-
 // randomStreamID returns a fresh stream id.
 func randomStreamID() string {
 	var b [6]byte
@@ -238,13 +214,7 @@ func Open(o Options) (*Local, error) {
 		}
 	}
 	l.counted, l.background = true, o.Background
-	l.counter().Add(1)
-	if l.hasCamera() {
-		openCameras.Add(1)
-	}
-	if l.hasMic() {
-		openMics.Add(1)
-	}
+	l.count(1)
 	return l, nil
 }
 

@@ -124,13 +124,7 @@ func (l *Local) Close() error {
 			l.closeErr = fmt.Errorf("capture: close: %w", err)
 		}
 		if l.counted {
-			l.counter().Add(-1)
-			if l.hasCamera() {
-				openCameras.Add(-1)
-			}
-			if l.hasMic() {
-				openMics.Add(-1)
-			}
+			l.count(-1)
 		}
 	})
 	return l.closeErr
