@@ -303,16 +303,18 @@ func AVSyncWords(d time.Duration) string {
 // inOut says the bitrates in and out, the unit once when they share it:
 // "in 850 / out 820 kbps".
 func inOut(in, out float64) string {
-	i, o := kbps(in), kbps(out)
-	if iv, unit, ok := strings.Cut(i, " "); ok && strings.HasSuffix(o, " "+unit) {
-		return fmt.Sprintf("in %s / out %s", iv, o)
+	i, iUnit := rate(in)
+	o, oUnit := rate(out)
+	if iUnit == oUnit {
+		return fmt.Sprintf("in %s / out %s %s", i, o, oUnit)
 	}
-	return fmt.Sprintf("in %s / out %s", i, o)
+	return fmt.Sprintf("in %s %s / out %s %s", i, iUnit, o, oUnit)
 }
 
-func kbps(v float64) string {
-	if v >= 1000 {
-		return fmt.Sprintf("%.1f Mbps", v/1000)
+// rate says a bitrate in kbit/s as a number and its unit, kbps or Mbps.
+func rate(kbps float64) (num, unit string) {
+	if kbps >= 1000 {
+		return fmt.Sprintf("%.1f", kbps/1000), "Mbps"
 	}
-	return fmt.Sprintf("%.0f kbps", v)
+	return fmt.Sprintf("%.0f", kbps), "kbps"
 }
