@@ -202,6 +202,7 @@ func Open(o Options) (*Local, error) {
 	}
 	if l.Video != nil {
 		l.VideoSend = NewSendTrack(l.Video, stream+"-video", stream, o.Logger)
+		l.VideoSend.encodes = producedBy(builders) // bound in the background
 		if l.pattern != nil {
 			// A forced keyframe need not wait up to a frame interval for the next picture.
 			l.VideoSend.kick = l.pattern.Kick

@@ -62,6 +62,11 @@ type SendTrack struct {
 	// bindMu serializes Bind and Close, so Close never closes the source while a
 	// binding is being set up.
 	bindMu sync.Mutex
+	// innerMu serializes the inner Binds (a background one among them).
+	innerMu sync.Mutex
+	// encodes, when set (video), tells whether the track has an encoder for
+	// a codec MIME type as mediadevices matches it: Bind then returns at once.
+	encodes func(mime string) bool
 
 	mu       sync.Mutex
 	closed   bool
@@ -79,10 +84,12 @@ type binding struct {
 	ctx webrtc.TrackLocalContext
 	// keyframer is the binding's encoder, nil for audio or once unbinding has
 	// begun (the encoder is freed then; guarded by SendTrack.mu).
-	keyframer codec.KeyFrameController
-	once      sync.Once
-	done      chan struct{} // closed when the inner Unbind has returned
-	err       error
+	keyframer  codec.KeyFrameController
+	innerBound bool          // the inner Bind succeeded (guarded by SendTrack.mu)
+	bound      chan struct{} // closed when the inner Bind has ended
+	once       sync.Once
+	done       chan struct{} // closed when the inner Unbind has returned
+	err        error
 }
 
 // SendStats are the packet counters of a SendTrack, over all its bindings.
@@ -114,6 +121,9 @@ func NewSendTrack(inner mediadevices.Track, id, streamID string, log *slog.Logge
 
 // Bind binds the inner track to one peer connection with a writer that never
 // fails. It fails with ErrTrackClosed once the track is closed.
+//
+// A video track whose encoders are known (see background.go) returns at once
+// and builds its encoder in the background; any other track builds it here.
 func (t *SendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	t.bindMu.Lock()
 	defer t.bindMu.Unlock()
@@ -124,30 +134,46 @@ func (t *SendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w", t.id, ErrTrackClosed)
 	}
 	w := &sendWriter{t: t, next: ctx.WriteStream(), ready: make(chan struct{})}
-	if t.kick != nil {
-		// mediadevices' Bind reads a new frame from the source to learn its
-		// format (a new broadcaster reader never gets the last one): without
-		// the kick pion's SetLocalDescription or SetRemoteDescription waits up
-		// to a frame interval for the pattern's next frame.
-		t.kick()
+	b := &binding{ctx: ctx, done: make(chan struct{}), bound: make(chan struct{})}
+	if t.encodes != nil {
+		return t.bindInBackground(b, w)
 	}
-	params, err := t.inner.Bind(&bindContext{TrackLocalContext: ctx, w: w})
+	params, err := t.bindInner(b, &bindContext{TrackLocalContext: ctx, w: w})
 	if err != nil {
-		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w", t.id, err)
-	}
-	b := &binding{ctx: ctx, done: make(chan struct{})}
-	// The encoder controller is set by Bind; bindMu keeps another Bind from
-	// replacing it in between.
-	if kc, ok := t.inner.EncoderController().(codec.KeyFrameController); ok {
-		b.keyframer = kc
+		return webrtc.RTPCodecParameters{}, err
 	}
 	t.mu.Lock()
 	t.bindings[ctx.ID()] = b
 	t.mu.Unlock()
 	// The writer goroutine waits for the payload type of the codec
 	// mediadevices picked, which only Bind's result tells.
-	w.pt = uint8(params.PayloadType)
+	w.pt, w.mime = uint8(params.PayloadType), params.MimeType
 	close(w.ready)
+	return params, nil
+}
+
+// bindInner runs the inner track's Bind for b and keeps its encoder for
+// ForceKeyFrame; it closes b.bound when done.
+func (t *SendTrack) bindInner(b *binding, bc *bindContext) (webrtc.RTPCodecParameters, error) {
+	defer close(b.bound)
+	// innerMu: the encoder controller is set by Bind, and no other Bind may
+	// replace it in between.
+	t.innerMu.Lock()
+	defer t.innerMu.Unlock()
+	if t.kick != nil {
+		// mediadevices' Bind reads a new frame from the source to learn its
+		// format (a new broadcaster reader never gets the last one): without
+		// the kick it waits up to a frame interval for the pattern's next frame.
+		t.kick()
+	}
+	params, err := t.inner.Bind(bc)
+	if err != nil {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: %w", t.id, err)
+	}
+	kc, _ := t.inner.EncoderController().(codec.KeyFrameController)
+	t.mu.Lock()
+	b.keyframer, b.innerBound = kc, true
+	t.mu.Unlock()
 	return params, nil
 }
 
@@ -166,11 +192,15 @@ func (t *SendTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 // unbind runs the inner Unbind of b once and waits for it.
 func (t *SendTrack) unbind(b *binding) error {
 	b.once.Do(func() {
+		<-b.bound // a background Bind ends within its encoder's build
 		t.mu.Lock()
 		b.keyframer = nil
+		bound := b.innerBound
 		t.mu.Unlock()
-		if err := t.inner.Unbind(b.ctx); err != nil {
-			b.err = fmt.Errorf("unbind %s track: %w", t.id, err)
+		if bound { // a failed inner Bind left no writer to stop
+			if err := t.inner.Unbind(b.ctx); err != nil {
+				b.err = fmt.Errorf("unbind %s track: %w", t.id, err)
+			}
 		}
 		t.mu.Lock()
 		delete(t.bindings, b.ctx.ID())
@@ -272,10 +302,20 @@ func (t *SendTrack) Close() error {
 	return errors.Join(errs...)
 }
 
-// bindContext hands mediadevices the wrapping writer.
+// bindContext hands mediadevices the wrapping writer and, when codecs is
+// set, only those codecs to choose from.
 type bindContext struct {
 	webrtc.TrackLocalContext
-	w webrtc.TrackLocalWriter
+	w      webrtc.TrackLocalWriter
+	codecs []webrtc.RTPCodecParameters
+}
+
+// CodecParameters returns the codecs mediadevices may choose from.
+func (c *bindContext) CodecParameters() []webrtc.RTPCodecParameters {
+	if c.codecs != nil {
+		return c.codecs
+	}
+	return c.TrackLocalContext.CodecParameters()
 }
 
 // WriteStream returns the wrapping writer.
@@ -285,8 +325,9 @@ func (c *bindContext) WriteStream() webrtc.TrackLocalWriter { return c.w }
 type sendWriter struct {
 	t     *SendTrack
 	next  webrtc.TrackLocalWriter
-	ready chan struct{} // closed once pt is set
+	ready chan struct{} // closed once pt and mime are set
 	pt    uint8         // the negotiated payload type of the binding's codec
+	mime  string        // that codec's MIME type
 
 	started  bool   // ready was seen
 	seqShift uint16 // packets dropped by the pause so far

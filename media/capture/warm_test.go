@@ -23,6 +23,13 @@ func openWarm(t *testing.T, codec string) *Local {
 	return l
 }
 
+// warmTaken reports whether a binding took l's warm encoder.
+func warmTaken(l *Local) bool {
+	l.warm.mu.Lock()
+	defer l.warm.mu.Unlock()
+	return l.warm.taken
+}
+
 // TestBindTakesTheWarmEncoder: the binding pion makes while it sets the
 // answer takes the encoder Open built ahead, and that encoder serves the
 // call: its pictures decode, and a PLI gets an IDR from it.
@@ -38,11 +45,11 @@ func TestBindTakesTheWarmEncoder(t *testing.T) {
 		done <- receiveVideo(master, track)
 	})
 	exchange(t, viewer, master, nil)
-	if !l.warm.taken {
-		t.Error("the binding built an encoder of its own instead of taking the warm one")
-	}
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+	if !warmTaken(l) {
+		t.Error("the binding built an encoder of its own instead of taking the warm one")
 	}
 	for _, c := range []interface{ Close() error }{viewer, master, l} {
 		if err := c.Close(); err != nil {
@@ -62,13 +69,17 @@ func TestWarmEncoderNotTakenIsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	exchange(t, viewer, master, nil)
-	if l.warm.taken {
-		t.Fatal("a VP8 binding took the H.264 encoder")
-	}
-	for _, c := range []interface{ Close() error }{viewer, master, l} {
+	// Closing the peer connection waits for the binding (built in the background).
+	for _, c := range []interface{ Close() error }{viewer, master} {
 		if err := c.Close(); err != nil {
 			t.Error(err)
 		}
+	}
+	if warmTaken(l) {
+		t.Fatal("a VP8 binding took the H.264 encoder")
+	}
+	if err := l.Close(); err != nil {
+		t.Error(err)
 	}
 	if _, _, err := l.warm.enc.Read(); !errors.Is(err, io.EOF) {
 		t.Errorf("the warm encoder still reads after Close (err %v), want io.EOF: it was not closed", err)
