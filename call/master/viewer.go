@@ -156,7 +156,7 @@ func (v *viewer) onICECandidate(log *slog.Logger) {
 }
 
 // onConnectionStateChange tracks whether the peer connection is connected,
-// asks for a keyframe once it is, and ends the viewer when it fails or closes.
+// asks the pattern for a frame once it is, and ends the viewer when it fails or closes.
 func (v *viewer) onConnectionStateChange(log *slog.Logger) {
 	v.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Debug("peer connection state", "state", s.String())
@@ -164,9 +164,11 @@ func (v *viewer) onConnectionStateChange(log *slog.Logger) {
 		case webrtc.PeerConnectionStateConnected:
 			v.connected.Store(true)
 			v.m.emit(Event{Kind: ICEConnected, ClientID: v.id})
-			// DTLS and SRTP are up (or about to be: the writer forces another
-			// keyframe at the first packet SRTP really sends).
-			v.local.ForceKeyFrame()
+			// DTLS and SRTP are up: a frame at once, and the send track
+			// forces a keyframe at the first packet SRTP really sends unless
+			// that packet starts one. Forcing one here too made two keyframes
+			// in a row, and the viewer decoded both at the busiest moment.
+			v.local.Kick()
 			v.m.refillSpareSoon()
 			v.m.notify()
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:

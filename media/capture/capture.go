@@ -347,6 +347,14 @@ func (l *Local) ForceKeyFrame() bool {
 	return l.VideoSend != nil && l.VideoSend.ForceKeyFrame()
 }
 
+// Kick asks the test pattern for a frame at once, e.g. when a connection
+// has just come up; a camera's frames come at their own pace.
+func (l *Local) Kick() {
+	if l.pattern != nil {
+		l.pattern.Kick()
+	}
+}
+
 func (l *Local) sendTracks() []*SendTrack {
 	var out []*SendTrack
 	for _, t := range []*SendTrack{l.VideoSend, l.AudioSend} {

@@ -11,6 +11,8 @@ import (
 	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/kvsviewer/kvsviewer/media/rtpkey"
 )
 
 // ErrTrackClosed is returned by SendTrack.Bind once the track is closed.
@@ -42,8 +44,9 @@ var ErrTrackClosed = errors.New("capture: send track closed")
 //     number them;
 //   - notices the first packet SRTP really sends: pion drops packets silently
 //     until the DTLS/SRTP transport is up, and the encoder's first keyframe goes
-//     out long before that. A keyframe is forced at that moment, so the remote
-//     gets a picture at once instead of after the keyframe interval.
+//     out long before that. A keyframe is forced at that moment, unless that
+//     packet starts one, so the remote gets a picture at once instead of after
+//     the keyframe interval, and only one.
 //
 // A SendTrack may be bound to several peer connections; its methods are safe
 // for concurrent use.
@@ -367,7 +370,9 @@ func (w *sendWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		w.t.sentBytes.Add(uint64(n))
 		if !w.srtpUp {
 			w.srtpUp = true
-			if w.wasDrop && w.t.ForceKeyFrame() {
+			// A keyframe whose start was dropped is useless to the remote:
+			// ask for another, unless this packet starts one.
+			if w.wasDrop && !rtpkey.Starts(w.mime, payload) && w.t.ForceKeyFrame() {
 				w.t.log.Debug("SRTP up: forced a keyframe", "track", w.t.id)
 			}
 		}
