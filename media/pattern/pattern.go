@@ -129,6 +129,7 @@ type Generator struct {
 	lay      layout
 	frames   [numBuffers]*image.YCbCr // made by frame on first use, or by Prepare
 	framesMu sync.Mutex               // guards the frames slots (not their pixels: Read's alone)
+	readMu   sync.Mutex               // held by Read while it draws, and by Close
 	static   *image.YCbCr             // the static drawing the frames start from (shared, read only)
 	next     int
 	counter  uint32
@@ -179,46 +180,13 @@ func New(width, height, fps int, style Style) *Generator {
 	return g
 }
 
-// staticKey identifies a static drawing: it depends on the size and style only.
-type staticKey struct {
-	w, h  int
-	style Style
-}
-
-// statics keeps the static drawing of the last size and style a generator
-// was made for: every call of a QA run, and every viewer of a master, has
-// the same one, and drawing it takes a few ms of a call's set-up. It is
-// never written after it is stored.
-var statics struct {
-	mu  sync.Mutex
-	key staticKey
-	img *image.YCbCr
-}
-
-// staticFrame returns g's static drawing, drawn once per size and style.
-func staticFrame(g *Generator) *image.YCbCr {
-	key := staticKey{g.lay.w, g.lay.h, g.style}
-	statics.mu.Lock()
-	defer statics.mu.Unlock()
-	if statics.img == nil || statics.key != key {
-		img := image.NewYCbCr(image.Rect(0, 0, key.w, key.h), image.YCbCrSubsampleRatio420)
-		g.drawStatic(img)
-		statics.key, statics.img = key, img
-	}
-	return statics.img
-}
-
-// frame returns buffer i, made from the static drawing when it is first
-// used (or by Prepare): New, which is on a call's set-up path, makes none.
+// frame returns buffer i, taken from the shared ones (buffers.go) when it is
+// first used (or by Prepare): New, which is on a call's set-up path, takes none.
 func (g *Generator) frame(i int) *image.YCbCr {
 	g.framesMu.Lock()
 	defer g.framesMu.Unlock()
 	if g.frames[i] == nil {
-		img := image.NewYCbCr(g.static.Rect, image.YCbCrSubsampleRatio420)
-		copy(img.Y, g.static.Y)
-		copy(img.Cb, g.static.Cb)
-		copy(img.Cr, g.static.Cr)
-		g.frames[i] = img
+		g.frames[i] = takeFrame(g.key(), g.static)
 	}
 	return g.frames[i]
 }
@@ -228,6 +196,11 @@ func (g *Generator) frame(i int) *image.YCbCr {
 // meant for a goroutine of its own, and is safe beside Read.
 func (g *Generator) Prepare() {
 	for i := range g.frames {
+		select {
+		case <-g.done: // closed: its buffers went back already
+			return
+		default:
+		}
 		g.frame(i)
 	}
 }
@@ -264,6 +237,15 @@ func (g *Generator) Read() (image.Image, func(), error) {
 			g.ticker.Reset(time.Second / time.Duration(g.fps))
 		}
 	}
+	// readMu: Close hands the buffers on to other generators, never while
+	// one is being drawn.
+	g.readMu.Lock()
+	defer g.readMu.Unlock()
+	select {
+	case <-g.done:
+		return nil, nil, io.EOF
+	default:
+	}
 	img := g.frame(g.next)
 	g.next = (g.next + 1) % numBuffers
 	g.drawDynamic(img, g.counter, now)
@@ -282,11 +264,19 @@ func (g *Generator) Kick() {
 }
 
 // Close stops the pacing; Read returns io.EOF afterwards, also a Read blocked waiting for the
-// next frame. Close is idempotent and never fails.
+// next frame. The frame buffers go back to be reused by the next generator of the same size and
+// style: the frames Read returned must not be used after Close (mediadevices' readers of the
+// track are gone by the time it closes its source). Close is idempotent and never fails.
 func (g *Generator) Close() error {
 	g.closeOnce.Do(func() {
 		close(g.done)
 		g.ticker.Stop()
+		g.readMu.Lock()
+		defer g.readMu.Unlock()
+		g.framesMu.Lock()
+		defer g.framesMu.Unlock()
+		giveFrames(g.key(), g.frames[:])
+		g.frames = [numBuffers]*image.YCbCr{}
 	})
 	return nil
 }
