@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/internal/memtune"
 	"github.com/kvsviewer/kvsviewer/media/audioout"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/receive"
@@ -181,7 +182,10 @@ func (s *session) goFunc(f func()) {
 	}()
 }
 
-func (s *session) start() { s.goFunc(s.run) }
+func (s *session) start() {
+	memtune.Begin() // ended by teardown
+	s.goFunc(s.run)
+}
 
 func (s *session) arm(t timerKind, d time.Duration) {
 	s.mu.Lock()

@@ -98,9 +98,9 @@ func (s *session) teardown() teardownResult {
 	if len(left) > 0 {
 		res.lingering = allDone(left)
 	}
-	// The codecs freed large buffers: give them back to the OS (not timed:
-	// the call is already gone).
-	memtune.Trim()
+	// The codecs freed large buffers: they go back to the OS once the app
+	// is idle, and serve the next call as they are if it comes sooner.
+	memtune.End()
 	return res
 }
 

@@ -1,0 +1,44 @@
+package memtune
+
+import (
+	"testing"
+	"time"
+)
+
+func trims() int {
+	idle.mu.Lock()
+	defer idle.mu.Unlock()
+	return idle.trims
+}
+
+// TestTrimOnlyWhenIdle: the heap is trimmed once the delay has passed with no
+// call running, not while one runs, and a call that begins within the delay
+// puts the trim off.
+func TestTrimOnlyWhenIdle(t *testing.T) {
+	idle.mu.Lock()
+	idle.delay = 50 * time.Millisecond
+	idle.mu.Unlock()
+
+	Begin()
+	Begin()
+	End() // one call still runs
+	time.Sleep(150 * time.Millisecond)
+	if n := trims(); n != 0 {
+		t.Fatalf("%d trims while a call ran", n)
+	}
+	End()
+	time.Sleep(20 * time.Millisecond)
+	Begin() // the next call, within the delay
+	time.Sleep(150 * time.Millisecond)
+	if n := trims(); n != 0 {
+		t.Fatalf("%d trims, though a call began within the delay", n)
+	}
+	End()
+	deadline := time.Now().Add(5 * time.Second)
+	for trims() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := trims(); n != 1 {
+		t.Fatalf("%d trims after the app went idle, want 1", n)
+	}
+}
