@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/kvsviewer/kvsviewer/internal/memtune"
+	"github.com/kvsviewer/kvsviewer/media/capture"
 )
 
 // teardownResult is what a teardown reports.
@@ -66,7 +67,7 @@ func (s *session) teardown() teardownResult {
 	// mediadevices track before it is unbound can make the unbind, and so
 	// pc.Close, block forever).
 	if pc != nil {
-		step("remove senders", func() error { return removeSenders(pc) })
+		step("remove senders", func() error { return stopSending(local, pc) })
 	}
 	// 3. Local tracks: camera light off, microphone released. A camera still
 	// opening is released by its opener once the open has finished (see
@@ -114,6 +115,17 @@ func allDone(chans []<-chan struct{}) <-chan struct{} {
 		close(out)
 	}()
 	return out
+}
+
+// stopSending stops the writers of local's tracks, both at once and without
+// waiting for the test sources' next frame (capture.Local.StopSending), then
+// removes the senders from pc.
+func stopSending(local *capture.Local, pc *webrtc.PeerConnection) error {
+	var err error
+	if local != nil {
+		err = local.StopSending()
+	}
+	return errors.Join(err, removeSenders(pc))
 }
 
 func removeSenders(pc *webrtc.PeerConnection) error {

@@ -345,6 +345,11 @@ func (v *viewer) teardown() {
 		v.mu.Unlock()
 		v.connected.Store(false)
 		v.cancel()
+		if v.local != nil {
+			if err := v.local.StopSending(); err != nil { // both writers at once, without waiting for a frame
+				v.m.log.Debug("stop sending failed", "client_id", v.id, "err", err)
+			}
+		}
 		for _, s := range v.pc.GetSenders() {
 			if err := v.pc.RemoveTrack(s); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
 				v.m.log.Debug("remove track failed", "client_id", v.id, "err", err)

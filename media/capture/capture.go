@@ -146,6 +146,7 @@ type Local struct {
 	inLevel          levelMeter // what the audio source captures, before muting
 	preview          atomic.Pointer[func(image.Image)]
 	pattern          *pattern.Generator // the test pattern source, when that is the video
+	tone             *pattern.Tone      // the test tone source, when that is the audio
 	warm             *warmEncoder       // the video encoder built ahead (warm.go); nil without video
 	mic              *micGuard          // the microphone's guard, when that is the audio
 	closeOnce        sync.Once
@@ -210,6 +211,9 @@ func Open(o Options) (*Local, error) {
 	}
 	if l.Audio != nil {
 		l.AudioSend = NewSendTrack(l.Audio, stream+"-audio", stream, o.Logger)
+		if l.tone != nil {
+			l.AudioSend.kick = l.tone.Kick // an unbind need not wait for the next chunk
+		}
 		if l.mic != nil {
 			l.AudioSend.release = l.mic.release // a lost microphone is not closed: see micGuard
 		}
@@ -322,7 +326,7 @@ func (l *Local) openTone(o Options) {
 		tone.SetBeeps(o.AVOffset)
 	}
 	l.Audio = mediadevices.NewAudioTrack(tone, l.Selector)
-	l.AudioSource = SourceTone
+	l.AudioSource, l.tone = SourceTone, tone
 }
 
 // HasDevice reports whether l holds a real camera or microphone (which another
@@ -353,6 +357,25 @@ func (l *Local) Kick() {
 	if l.pattern != nil {
 		l.pattern.Kick()
 	}
+}
+
+// StopSending stops the RTP writers of both send tracks on every peer
+// connection, both at once. pion's RemoveTrack unbinds a track under the
+// peer connection's lock, one sender after the other, and each unbind waits
+// for the writer to finish the frame it is reading: up to a frame interval
+// (33 ms) and then an audio chunk (20 ms) for a camera and a microphone; the
+// test sources are kicked and answer at once (SendTrack.kickUntilDone). Once
+// StopSending has returned, RemoveTrack has nothing left to wait for. The
+// tracks stay open (Close).
+func (l *Local) StopSending() error {
+	tracks := l.sendTracks()
+	errs := make([]error, len(tracks))
+	var wg sync.WaitGroup
+	for i, t := range tracks {
+		wg.Go(func() { errs[i] = t.unbindAll() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (l *Local) sendTracks() []*SendTrack {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/codec"
@@ -56,7 +57,7 @@ type SendTrack struct {
 	stream string
 	log    *slog.Logger
 	paused atomic.Bool
-	kick   func() // when set, ForceKeyFrame also asks the source for a frame at once
+	kick   func() // when set, ForceKeyFrame and unbinding ask the source for a frame (or chunk) at once
 	// release, when set, runs at Close once the bindings are gone, before the inner track is
 	// closed; false leaves the inner track open (abandoned: a microphone lost for good, whose
 	// close would hang).
@@ -201,7 +202,10 @@ func (t *SendTrack) unbind(b *binding) error {
 		bound := b.innerBound
 		t.mu.Unlock()
 		if bound { // a failed inner Bind left no writer to stop
-			if err := t.inner.Unbind(b.ctx); err != nil {
+			stopKicking := t.kickUntilDone()
+			err := t.inner.Unbind(b.ctx)
+			stopKicking()
+			if err != nil {
 				b.err = fmt.Errorf("unbind %s track: %w", t.id, err)
 			}
 		}
@@ -212,6 +216,57 @@ func (t *SendTrack) unbind(b *binding) error {
 	})
 	<-b.done
 	return b.err
+}
+
+// kickPeriod spaces the kicks of kickUntilDone.
+const kickPeriod = 5 * time.Millisecond
+
+// kickUntilDone kicks the source (when it can be) every kickPeriod until the
+// returned function is called, and returns once the kicking has stopped.
+// mediadevices' Unbind hands its writer goroutine a signal that the writer
+// only takes between two reads, and the writer may be waiting in the source's
+// Read for the next frame (33 ms at 30 fps) or audio chunk (20 ms): kicked,
+// the source answers at once. One kick is not enough: the writer may take it
+// just before it picks up the signal, and then wait in Read again.
+func (t *SendTrack) kickUntilDone() (stop func()) {
+	if t.kick == nil {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(kickPeriod)
+		defer tick.Stop()
+		for {
+			t.kick()
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+// unbindAll stops the inner track's writer of every binding.
+func (t *SendTrack) unbindAll() error {
+	t.mu.Lock()
+	bs := make([]*binding, 0, len(t.bindings))
+	for _, b := range t.bindings {
+		bs = append(bs, b)
+	}
+	t.mu.Unlock()
+	var errs []error
+	for _, b := range bs {
+		if err := t.unbind(b); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ID is the track id in the SDP.
@@ -285,17 +340,8 @@ func (t *SendTrack) Close() error {
 		return nil
 	}
 	t.closed = true
-	bs := make([]*binding, 0, len(t.bindings))
-	for _, b := range t.bindings {
-		bs = append(bs, b)
-	}
 	t.mu.Unlock()
-	var errs []error
-	for _, b := range bs {
-		if err := t.unbind(b); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := []error{t.unbindAll()}
 	if t.release != nil && !t.release() {
 		return errors.Join(errs...) // abandoned: see release
 	}

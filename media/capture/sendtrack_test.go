@@ -262,3 +262,47 @@ func TestPayloadTypeRewrite(t *testing.T) {
 		t.Errorf("video stats %+v: want packets sent and no write errors", st)
 	}
 }
+
+// TestStopSendingDoesNotWaitForTheSources: in a call whose pattern makes one
+// frame a second, StopSending stops both writers without waiting for the
+// next frame (the pattern is kicked), leaves nothing for pion's RemoveTrack
+// to unbind, and Close still closes the sources.
+func TestStopSendingDoesNotWaitForTheSources(t *testing.T) {
+	l, err := Open(Options{Video: SourceTest, Audio: SourceTone, Width: 160, Height: 120, FPS: 1, Codec: CodecAuto, StreamID: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := newLoopbackPC(t, CodecAuto)
+	master := newLoopbackPC(t, CodecAuto)
+	addSendTracks(t, viewer, l)
+	exchange(t, viewer, master, nil)
+	for _, tr := range []*SendTrack{l.VideoSend, l.AudioSend} {
+		waitFor(t, func() bool { return tr.Stats().Writes > 0 })
+	}
+	// The video writer now waits in the pattern's Read for a frame due in up to a second.
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.StopSending() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(900 * time.Millisecond):
+		// Not a speed assertion: unkicked, the writer waits for the 1 fps pattern's next frame.
+		t.Fatal("StopSending waited for the pattern's next frame")
+	}
+	for _, tr := range []*SendTrack{l.VideoSend, l.AudioSend} {
+		tr.mu.Lock()
+		n := len(tr.bindings)
+		tr.mu.Unlock()
+		if n != 0 {
+			t.Errorf("%s: %d bindings left after StopSending", tr.ID(), n)
+		}
+	}
+	removeSenders(t, viewer)
+	for _, c := range []interface{ Close() error }{viewer, master, l} {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
