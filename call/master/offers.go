@@ -150,7 +150,11 @@ func (m *Master) handleCandidate(clientID string, cand webrtc.ICECandidateInit) 
 	v.addCandidate(cand)
 }
 
-// teardownAsync tears v down in the background; Close waits for it.
+// teardownAsync tears v down in the background; Close waits for it. It is
+// called from a goroutine Close waits for (the signaling loop, Close
+// itself), or with m.mu held while the master is open: a WaitGroup's Add
+// must not race with a Wait that may find the count at zero, and pion's
+// state callbacks run on goroutines of their own.
 func (m *Master) teardownAsync(v *viewer) {
 	m.wg.Add(1)
 	go func() {
@@ -172,9 +176,11 @@ func (m *Master) viewerEnded(v *viewer) {
 		st.Offers, st.Connected = offers, false
 	}
 	closed := m.closed
+	if cur && !closed {
+		m.teardownAsync(v) // under mu: see teardownAsync
+	}
 	m.mu.Unlock()
 	if cur && !closed {
-		m.teardownAsync(v)
 		m.refillSpare() // no call of that viewer is being set up any more
 	}
 	if cur {

@@ -2,11 +2,15 @@ package master
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/kvsviewer/kvsviewer/call/kvs"
+	"github.com/kvsviewer/kvsviewer/call/kvs/emulator"
 )
 
 // iceUfrag returns the a=ice-ufrag of sdp.
@@ -19,11 +23,35 @@ func iceUfrag(sdp string) string {
 	return ""
 }
 
+// firstToViewer returns the action of the first message the emulator relayed
+// to clientID, or "".
+func firstToViewer(e *emulator.Emulator, clientID string) string {
+	for _, ev := range e.Events() {
+		if ev.Kind == emulator.EventRelay && ev.Recipient == clientID {
+			return ev.Action
+		}
+	}
+	return ""
+}
+
 // TestICERestartKeepsTheConnection: an ICE restart offer of the viewer's
 // peer connection is answered on the master's connection of that viewer
 // (new ICE credentials, same DTLS session), and the media flows on; a new
 // connection could never complete DTLS with the viewer's old one.
+//
+// With candidatesFirst the restart's candidates reach the master before its
+// offer (the viewer sends the offer once gathering is complete): the master
+// keeps them until the offer is set, as pion drops a candidate whose ufrag
+// the remote description does not have yet.
 func TestICERestartKeepsTheConnection(t *testing.T) {
+	for _, candidatesFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("candidates first %v", candidatesFirst), func(t *testing.T) {
+			testICERestart(t, candidatesFirst)
+		})
+	}
+}
+
+func testICERestart(t *testing.T, candidatesFirst bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	env := startEnv(t, ctx, Options{Width: testW, Height: testH, FPS: testFPS, Codec: CodecVP8})
@@ -35,6 +63,9 @@ func TestICERestartKeepsTheConnection(t *testing.T) {
 	if err := env.m.WaitViewerFrames(ctx, id, 10); err != nil {
 		t.Fatal(err)
 	}
+	if first := firstToViewer(env.e, id); first != string(kvs.ActionSDPAnswer) {
+		t.Errorf("the master's first message to the viewer was %s, want its answer before any candidate", first)
+	}
 	old := env.m.liveViewer(id)
 	oldUfrag := iceUfrag(old.pc.RemoteDescription().SDP)
 
@@ -42,8 +73,13 @@ func TestICERestartKeepsTheConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gathered := webrtc.GatheringCompletePromise(v.pc)
 	if err := v.pc.SetLocalDescription(offer); err != nil {
 		t.Fatal(err)
+	}
+	if candidatesFirst {
+		<-gathered // trickled (and sent) by now; offer itself carries none
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err := v.conn.SendOffer(ctx, offer, ""); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,10 @@ type viewer struct {
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
 	ended     bool
+	// answering holds the local candidates gathered while an answer is
+	// being made and sent (held); they follow the answer.
+	answering bool
+	held      []webrtc.ICECandidateInit
 
 	connected   atomic.Bool
 	frames      atomic.Uint64
@@ -137,7 +141,46 @@ func (v *viewer) renegotiate(offer webrtc.SessionDescription) error {
 	if err := v.pc.SetRemoteDescription(offer); err != nil {
 		return fmt.Errorf("set offer: %w", err)
 	}
+	v.mu.Lock()
+	early := v.pending
+	v.pending = nil
+	v.mu.Unlock()
+	for _, c := range early {
+		if err := v.pc.AddICECandidate(c); err != nil {
+			v.m.log.Debug("add early restart candidate failed", "client_id", v.id, "err", err)
+		}
+	}
 	return v.answer()
+}
+
+// sendHeld ends an answer: the candidates held meanwhile go out, in order.
+func (v *viewer) sendHeld() {
+	log := v.m.log.With("client_id", v.id)
+	for {
+		v.mu.Lock()
+		held := v.held
+		v.held = nil
+		if len(held) == 0 {
+			v.answering = false
+			v.mu.Unlock()
+			return
+		}
+		v.mu.Unlock()
+		for _, c := range held {
+			v.sendCandidate(c, log)
+		}
+	}
+}
+
+// candidateUfrag returns the ufrag extension of an ICE candidate line, or "".
+func candidateUfrag(cand string) string {
+	f := strings.Fields(cand)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "ufrag" {
+			return f[i+1]
+		}
+	}
+	return ""
 }
 
 // onICECandidate trickles the master's local candidates to the viewer.
@@ -147,12 +190,24 @@ func (v *viewer) onICECandidate(log *slog.Logger) {
 			return
 		}
 		init := c.ToJSON()
-		if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
-			return conn.SendCandidate(ctx, init, v.id, "")
-		}); err != nil {
-			log.Debug("send candidate failed", "err", err)
+		v.mu.Lock()
+		if v.answering {
+			v.held = append(v.held, init)
+			v.mu.Unlock()
+			return
 		}
+		v.mu.Unlock()
+		v.sendCandidate(init, log)
 	})
+}
+
+// sendCandidate trickles one local candidate to the viewer.
+func (v *viewer) sendCandidate(c webrtc.ICECandidateInit, log *slog.Logger) {
+	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
+		return conn.SendCandidate(ctx, c, v.id, "")
+	}); err != nil {
+		log.Debug("send candidate failed", "err", err)
+	}
 }
 
 // onConnectionStateChange tracks whether the peer connection is connected,
@@ -238,10 +293,19 @@ func (v *viewer) addTracks() error {
 	return nil
 }
 
-// addCandidate adds a remote candidate, or queues it until the offer is set.
+// addCandidate adds a remote candidate, or queues it until the offer it
+// belongs to is set: the first offer, or an ICE restart's whose candidates
+// came first (pion drops a candidate of another ufrag than the remote
+// description's, and the restart would never connect).
 func (v *viewer) addCandidate(c webrtc.ICECandidateInit) {
+	early := false
+	if u := candidateUfrag(c.Candidate); u != "" {
+		if cur := v.pc.RemoteDescription(); cur != nil && !strings.Contains(cur.SDP, "a=ice-ufrag:"+u) {
+			early = true
+		}
+	}
 	v.mu.Lock()
-	if !v.remoteSet {
+	if !v.remoteSet || early {
 		if len(v.pending) < maxPendingCandidates {
 			v.pending = append(v.pending, c)
 		}
@@ -368,8 +432,15 @@ func (v *viewer) teardown() {
 	})
 }
 
-// answer creates the answer to the offer set, applies it and sends it.
+// answer creates the answer to the offer set, applies it and sends it. The
+// candidates gathered meanwhile are sent after it: a viewer gets no
+// candidate it could not use yet (a browser's addIceCandidate fails before
+// the answer is set, and pion drops one of an ICE restart it has not seen).
 func (v *viewer) answer() error {
+	v.mu.Lock()
+	v.answering = true
+	v.mu.Unlock()
+	defer v.sendHeld()
 	answer, err := v.pc.CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("create answer: %w", err)
