@@ -42,3 +42,18 @@ func TestTrimOnlyWhenIdle(t *testing.T) {
 		t.Fatalf("%d trims after the app went idle, want 1", n)
 	}
 }
+
+// TestTrimEveryNCalls: calls back to back, with another one running all the
+// time, still trim the heap once every TrimEvery calls.
+func TestTrimEveryNCalls(t *testing.T) {
+	Begin() // runs throughout: the app is never idle
+	defer End()
+	before := trims()
+	for range 2*TrimEvery + 1 {
+		Begin()
+		End()
+	}
+	if n := trims() - before; n != 2 {
+		t.Fatalf("%d trims over %d calls, want 2 (one every %d)", n, 2*TrimEvery+1, TrimEvery)
+	}
+}
