@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,10 +14,8 @@ import (
 
 // iceUfrag returns the a=ice-ufrag of sdp.
 func iceUfrag(sdp string) string {
-	for line := range strings.SplitSeq(sdp, "\n") {
-		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
-			return u
-		}
+	if u := sdpValues(sdp, "a=ice-ufrag:"); len(u) > 0 {
+		return u[0]
 	}
 	return ""
 }

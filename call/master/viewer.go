@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/kvsviewer/kvsviewer/call/kvs"
 	"github.com/kvsviewer/kvsviewer/media/capture"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 	"github.com/kvsviewer/kvsviewer/media/receive"
@@ -121,95 +119,6 @@ func (v *viewer) sameRemote(offer webrtc.SessionDescription) bool {
 	return len(have) > 0 && slices.Equal(have, fingerprints(offer.SDP))
 }
 
-// fingerprints returns the a=fingerprint values of sdp (session and media
-// level), normalised and sorted, without repeats.
-func fingerprints(sdp string) []string {
-	var out []string
-	for line := range strings.SplitSeq(sdp, "\n") {
-		if fp, ok := strings.CutPrefix(strings.TrimSpace(line), "a=fingerprint:"); ok {
-			out = append(out, strings.ToLower(strings.Join(strings.Fields(fp), " ")))
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// renegotiate applies a new offer of the viewer's peer connection (an ICE
-// restart: pion restarts ICE when the credentials change) and answers it.
-// The candidates of the restart trickle through onICECandidate.
-func (v *viewer) renegotiate(offer webrtc.SessionDescription) error {
-	if err := v.pc.SetRemoteDescription(offer); err != nil {
-		return fmt.Errorf("set offer: %w", err)
-	}
-	v.mu.Lock()
-	early := v.pending
-	v.pending = nil
-	v.mu.Unlock()
-	for _, c := range early {
-		if err := v.pc.AddICECandidate(c); err != nil {
-			v.m.log.Debug("add early restart candidate failed", "client_id", v.id, "err", err)
-		}
-	}
-	return v.answer()
-}
-
-// sendHeld ends an answer: the candidates held meanwhile go out, in order.
-func (v *viewer) sendHeld() {
-	log := v.m.log.With("client_id", v.id)
-	for {
-		v.mu.Lock()
-		held := v.held
-		v.held = nil
-		if len(held) == 0 {
-			v.answering = false
-			v.mu.Unlock()
-			return
-		}
-		v.mu.Unlock()
-		for _, c := range held {
-			v.sendCandidate(c, log)
-		}
-	}
-}
-
-// candidateUfrag returns the ufrag extension of an ICE candidate line, or "".
-func candidateUfrag(cand string) string {
-	f := strings.Fields(cand)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "ufrag" {
-			return f[i+1]
-		}
-	}
-	return ""
-}
-
-// onICECandidate trickles the master's local candidates to the viewer.
-func (v *viewer) onICECandidate(log *slog.Logger) {
-	v.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil || v.isEnded() {
-			return
-		}
-		init := c.ToJSON()
-		v.mu.Lock()
-		if v.answering {
-			v.held = append(v.held, init)
-			v.mu.Unlock()
-			return
-		}
-		v.mu.Unlock()
-		v.sendCandidate(init, log)
-	})
-}
-
-// sendCandidate trickles one local candidate to the viewer.
-func (v *viewer) sendCandidate(c webrtc.ICECandidateInit, log *slog.Logger) {
-	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
-		return conn.SendCandidate(ctx, c, v.id, "")
-	}); err != nil {
-		log.Debug("send candidate failed", "err", err)
-	}
-}
-
 // onConnectionStateChange tracks whether the peer connection is connected,
 // asks the pattern for a frame once it is, and ends the viewer when it fails or closes.
 func (v *viewer) onConnectionStateChange(log *slog.Logger) {
@@ -253,25 +162,6 @@ func (v *viewer) onTrack(log *slog.Logger) {
 	})
 }
 
-// setOffer sets the viewer's offer and then adds the candidates that came
-// before it: pending and those addCandidate queued meanwhile.
-func (v *viewer) setOffer(offer webrtc.SessionDescription, pending []webrtc.ICECandidateInit, log *slog.Logger) error {
-	if err := v.pc.SetRemoteDescription(offer); err != nil {
-		return fmt.Errorf("set offer: %w", err)
-	}
-	v.mu.Lock()
-	v.remoteSet = true
-	pending = append(pending, v.pending...)
-	v.pending = nil
-	v.mu.Unlock()
-	for _, c := range pending {
-		if err := v.pc.AddICECandidate(c); err != nil {
-			log.Debug("add early candidate failed", "err", err)
-		}
-	}
-	return nil
-}
-
 // addTracks takes this viewer's pattern (and tone) and adds their send tracks.
 func (v *viewer) addTracks() error {
 	l, err := v.m.takeLocal()
@@ -291,31 +181,6 @@ func (v *viewer) addTracks() error {
 		}
 	}
 	return nil
-}
-
-// addCandidate adds a remote candidate, or queues it until the offer it
-// belongs to is set: the first offer, or an ICE restart's whose candidates
-// came first (pion drops a candidate of another ufrag than the remote
-// description's, and the restart would never connect).
-func (v *viewer) addCandidate(c webrtc.ICECandidateInit) {
-	early := false
-	if u := candidateUfrag(c.Candidate); u != "" {
-		if cur := v.pc.RemoteDescription(); cur != nil && !strings.Contains(cur.SDP, "a=ice-ufrag:"+u) {
-			early = true
-		}
-	}
-	v.mu.Lock()
-	if !v.remoteSet || early {
-		if len(v.pending) < maxPendingCandidates {
-			v.pending = append(v.pending, c)
-		}
-		v.mu.Unlock()
-		return
-	}
-	v.mu.Unlock()
-	if err := v.pc.AddICECandidate(c); err != nil {
-		v.m.log.Debug("add candidate failed", "client_id", v.id, "err", err)
-	}
 }
 
 func (v *viewer) isEnded() bool {
@@ -430,28 +295,4 @@ func (v *viewer) teardown() {
 		v.wg.Wait()
 		v.m.log.Debug("viewer torn down", "client_id", v.id, "ms", time.Since(start).Milliseconds())
 	})
-}
-
-// answer creates the answer to the offer set, applies it and sends it. The
-// candidates gathered meanwhile are sent after it: a viewer gets no
-// candidate it could not use yet (a browser's addIceCandidate fails before
-// the answer is set, and pion drops one of an ICE restart it has not seen).
-func (v *viewer) answer() error {
-	v.mu.Lock()
-	v.answering = true
-	v.mu.Unlock()
-	defer v.sendHeld()
-	answer, err := v.pc.CreateAnswer(nil)
-	if err != nil {
-		return fmt.Errorf("create answer: %w", err)
-	}
-	if err := v.pc.SetLocalDescription(answer); err != nil {
-		return fmt.Errorf("set answer: %w", err)
-	}
-	if err := v.m.send(func(ctx context.Context, conn *kvs.Conn) error {
-		return conn.SendAnswer(ctx, answer, v.id, "")
-	}); err != nil {
-		return fmt.Errorf("send answer: %w", err)
-	}
-	return nil
 }
