@@ -18,46 +18,32 @@ import (
 // beside the ICE and DTLS handshakes. Its first picture is a keyframe, as
 // every new encoder's is.
 
-// bindInBackground registers b, returns the codec the inner Bind will use,
-// and runs that Bind on a goroutine of its own, offering it only that codec.
-// A failed build leaves the binding without video and says so in the log.
-// The caller holds bindMu.
-func (t *SendTrack) bindInBackground(b *binding, w *sendWriter) (webrtc.RTPCodecParameters, error) {
-	params, ok := t.pick(b.ctx.CodecParameters())
-	if !ok {
-		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: no encoder for the negotiated codecs", t.id)
-	}
+// bindLater runs the inner Bind of b, offered only the codec Bind returned
+// to pion, on its own goroutine. A failed build leaves the binding without
+// video and says so in the log.
+func (t *SendTrack) bindLater(b *binding, bc *bindContext) {
 	t.mu.Lock()
-	t.bindings[b.ctx.ID()] = b
+	closed := t.closed
 	t.mu.Unlock()
-	w.pt, w.mime = uint8(params.PayloadType), params.MimeType
-	close(w.ready)
-	bc := &bindContext{TrackLocalContext: b.ctx, w: w, codecs: []webrtc.RTPCodecParameters{params}}
-	go func() {
-		t.mu.Lock()
-		closed := t.closed
-		t.mu.Unlock()
-		if closed { // Close came first and waits on b.bound: build nothing
-			close(b.bound)
-			return
-		}
-		if _, err := t.bindInner(b, bc); err != nil {
-			t.log.Warn("the video encoder could not be started: this call sends no video", "track", t.id, "err", err)
-		}
-	}()
-	return params, nil
+	if closed { // Close came first and waits on b.bound: build nothing
+		close(b.bound)
+		return
+	}
+	if _, err := t.bindInner(b, bc); err != nil {
+		t.log.Warn("the video encoder could not be started: this call sends no video", "track", t.id, "err", err)
+	}
 }
 
 // pick returns the codec mediadevices' Bind would pick from codecs: the first
 // one an encoder of the track produces, matched as mediadevices matches it
 // (the encoder's MIME type ends with the codec's, in any case).
-func (t *SendTrack) pick(codecs []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+func (t *SendTrack) pick(codecs []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, error) {
 	for _, c := range codecs {
 		if t.encodes(strings.ToLower(c.MimeType)) {
-			return c, true
+			return c, nil
 		}
 	}
-	return webrtc.RTPCodecParameters{}, false
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s track: no encoder for the negotiated codecs", t.id)
 }
 
 // producedBy returns the encodes function of a video SendTrack whose encoders

@@ -139,10 +139,15 @@ func (t *SendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	}
 	w := &sendWriter{t: t, next: ctx.WriteStream(), ready: make(chan struct{})}
 	b := &binding{ctx: ctx, done: make(chan struct{}), bound: make(chan struct{})}
+	bc := &bindContext{TrackLocalContext: ctx, w: w}
+	var params webrtc.RTPCodecParameters
+	var err error
 	if t.encodes != nil {
-		return t.bindInBackground(b, w)
+		params, err = t.pick(ctx.CodecParameters())
+		bc.codecs = []webrtc.RTPCodecParameters{params}
+	} else {
+		params, err = t.bindInner(b, bc)
 	}
-	params, err := t.bindInner(b, &bindContext{TrackLocalContext: ctx, w: w})
 	if err != nil {
 		return webrtc.RTPCodecParameters{}, err
 	}
@@ -150,9 +155,12 @@ func (t *SendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	t.bindings[ctx.ID()] = b
 	t.mu.Unlock()
 	// The writer goroutine waits for the payload type of the codec
-	// mediadevices picked, which only Bind's result tells.
+	// mediadevices picks, which only the binding's codec tells.
 	w.pt, w.mime = uint8(params.PayloadType), params.MimeType
 	close(w.ready)
+	if t.encodes != nil {
+		go t.bindLater(b, bc)
+	}
 	return params, nil
 }
 
