@@ -138,8 +138,8 @@ type Generator struct {
 	release  func()
 	text     [textLen]byte
 
-	ticker    *time.Ticker
-	kick      chan struct{}
+	ticker *time.Ticker
+	kicker
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -168,7 +168,7 @@ func New(width, height, fps int, style Style) *Generator {
 		lay:     newLayout(width, height),
 		release: func() {},
 		ticker:  time.NewTicker(time.Second / time.Duration(fps)),
-		kick:    make(chan struct{}, 1),
+		kicker:  newKicker(),
 		done:    make(chan struct{}),
 		boxBG:   40,
 		boxInk:  235,
@@ -232,7 +232,7 @@ func (g *Generator) Read() (image.Image, func(), error) {
 		case <-g.done:
 			return nil, nil, io.EOF
 		case now = <-g.ticker.C:
-		case <-g.kick:
+		case <-g.kicker:
 			// The next frame now, and the pacing restarts from it.
 			g.ticker.Reset(time.Second / time.Duration(g.fps))
 		}
@@ -251,16 +251,6 @@ func (g *Generator) Read() (image.Image, func(), error) {
 	g.drawDynamic(img, g.counter, now)
 	g.counter++
 	return img, g.release, nil
-}
-
-// Kick makes a Read waiting for the next frame time return a frame at once
-// (e.g. the keyframe a receiver is waiting for); the pacing restarts from
-// there. Safe from any goroutine; kicks while one is pending coalesce.
-func (g *Generator) Kick() {
-	select {
-	case g.kick <- struct{}{}:
-	default:
-	}
 }
 
 // Close stops the pacing; Read returns io.EOF afterwards, also a Read blocked waiting for the

@@ -33,8 +33,8 @@ type Tone struct {
 	beeps      bool
 	beepOffset time.Duration
 
-	ticker    *time.Ticker
-	kick      chan struct{}
+	ticker *time.Ticker
+	kicker
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -57,7 +57,7 @@ func NewTone(freqHz float64, sampleRate, channels int) *Tone {
 		step:     2 * math.Pi * freqHz / float64(sampleRate),
 		release:  func() {},
 		ticker:   time.NewTicker(ToneChunk),
-		kick:     make(chan struct{}, 1),
+		kicker:   newKicker(),
 		done:     make(chan struct{}),
 	}
 	n := sampleRate * int(ToneChunk/time.Millisecond) / 1000
@@ -88,7 +88,7 @@ func (t *Tone) Read() (wave.Audio, func(), error) {
 		case <-t.done:
 			return nil, nil, io.EOF
 		case now = <-t.ticker.C:
-		case <-t.kick:
+		case <-t.kicker:
 			t.ticker.Reset(ToneChunk)
 		}
 	}
@@ -96,16 +96,6 @@ func (t *Tone) Read() (wave.Audio, func(), error) {
 	t.next = (t.next + 1) % numBuffers
 	t.fill(c.Data, now)
 	return c, t.release, nil
-}
-
-// Kick makes a Read waiting for the next chunk time return a chunk at once
-// (e.g. so that a writer being stopped need not wait for it); the pacing
-// restarts from there. Safe from any goroutine; kicks while one is pending coalesce.
-func (t *Tone) Kick() {
-	select {
-	case t.kick <- struct{}{}:
-	default:
-	}
 }
 
 // fill writes the next samples of the tone into the interleaved buffer data, a chunk read at
