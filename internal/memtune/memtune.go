@@ -66,35 +66,43 @@ func Begin() {
 // call running, the heap is trimmed after IdleDelay unless another begins.
 func End() {
 	idle.mu.Lock()
-	defer idle.mu.Unlock()
 	idle.calls = max(idle.calls-1, 0)
 	idle.ended++
-	if idle.ended >= TrimEvery {
-		trimLocked()
-		return
-	}
-	if idle.calls > 0 {
-		return
-	}
-	if idle.timer == nil {
+	now := idle.ended >= TrimEvery
+	switch {
+	case now:
+		idle.ended = 0
+	case idle.calls > 0:
+	case idle.timer == nil:
 		idle.timer = time.AfterFunc(idle.delay, trimIfIdle)
-		return
+	default:
+		idle.timer.Reset(idle.delay)
 	}
-	idle.timer.Reset(idle.delay)
+	idle.mu.Unlock()
+	if now {
+		trim()
+	}
 }
 
 // trimIfIdle returns the C heap's free memory to the OS unless a call runs.
 func trimIfIdle() {
 	idle.mu.Lock()
-	defer idle.mu.Unlock()
-	if idle.calls == 0 {
-		trimLocked()
+	calls := idle.calls
+	if calls == 0 {
+		idle.ended = 0
+	}
+	idle.mu.Unlock()
+	if calls == 0 {
+		trim()
 	}
 }
 
-// trimLocked returns the C heap's free memory to the OS. idle.mu is held.
-func trimLocked() {
+// trim returns the C heap's free memory to the OS. It runs without idle.mu:
+// malloc_trim takes milliseconds, and a call beginning meanwhile (a
+// Reconnect's next session) must not wait for it in Begin.
+func trim() {
 	C.kv_trim()
+	idle.mu.Lock()
 	idle.trims++
-	idle.ended = 0
+	idle.mu.Unlock()
 }
