@@ -59,3 +59,29 @@ func TestTrimEveryNCalls(t *testing.T) {
 		t.Fatalf("%d trims over %d calls, want 2 (one every %d)", n, 2*TrimEvery+1, TrimEvery)
 	}
 }
+
+// TestBigBlocksAreMappedOnTheirOwn: an x264-sized frame buffer with 2 MiB
+// alignment is mapped on its own, also after a bigger block was freed (which
+// would raise glibc's default, dynamic threshold above it); small blocks
+// still come from the heap.
+func TestBigBlocksAreMappedOnTheirOwn(t *testing.T) {
+	const mib = 1 << 20
+	for _, b := range []struct {
+		name        string
+		align, size int
+		mapped      bool
+	}{
+		{"a 6 MiB block", 64, 6 * mib, true},
+		{"an x264 frame buffer after it", 2 * mib, 1835008, true},
+		{"a 1 MiB block", 64, mib, false},
+		{"a 64 KiB block", 64, 64 << 10, false},
+	} {
+		mapped, err := blockMapped(b.align, b.size)
+		if err != nil {
+			t.Fatalf("%s: %v", b.name, err)
+		}
+		if mapped != b.mapped {
+			t.Errorf("%s: mapped on its own %v, want %v", b.name, mapped, b.mapped)
+		}
+	}
+}
