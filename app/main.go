@@ -18,7 +18,7 @@ import (
 	// Imported for its init: it holds the standard log package's output (Fyne's
 	// locale complaint) until run decides where it goes.
 	"github.com/kvsviewer/kvsviewer/internal/initlog"
-	_ "github.com/kvsviewer/kvsviewer/internal/memtune" // fewer glibc arenas: less memory kept across calls
+	_ "github.com/kvsviewer/kvsviewer/internal/memtune" // glibc malloc options set before any thread runs
 	"github.com/kvsviewer/kvsviewer/internal/quietaudio"
 	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/internal/version"
