@@ -2,11 +2,10 @@ package ui
 
 import (
 	"fmt"
-	"image/color"
+	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
@@ -67,6 +66,7 @@ func (s SessionTiming) Duration() time.Duration {
 type Timeline struct {
 	widget.BaseWidget
 	sessions []*SessionTiming // oldest first
+	views    []*sessionView   // by position, newest session first
 	box      *fyne.Container
 	empty    *widget.Label
 }
@@ -217,90 +217,31 @@ func nextPhase(reached []PhaseTiming) call.Phase {
 	return ""
 }
 
-// Session summaries, newest first.
+// rebuild shows the sessions newest first, each in the view of its
+// position, whose widgets it updates in place.
 func (t *Timeline) rebuild() {
-	t.box.RemoveAll()
 	if len(t.sessions) == 0 {
-		t.box.Add(t.empty)
-		t.box.Refresh()
+		t.show([]fyne.CanvasObject{t.empty})
 		return
 	}
-	for i := len(t.sessions) - 1; i >= 0; i-- {
-		s := t.sessions[i]
-		t.box.Add(sessionHeader(s, i == len(t.sessions)-1))
-		scale := s.Duration()
-		if scale <= 0 {
-			scale = time.Millisecond
+	objs := make([]fyne.CanvasObject, 0, len(t.box.Objects))
+	for slot, i := 0, len(t.sessions)-1; i >= 0; slot, i = slot+1, i-1 {
+		if slot == len(t.views) {
+			t.views = append(t.views, newSessionView())
 		}
-		if s.IDWait > 0 {
-			t.box.Add(waterfallRow(PhaseLabel(call.PhaseClientIDWait), 0, 0, scale, phaseColor, ms(s.IDWait)+" (before the click's timings)"))
-		}
-		for _, p := range s.Phases {
-			t.box.Add(waterfallRow(PhaseLabel(p.Phase), p.Start, p.End, scale, phaseColor, fmt.Sprintf("%s (+%s)", ms(p.End), ms(p.End-p.Start))))
-		}
-		if s.Failed {
-			start := s.Start
-			if n := len(s.Phases); n > 0 {
-				start = s.Phases[n-1].End
-			}
-			label := "failed"
-			if s.FailPhase != "" {
-				label = PhaseLabel(s.FailPhase) + " failed"
-			}
-			t.box.Add(waterfallRow(label, start, s.FailedAt, scale, failColor, fmt.Sprintf("%s: %s", ms(s.FailedAt), s.Class)))
-		}
-		t.box.Add(widget.NewSeparator())
+		objs = t.views[slot].show(t.sessions[i], i == len(t.sessions)-1, objs)
 	}
+	t.show(objs)
+}
+
+// show lays the box out again when the objects it holds changed; a changed
+// text or bar refreshes only its own widget.
+func (t *Timeline) show(objs []fyne.CanvasObject) {
+	if slices.Equal(objs, t.box.Objects) {
+		return
+	}
+	t.box.Objects = objs
 	t.box.Refresh()
-}
-
-func sessionHeader(s *SessionTiming, current bool) fyne.CanvasObject {
-	title := fmt.Sprintf("Session %d · attempt %d", s.ID, s.Attempt)
-	if current {
-		title += " (current)"
-	}
-	var outcome string
-	switch {
-	case s.Failed:
-		outcome = fmt.Sprintf("failed after %s: %s", ms(s.FailedAt), FailureReason(s.Class, ""))
-	case s.Live:
-		outcome = "first frame at " + ms(s.Duration())
-	default:
-		outcome = "in progress, " + ms(s.Duration())
-	}
-	if s.IDWait > 0 {
-		outcome += fmt.Sprintf(" · waited %s for a ClientId", ms(s.IDWait))
-	}
-	if s.Latency > 0 {
-		outcome += fmt.Sprintf(" · latency %s (p95 %s)", ms(s.Latency), ms(s.LatencyP95))
-	}
-	if s.TornDown {
-		outcome += fmt.Sprintf(" · teardown %s", ms(s.Teardown))
-	}
-	if s.ClientID != "" {
-		outcome += " · ClientId " + s.ClientID
-	}
-	l := widget.NewLabelWithStyle(title+" — "+outcome, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	if s.Failed {
-		l.Importance = widget.DangerImportance
-	}
-	return l
-}
-
-var (
-	phaseColor = color.NRGBA{R: 0x2f, G: 0x80, B: 0xed, A: 0xff}
-	failColor  = color.NRGBA{R: 0xd0, G: 0x30, B: 0x30, A: 0xff}
-	trackColor = color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x30}
-)
-
-// waterfallRow is "label | track with a bar from start to end | text".
-func waterfallRow(label string, start, end, scale time.Duration, c color.Color, text string) fyne.CanvasObject {
-	name := widget.NewLabel(label)
-	value := widget.NewLabel(text)
-	bar := canvas.NewRectangle(c)
-	bar.CornerRadius = 2
-	track := container.New(&spanLayout{from: frac(start, scale), to: frac(end, scale)}, canvas.NewRectangle(trackColor), bar)
-	return container.New(&rowLayout{}, name, track, value)
 }
 
 func frac(d, scale time.Duration) float32 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/kvsviewer/kvsviewer/call"
@@ -70,5 +71,41 @@ func TestTimelineWaterfall(t *testing.T) {
 	}
 	if ss := tl.Sessions(); len(ss) != MaxTimelineSessions || ss[0].ID != 110-MaxTimelineSessions {
 		t.Errorf("kept %d sessions from %d", len(ss), ss[0].ID)
+	}
+}
+
+// TestTimelineReusesItsWidgets: sessions coming and going (a QA run) update
+// the widgets of the positions shown instead of building new ones for every
+// event; Fyne's renderer cache would keep each discarded one for a minute.
+func TestTimelineReusesItsWidgets(t *testing.T) {
+	test.NewTempApp(t)
+	tl := NewTimeline()
+	test.NewTempWindow(t, tl)
+	click := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	phases := []call.Phase{call.PhaseControlPlane, call.PhaseSignalingOpen, call.PhaseOfferSent, call.PhaseAnswerReceived, call.PhaseICEConnected, call.PhaseFirstRTP, call.PhaseFirstFrame}
+	session := func(id uint64) {
+		for i, p := range phases {
+			tl.Apply(phaseEv(id, 1, click, p, time.Duration(i+1)*time.Millisecond))
+		}
+		tl.Apply(call.Event{Kind: call.EventState, State: call.StateLive, SessionID: id, Attempt: 1})
+	}
+	for id := uint64(1); id <= MaxTimelineSessions; id++ {
+		session(id)
+	}
+	seen := map[fyne.CanvasObject]bool{}
+	for _, o := range tl.box.Objects {
+		seen[o] = true
+	}
+	for id := uint64(MaxTimelineSessions + 1); id <= 40; id++ {
+		session(id)
+		for _, o := range tl.box.Objects {
+			if !seen[o] {
+				t.Fatalf("session %d: a new %T in the timeline, where the %d positions' widgets should be reused", id, o, MaxTimelineSessions)
+			}
+		}
+	}
+	text := markupText(tl)
+	if i, j := strings.Index(text, "Session 40 · attempt 1 (current)"), strings.Index(text, "Session 35 · attempt 1 —"); i < 0 || j < 0 || i > j || strings.Contains(text, "Session 34 ") {
+		t.Errorf("sessions shown:\n%s", text)
 	}
 }
