@@ -332,11 +332,26 @@ func TestReconnectStormEndsInOneLiveCall(t *testing.T) {
 	r := newRig(t, emulator.Faults{}, nil)
 	r.ctrl.Connect()
 	r.waitLive(20 * time.Second)
+	// A session begun during the storm can reach its first frame between two
+	// clicks (a reconnect takes about 40 ms) and be closed by the next one:
+	// the call that must stay alone is the first to go live among those begun
+	// from the last click on.
+	var lastClick time.Time
 	for i := 0; i < 20; i++ {
-		r.ctrl.Reconnect()
 		time.Sleep(50 * time.Millisecond)
+		lastClick = time.Now()
+		r.ctrl.Reconnect()
 	}
-	ff := r.waitLive(30 * time.Second)
+	begun := map[uint64]time.Time{}
+	ff := r.waitFor(30*time.Second, "first frame after the storm", func(e call.Event) bool {
+		if _, seen := begun[e.SessionID]; !seen {
+			begun[e.SessionID] = e.Time
+		}
+		if e.Kind == call.EventState && e.State == call.StateFailed {
+			t.Fatalf("call failed: %s: %s", e.Class, e.Message)
+		}
+		return e.Kind == call.EventPhase && e.Phase == call.PhaseFirstFrame && begun[e.SessionID].After(lastClick)
+	})
 	// Nothing else may start after the live call: no further session, no failure.
 	time.Sleep(time.Second)
 	for {
