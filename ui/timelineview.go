@@ -38,11 +38,10 @@ func (v *sessionView) show(s *SessionTiming, current bool, objs []fyne.CanvasObj
 	if s.Failed {
 		importance = widget.DangerImportance
 	}
-	if v.header.Importance != importance {
-		v.header.Importance = importance
+	if title := sessionTitle(s, current); v.header.Text != title || v.header.Importance != importance {
+		v.header.Text, v.header.Importance = title, importance
 		v.header.Refresh()
 	}
-	setText(v.header, sessionTitle(s, current))
 	objs = append(objs, v.header)
 
 	scale := s.Duration()
