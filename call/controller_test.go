@@ -187,11 +187,22 @@ func (r *rig) seenOrWait(limit time.Duration, what string, ok func(call.Event) b
 
 func (r *rig) waitLive(limit time.Duration) call.Event {
 	r.t.Helper()
+	return r.waitLiveBegunAfter(limit, time.Time{})
+}
+
+// waitLiveBegunAfter waits for the first frame of a session whose first
+// event (among those this wait reads) came after since.
+func (r *rig) waitLiveBegunAfter(limit time.Duration, since time.Time) call.Event {
+	r.t.Helper()
+	begun := map[uint64]time.Time{}
 	return r.waitFor(limit, "first frame", func(e call.Event) bool {
+		if _, seen := begun[e.SessionID]; !seen {
+			begun[e.SessionID] = e.Time
+		}
 		if e.Kind == call.EventState && e.State == call.StateFailed {
 			r.t.Fatalf("call failed: %s: %s", e.Class, e.Message)
 		}
-		return e.Kind == call.EventPhase && e.Phase == call.PhaseFirstFrame
+		return e.Kind == call.EventPhase && e.Phase == call.PhaseFirstFrame && begun[e.SessionID].After(since)
 	})
 }
 
@@ -342,16 +353,7 @@ func TestReconnectStormEndsInOneLiveCall(t *testing.T) {
 		lastClick = time.Now()
 		r.ctrl.Reconnect()
 	}
-	begun := map[uint64]time.Time{}
-	ff := r.waitFor(30*time.Second, "first frame after the storm", func(e call.Event) bool {
-		if _, seen := begun[e.SessionID]; !seen {
-			begun[e.SessionID] = e.Time
-		}
-		if e.Kind == call.EventState && e.State == call.StateFailed {
-			t.Fatalf("call failed: %s: %s", e.Class, e.Message)
-		}
-		return e.Kind == call.EventPhase && e.Phase == call.PhaseFirstFrame && begun[e.SessionID].After(lastClick)
-	})
+	ff := r.waitLiveBegunAfter(30*time.Second, lastClick)
 	// Nothing else may start after the live call: no further session, no failure.
 	time.Sleep(time.Second)
 	for {
