@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	_ "embed"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -232,70 +231,4 @@ func deadline(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// BenchmarkFirstFrameVsJSSDKViewer compares, against the same master (ours,
-// through the emulator), the time to the first decoded frame of the JS SDK's
-// browser viewer (from the page's start, and from its SignalingClient.open)
-// with this app's (from Connect). Each iteration starts a fresh Chromium and
-// a fresh controller.
-func BenchmarkFirstFrameVsJSSDKViewer(b *testing.B) {
-	bundle := sdkBundle(b)
-	log := slog.New(slog.DiscardHandler)
-	var browserPage, browserOpen, ours []float64
-	for i := range b.N {
-		emu, err := emulator.Start(context.Background(), emulator.Config{Channels: []string{channel}, Logger: log})
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := master.Start(context.Background(), master.Options{AWS: awsOptions(emu), Channel: channel, Loopback: true, Logger: log})
-		if err != nil {
-			b.Fatal(err)
-		}
-		arn := emu.ChannelARN(channel)
-		ff := browserFirstFrame(b, bundle, emu, arn, fmt.Sprintf("jssdk-bench-%d", i))
-		browserPage, browserOpen = append(browserPage, ff.num("since_page_ms")), append(browserOpen, ff.num("since_open_ms"))
-		ours = append(ours, ourFirstFrame(b, emu, log))
-		_ = m.Close()
-		_ = emu.Close()
-	}
-	b.ReportMetric(median(browserPage), "jssdk-page-ms")
-	b.ReportMetric(median(browserOpen), "jssdk-open-ms")
-	b.ReportMetric(median(ours), "ours-connect-ms")
-	b.ReportMetric(median(ours)/median(browserOpen), "ratio-vs-open")
-}
-
-// browserFirstFrame runs the JS SDK viewer page once and returns its
-// first_frame report.
-func browserFirstFrame(b *testing.B, bundle string, emu *emulator.Emulator, arn, clientID string) report {
-	b.Helper()
-	p := servePage(b, viewerPage, bundle, pageConfig(emu, arn, wssEndpoint(b, emu, arn, types.ChannelRoleViewer), clientID))
-	stop := chromium(b, p.URL, emu.CAFile())
-	defer stop()
-	return p.wait(b, 60*time.Second, "the browser's first frame", func(r report) bool { return r.event() == "first_frame" })
-}
-
-// ourFirstFrame makes one call with this app's controller and returns the
-// milliseconds from Connect to its first frame.
-func ourFirstFrame(b *testing.B, emu *emulator.Emulator, log *slog.Logger) float64 {
-	b.Helper()
-	ctrl, err := call.NewController(call.Config{AWS: awsOptions(emu), Channel: channel, DataChannel: true,
-		Media: capture.Options{Video: "test", Audio: "tone", Width: 640, Height: 480, FPS: 30, PatternStyle: pattern.StyleViewer}, Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = ctrl.Close() }()
-	events, _ := ctrl.Subscribe()
-	start := time.Now()
-	ctrl.Connect()
-	if _, err := call.Await(deadline(b, 30*time.Second), events, call.IsPhase(call.PhaseFirstFrame), nil); err != nil {
-		b.Fatalf("no first frame: %v", err)
-	}
-	return float64(time.Since(start).Microseconds()) / 1000
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
