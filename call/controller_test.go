@@ -35,7 +35,7 @@ func ignoredGoroutines() []goleak.Option {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		// A microphone that vanished mid-call (TestMicrophoneVanishes) is abandoned, not
 		// closed (capture's micGuard): its driver's read never returns.
-		goleak.IgnoreTopFunction("github.com/pion/mediadevices/pkg/driver/microphone.(*microphone).AudioRecord.func3"),
+		goleak.IgnoreTopFunction("github.com/kvsviewer/kvsviewer/media/capture/internal/micdriver.(*microphone).AudioRecord.func3"),
 	}
 }
 

@@ -3,10 +3,10 @@
 // media/pattern, encoded with x264 (media/capture/x264)/libvpx/libopus for a pion peer
 // connection.
 //
-// Importing the package registers mediadevices' v4l2 camera driver and malgo microphone
-// driver. Both cope with a machine without devices: the camera driver finds no /dev/video*, and
-// miniaudio's context falls back to its null backend, whose silent "capture device" this package
-// does not count as a microphone.
+// Importing the package registers mediadevices' v4l2 camera driver, which copes with a machine
+// without /dev/video*. The microphones are listed the first time they are needed, with an
+// adaptation of mediadevices' malgo driver (internal/micdriver) that asks only the sound
+// systems the machine has.
 package capture
 
 import (
@@ -25,11 +25,9 @@ import (
 	"github.com/pion/mediadevices/pkg/driver"
 	// Registers the v4l2 camera driver.
 	_ "github.com/pion/mediadevices/pkg/driver/camera"
-	// Registers the malgo microphone driver.
-	_ "github.com/pion/mediadevices/pkg/driver/microphone"
 	"github.com/pion/mediadevices/pkg/prop"
 
-	// Keeps the sound libraries quiet while that driver probes them.
+	// Keeps the sound libraries quiet while the microphones are listed.
 	_ "github.com/kvsviewer/kvsviewer/internal/quietaudio"
 	"github.com/kvsviewer/kvsviewer/media/pattern"
 )
@@ -293,6 +291,7 @@ func (l *Local) openAudio(o Options) error {
 	default:
 		return fmt.Errorf("capture: unknown audio source %q (want auto, mic, tone or none)", o.Audio)
 	}
+	listMicrophones()
 	micMu.Lock()
 	d, err := pickDevice(KindAudio, o.AudioDevice)
 	if err != nil && o.Audio == SourceMic {

@@ -4,7 +4,6 @@ package capture
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/pion/mediadevices/pkg/driver"
 )
@@ -30,6 +29,7 @@ const (
 // ListDevices returns the cameras and microphones mediadevices' drivers found, in the order
 // Open prefers them (highest priority first). It is empty on a machine without any.
 func ListDevices() []Device {
+	listMicrophones()
 	var out []Device
 	for _, d := range devicesOf(KindVideo) {
 		out = append(out, deviceOf(d, KindVideo))
@@ -57,7 +57,7 @@ func devicesOf(kind string) []driver.Driver {
 	}
 	var out []driver.Driver
 	for _, d := range driver.GetManager().Query(filter) {
-		if kind == KindAudio && (isNullMicrophone(d.Info()) || isMonitor(d.Info())) {
+		if kind == KindAudio && isMonitor(d.Info()) {
 			continue
 		}
 		out = append(out, d)
@@ -69,16 +69,6 @@ func devicesOf(kind string) []driver.Driver {
 		}
 	}
 	return out
-}
-
-// nullDeviceLabel is the label (the hex of the device ID "null") the malgo microphone driver
-// gives miniaudio's null backend capture device.
-const nullDeviceLabel = "6e756c6c"
-
-// isNullMicrophone reports whether a microphone driver is miniaudio's null backend, which
-// records silence when the machine has no sound card.
-func isNullMicrophone(info driver.Info) bool {
-	return info.Label == nullDeviceLabel || strings.HasPrefix(strings.ToLower(info.Name), "null")
 }
 
 // pickDevice returns the device of kind whose ID or label is want ("" = the first).

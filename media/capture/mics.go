@@ -2,7 +2,9 @@ package capture
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -10,9 +12,11 @@ import (
 
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/driver"
-	"github.com/pion/mediadevices/pkg/driver/microphone"
 	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/mediadevices/pkg/wave"
+
+	"github.com/kvsviewer/kvsviewer/media/capture/internal/micdriver"
+	"github.com/kvsviewer/kvsviewer/media/internal/sounddev"
 )
 
 // isMonitor reports whether a microphone driver is a PulseAudio monitor source ("Monitor of
@@ -41,15 +45,13 @@ func stableID(info driver.Info, kind string) string {
 // system's default microphone the high priority).
 func isDefault(info driver.Info) bool { return info.Priority == driver.PriorityHigh }
 
-// RefreshMicrophones lists the microphones again. mediadevices' malgo driver lists them once,
-// when the process starts: a sound server started since (a PulseAudio session that came up
-// after the app, or a test's own daemon), or a device plugged in since, is only seen after
-// this. It does nothing while a microphone is open (the driver's audio context is shared by
-// its devices), and reports whether it listed them.
-//
-// Each refresh leaves the driver's previous audio context open (the driver keeps no handle to
-// free it), so Open refreshes only when the microphone it wants is missing.
+// RefreshMicrophones lists the microphones again. They are listed once, the first time they are
+// needed (listMicrophones): a sound server started since (a PulseAudio session that came up
+// after the app, or a test's own daemon), or a device plugged in since, is only seen after this.
+// It does nothing while a microphone is open (the driver's audio context is shared by its
+// devices), and reports whether it listed them.
 func RefreshMicrophones() (refreshed bool, err error) {
+	micsListed.Do(func() {}) // what follows lists them
 	micMu.Lock()
 	defer micMu.Unlock()
 	return refreshMicrophones()
@@ -58,22 +60,31 @@ func RefreshMicrophones() (refreshed bool, err error) {
 // micMu is held while the microphones are listed anew or one is opened.
 var micMu sync.Mutex
 
+// micsListed is done once the microphones were first listed.
+var micsListed sync.Once
+
+// listMicrophones lists the microphones the first time it is called; later calls return at
+// once. Listing asks miniaudio's backends (micdriver), which takes tens of milliseconds and
+// maps the audio libraries: a process that never needs a microphone (a call with the test tone,
+// --version) does not pay for it.
+func listMicrophones() {
+	micsListed.Do(func() {
+		micMu.Lock()
+		defer micMu.Unlock()
+		if err := micdriver.Register(); err != nil && !errors.Is(err, sounddev.ErrNoSoundSystem) {
+			slog.Warn("no microphones listed", "error", err)
+		}
+	})
+}
+
 // refreshMicrophones is RefreshMicrophones with micMu held.
 func refreshMicrophones() (refreshed bool, err error) {
 	if _, _, mics := OpenDevices(); mics > 0 {
 		return false, nil
 	}
-	m := driver.GetManager()
-	for _, d := range m.Query(driver.FilterAudioRecorder()) {
-		m.Delete(d.ID())
+	if err := micdriver.Register(); err != nil && !errors.Is(err, sounddev.ErrNoSoundSystem) {
+		return true, fmt.Errorf("capture: list microphones: %w", err)
 	}
-	defer func() {
-		// Initialize panics when miniaudio has no backend at all (not even its null one).
-		if r := recover(); r != nil {
-			err = fmt.Errorf("capture: list microphones: %v", r)
-		}
-	}()
-	microphone.Initialize()
 	return true, nil
 }
 
