@@ -9,14 +9,17 @@
 #   docs/qa-viewers.png the QA tab after five viewers at once, CYCLES/10 cycles each (default 4)
 # The app walks through these states by itself (--tour DIR): at each it writes
 # DIR/NAME.ready and waits for DIR/NAME.done, which this script writes after taking the
-# screenshot with ImageMagick's `import -window root`.
-# Usage: scripts/screenshots.sh   (BIN=path/to/binary OUT=dir CYCLES=n to override)
+# screenshot with ImageMagick's `import -window root`. With CSV=dir, the cycles of the two QA
+# runs (qa.csv, qa-viewers.csv: phases, goroutines, open files and RSS of every cycle, as the
+# QA tab's Export CSV writes them) are kept there too.
+# Usage: scripts/screenshots.sh   (BIN=path/to/binary OUT=dir CYCLES=n CSV=dir to override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export BIN=${BIN:-./bin/kvsviewer}
 export OUT=${OUT:-docs}
 export CYCLES=${CYCLES:-50}
+export CSV=${CSV:-}
 export LANG=C.UTF-8
 for tool in xvfb-run import; do
 	command -v "$tool" >/dev/null || { echo "screenshots: $tool is missing (make deps installs it)" >&2; exit 1; }
@@ -45,6 +48,9 @@ xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
 		done
 		import -window root "$OUT/$name.png"
 		echo "saved $OUT/$name.png"
+		if [ -n "$CSV" ] && [ -e "$TOUR/$name.csv" ]; then
+			mkdir -p "$CSV" && cp "$TOUR/$name.csv" "$CSV/" && echo "saved $CSV/$name.csv"
+		fi
 		touch "$TOUR/$name.done"
 	done
 	wait "$pid"

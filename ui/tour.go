@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/call/qa"
 )
 
 // TourShots are the screenshots of the tour, in order (scripts/screenshots.sh saves each
@@ -115,10 +116,31 @@ func (w *Window) qaShot(n, viewers int, shot string) error {
 			return err
 		}
 	}
-	if err := w.doWait(func() {}); err != nil { // let the QA view show the report
+	var rep *qa.Report
+	if err := w.doWait(func() { rep = w.QA.Report() }); err != nil { // and let the QA view show it
+		return err
+	}
+	if err := saveReport(filepath.Join(w.o.Tour, shot+".csv"), rep); err != nil {
 		return err
 	}
 	return w.shot(shot)
+}
+
+// saveReport writes the cycles of a QA report as the QA tab's Export CSV does, next to the
+// tour's screenshots: the figures behind the picture (RSS and phases of every cycle).
+func saveReport(path string, rep *qa.Report) (err error) {
+	if rep == nil {
+		return errors.New("tour: the QA run left no report")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("tour: %w", err)
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	if err := rep.WriteCSV(f); err != nil {
+		return fmt.Errorf("tour: %s: %w", path, err)
+	}
+	return nil
 }
 
 // messagesShot shows the message panel during the call, after a message
