@@ -42,8 +42,7 @@ type Cycle struct {
 	Recovered  bool                         `json:"recovered"`
 	Attempts   int                          `json:"attempts"`
 	Failures   []call.Class                 `json:"failures,omitempty"`
-	Phases     map[call.Phase]time.Duration `json:"-"`
-	PhasesMS   map[call.Phase]float64       `json:"phases_ms"`
+	Phases     map[call.Phase]time.Duration `json:"-"` // written as phases_ms (MarshalJSON)
 	ClientID   string                       `json:"client_id,omitempty"`
 	Goroutines int                          `json:"goroutines"`
 	FDs        int                          `json:"fds"`
@@ -160,10 +159,6 @@ func (r *runner) cycle(ctx context.Context, n int) Cycle {
 	}
 	if c.Goroutines == 0 {
 		c.Goroutines, c.FDs, c.RSSKB = runtime.NumGoroutine(), openFDs(), rssKB()
-	}
-	c.PhasesMS = map[call.Phase]float64{}
-	for p, d := range c.Phases {
-		c.PhasesMS[p] = ms(d)
 	}
 	return c
 }

@@ -73,12 +73,21 @@ func TestCyclesReportPhasesAndNoGrowth(t *testing.T) {
 	var decoded struct {
 		Cycles, OK int
 		Phases     map[string]map[string]float64
+		Results    []struct {
+			N        int                `json:"n"`
+			PhasesMS map[string]float64 `json:"phases_ms"`
+		}
 	}
 	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil {
 		t.Fatalf("report JSON: %v", err)
 	}
 	if decoded.Cycles != 8 || decoded.Phases["first_frame_ms"]["p95"] <= 0 || decoded.Phases["teardown_ms"]["max"] <= 0 {
 		t.Fatalf("report JSON %s", js.String())
+	}
+	for i, c := range decoded.Results {
+		if want := call.Millis(rep.Results[i].Phases[call.PhaseFirstFrame]); c.N != i+1 || c.PhasesMS["first_frame"] != want {
+			t.Errorf("cycle %d in the JSON: n %d, phases_ms %v; want first_frame %v", i+1, c.N, c.PhasesMS, want)
+		}
 	}
 	var cs bytes.Buffer
 	if err := rep.WriteCSV(&cs); err != nil {

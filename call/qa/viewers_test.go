@@ -49,7 +49,7 @@ func TestTenViewersAndARefusedEleventh(t *testing.T) {
 		t.Fatalf("viewers %d, cycles %d, per-viewer %d, progress %d: want 11 of each", rep.Viewers, rep.Cycles, len(rep.PerViewer), len(progress))
 	}
 	for _, c := range rep.Results {
-		t.Logf("viewer %d: ok %v attempts %d failures %v phases %v", c.Viewer, c.OK, c.Attempts, c.Failures, c.PhasesMS)
+		t.Logf("viewer %d: ok %v attempts %d failures %v phases %v", c.Viewer, c.OK, c.Attempts, c.Failures, c.PhasesMillis())
 	}
 	if rep.OK != 10 || rep.Failed != 1 {
 		t.Fatalf("%d ok, %d failed, want 10 and 1; failures %v", rep.OK, rep.Failed, rep.Failures)
