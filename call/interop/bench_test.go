@@ -71,10 +71,14 @@ func BenchmarkFirstFrameOnJSSDKMaster(b *testing.B) {
 	mp.wait(b, 60*time.Second, "open signaling connection", func(r report) bool { return r.event() == "open" })
 	bin := os.Getenv("KVSVIEWER_BIN")
 	var launch, page, open, connect, process []float64
+	ours := map[call.Phase][]float64{}
 	for i := range b.N {
 		ff, fromLaunch := browserFirstFrame(b, bundle, emu, arn, fmt.Sprintf("jssdk-viewer-%d", i))
 		launch, page, open = append(launch, fromLaunch), append(page, ff.num("since_page_ms")), append(open, ff.num("since_open_ms"))
-		connect = append(connect, ourFirstFrame(b, emu, log))
+		for p, ms := range ourPhases(b, emu, log) {
+			ours[p] = append(ours[p], ms)
+		}
+		connect = append(connect, ours[call.PhaseFirstFrame][i])
 		if bin != "" {
 			process = append(process, processFirstFrame(b, bin, emu))
 		}
@@ -83,6 +87,12 @@ func BenchmarkFirstFrameOnJSSDKMaster(b *testing.B) {
 	b.ReportMetric(median(page), "jssdk-page-ms")
 	b.ReportMetric(median(open), "jssdk-open-ms")
 	b.ReportMetric(median(connect), "ours-connect-ms")
+	// Where our time goes against a browser master: its answer, ICE, its first packet.
+	for _, p := range []call.Phase{call.PhaseAnswerReceived, call.PhaseICEConnected, call.PhaseFirstRTP} {
+		if len(ours[p]) > 0 {
+			b.ReportMetric(median(ours[p]), "ours-"+string(p)+"-ms")
+		}
+	}
 	b.ReportMetric(median(connect)/median(page), "ratio-connect-vs-page")
 	if len(process) > 0 {
 		b.ReportMetric(median(process), "ours-process-ms")
@@ -108,6 +118,13 @@ func browserFirstFrame(b *testing.B, bundle string, emu *emulator.Emulator, arn,
 // milliseconds from Connect to its first frame.
 func ourFirstFrame(b *testing.B, emu *emulator.Emulator, log *slog.Logger) float64 {
 	b.Helper()
+	return ourPhases(b, emu, log)[call.PhaseFirstFrame]
+}
+
+// ourPhases makes one call with this app's controller and returns the
+// milliseconds from Connect to each phase up to the first frame.
+func ourPhases(b *testing.B, emu *emulator.Emulator, log *slog.Logger) map[call.Phase]float64 {
+	b.Helper()
 	ctrl, err := call.NewController(call.Config{AWS: awsOptions(emu), Channel: channel, DataChannel: true,
 		Media: capture.Options{Video: "test", Audio: "tone", Width: 640, Height: 480, FPS: 30, PatternStyle: pattern.StyleViewer}, Logger: log})
 	if err != nil {
@@ -115,12 +132,19 @@ func ourFirstFrame(b *testing.B, emu *emulator.Emulator, log *slog.Logger) float
 	}
 	defer func() { _ = ctrl.Close() }()
 	events, _ := ctrl.Subscribe()
+	phases := map[call.Phase]float64{}
 	start := time.Now()
 	ctrl.Connect()
-	if _, err := call.Await(deadline(b, 30*time.Second), events, call.IsPhase(call.PhaseFirstFrame), nil); err != nil {
+	if _, err := call.Await(deadline(b, 30*time.Second), events, func(e call.Event) bool {
+		if e.Kind == call.EventPhase {
+			phases[e.Phase] = millis(e.Elapsed)
+		}
+		return e.Kind == call.EventPhase && e.Phase == call.PhaseFirstFrame
+	}, nil); err != nil {
 		b.Fatalf("no first frame: %v", err)
 	}
-	return millis(time.Since(start))
+	phases[call.PhaseFirstFrame] = millis(time.Since(start))
+	return phases
 }
 
 // processFirstFrame runs `bin call --json` against the emulator, as a user
