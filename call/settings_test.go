@@ -87,6 +87,16 @@ func TestSettingsValidate(t *testing.T) {
 		{"aws no channel", aws(func(s *call.Settings) { s.Channel = " " }), map[string]string{call.FieldChannel: "name or ARN"}},
 		{"bad channel name", aws(func(s *call.Settings) { s.Channel = "front door!" }), map[string]string{call.FieldChannel: "letters, digits"}},
 		{"bad arn", aws(func(s *call.Settings) { s.Channel = "arn:aws:s3:::bucket" }), map[string]string{call.FieldChannel: "ARN"}},
+		{"longest channel name", aws(func(s *call.Settings) { s.Channel = strings.Repeat("a", 256) }), nil},
+		{"channel name too long", aws(func(s *call.Settings) { s.Channel = strings.Repeat("a", 257) }), map[string]string{call.FieldChannel: "1-256"}},
+		{"longest name in an arn", aws(func(s *call.Settings) {
+			s.Channel = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/" + strings.Repeat("a", 256) + "/1"
+		}), nil},
+		{"arn name too long", aws(func(s *call.Settings) {
+			s.Channel = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/" + strings.Repeat("a", 257) + "/1"
+		}), map[string]string{call.FieldChannel: "ARN"}},
+		{"longest profile", aws(func(s *call.Settings) { s.Profile = strings.Repeat("p", 128) }), nil},
+		{"profile too long", aws(func(s *call.Settings) { s.Profile = strings.Repeat("p", 129) }), map[string]string{call.FieldProfile: "profile"}},
 		{"arn region mismatch", aws(func(s *call.Settings) {
 			s.Channel = "arn:aws:kinesisvideo:eu-west-1:123456789012:channel/door/1"
 			s.Region = "us-east-1"

@@ -54,11 +54,20 @@ const (
 	MaxRetries       = 100
 )
 
+// The longest channel name (KVS's limit) and profile name.
+const (
+	maxChannelName = 256
+	maxProfileName = 128
+)
+
+// The patterns leave the lengths to the functions below: a counted repetition
+// such as {1,256} compiles to 256 copies of its class, which took 3,400
+// allocations for each of these patterns when every process started.
 var (
 	reRegion      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
-	reChannelName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,256}$`)
-	reChannelARN  = regexp.MustCompile(`^arn:aws[a-z-]*:kinesisvideo:([a-z0-9-]+):[0-9]{12}:channel/([a-zA-Z0-9_.-]{1,256})/[0-9]+$`)
-	reProfile     = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,128}$`)
+	reChannelName = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+	reChannelARN  = regexp.MustCompile(`^arn:aws[a-z-]*:kinesisvideo:([a-z0-9-]+):[0-9]{12}:channel/([a-zA-Z0-9_.-]+)/[0-9]+$`)
+	reProfile     = regexp.MustCompile(`^[A-Za-z0-9_.@+-]+$`)
 )
 
 // ChannelRegion returns the region of a channel ARN, or "" for a channel name.
@@ -69,8 +78,22 @@ func ChannelRegion(channel string) string {
 	return ""
 }
 
+// validChannelName reports whether name is a channel name: 1-256 letters,
+// digits, '_', '.' or '-'.
+func validChannelName(name string) bool {
+	return len(name) <= maxChannelName && reChannelName.MatchString(name)
+}
+
+// validChannelARN reports whether arn is a signaling channel's ARN.
+func validChannelARN(arn string) bool {
+	m := reChannelARN.FindStringSubmatch(arn)
+	return m != nil && len(m[2]) <= maxChannelName
+}
+
 // ValidProfileName reports whether name can be an AWS shared-config profile.
-func ValidProfileName(name string) bool { return reProfile.MatchString(name) }
+func ValidProfileName(name string) bool {
+	return len(name) <= maxProfileName && reProfile.MatchString(name)
+}
 
 // fieldErrors collects FieldErrors.
 type fieldErrors []error
@@ -111,7 +134,7 @@ func (c Config) check(errs *fieldErrors) {
 
 func (c Config) validateAWS(errs *fieldErrors) {
 	a := c.AWS
-	if a.Profile != "" && !reProfile.MatchString(a.Profile) {
+	if a.Profile != "" && !ValidProfileName(a.Profile) {
 		errs.add(FieldProfile, "not a valid profile name")
 	}
 	if a.Region != "" && !reRegion.MatchString(a.Region) {
@@ -122,12 +145,12 @@ func (c Config) validateAWS(errs *fieldErrors) {
 	case strings.TrimSpace(ch) == "":
 		errs.add(FieldChannel, "enter the signaling channel's name or ARN")
 	case strings.HasPrefix(ch, "arn:"):
-		if !reChannelARN.MatchString(ch) {
+		if !validChannelARN(ch) {
 			errs.add(FieldChannel, "not a signaling channel ARN (arn:aws:kinesisvideo:REGION:ACCOUNT:channel/NAME/ID)")
 		} else if r := ChannelRegion(ch); a.Region != "" && r != a.Region {
 			errs.add(FieldRegion, "the channel ARN is in %s", r)
 		}
-	case !reChannelName.MatchString(ch):
+	case !validChannelName(ch):
 		errs.add(FieldChannel, "a channel name has 1-256 letters, digits, '_', '.' or '-'")
 	}
 	if a.EndpointURL != "" {

@@ -234,3 +234,22 @@ func TestLastClosedIsBounded(t *testing.T) {
 		t.Error("the newest was forgotten")
 	}
 }
+
+// TestChannelNameLength: a channel name has 1 to 256 characters, as KVS
+// allows, in the emulator's configuration.
+func TestChannelNameLength(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{strings.Repeat("a", 256), true},
+		{strings.Repeat("a", 257), false},
+		{"", false},
+		{"door 1", false},
+	} {
+		_, err := Config{Channels: []string{c.name}}.withDefaults()
+		if (err == nil) != c.ok {
+			t.Errorf("channel name of %d characters %q: error %v, want ok %v", len(c.name), clip(c.name, 20), err, c.ok)
+		}
+	}
+}

@@ -53,7 +53,14 @@ const (
 	DefaultMaxQueuedChannel = 1024
 )
 
-var channelNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-]{1,256}$`)
+// channelNamePattern is KVS's channel name pattern less its length (1-256, in
+// validChannelName): a counted repetition compiles to 256 copies of the class.
+var channelNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-]+$`)
+
+// validChannelName reports whether KVS accepts name as a channel name.
+func validChannelName(name string) bool {
+	return len(name) <= 256 && channelNamePattern.MatchString(name)
+}
 
 // withDefaults fills in the defaults of cfg and checks its message TTL and
 // channel names.
@@ -86,7 +93,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Channels = []string{"demo-channel"}
 	}
 	for _, name := range cfg.Channels {
-		if !channelNamePattern.MatchString(name) {
+		if !validChannelName(name) {
 			return cfg, fmt.Errorf("invalid channel name %q", clip(name, 60))
 		}
 	}

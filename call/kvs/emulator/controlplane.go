@@ -115,7 +115,7 @@ func (e *Emulator) opCreate(_ *http.Request, body []byte) (any, *apiError) {
 	if err := decodeInput(body, &in); err != nil {
 		return nil, err
 	}
-	if !channelNamePattern.MatchString(in.ChannelName) {
+	if !validChannelName(in.ChannelName) {
 		return nil, errInvalidArgument("ChannelName must be 1-256 characters of [a-zA-Z0-9_.-]")
 	}
 	if in.ChannelType != "" && in.ChannelType != "SINGLE_MASTER" {
