@@ -13,6 +13,7 @@ import (
 
 	"github.com/kvsviewer/kvsviewer/call"
 	"github.com/kvsviewer/kvsviewer/call/qa"
+	"github.com/kvsviewer/kvsviewer/internal/reportfile"
 )
 
 // TourShots are the screenshots of the tour, in order (scripts/screenshots.sh saves each
@@ -128,17 +129,12 @@ func (w *Window) qaShot(n, viewers int, shot string) error {
 
 // saveReport writes the cycles of a QA report as the QA tab's Export CSV does, next to the
 // tour's screenshots: the figures behind the picture (RSS and phases of every cycle).
-func saveReport(path string, rep *qa.Report) (err error) {
+func saveReport(path string, rep *qa.Report) error {
 	if rep == nil {
 		return errors.New("tour: the QA run left no report")
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := reportfile.Write(path, rep.WriteCSV); err != nil {
 		return fmt.Errorf("tour: %w", err)
-	}
-	defer func() { err = errors.Join(err, f.Close()) }()
-	if err := rep.WriteCSV(f); err != nil {
-		return fmt.Errorf("tour: %s: %w", path, err)
 	}
 	return nil
 }
