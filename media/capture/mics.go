@@ -71,7 +71,7 @@ func listMicrophones() {
 	micsListed.Do(func() {
 		micMu.Lock()
 		defer micMu.Unlock()
-		if err := micdriver.Register(); err != nil && !errors.Is(err, sounddev.ErrNoSoundSystem) {
+		if _, err := refreshMicrophones(); err != nil {
 			slog.Warn("no microphones listed", "error", err)
 		}
 	})
