@@ -42,6 +42,11 @@ func runCall(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() { _ = ctrl.Close() }() // always nil
+	if *snapshot == "" {
+		// Nothing will look at the pixels: count the frames, copy none.
+		ctrl.RemoteVideo().DropPictures()
+		ctrl.LocalVideo().DropPictures()
+	}
 	events, unsubscribe := ctrl.Subscribe()
 	defer unsubscribe()
 

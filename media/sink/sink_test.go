@@ -224,3 +224,26 @@ func TestLatestPictures(t *testing.T) {
 		t.Fatalf("a gray image was taken: %+v", s)
 	}
 }
+
+func TestDropPictures(t *testing.T) {
+	l := sink.NewLatest()
+	pic := &decode.Picture{YCbCr: *image.NewYCbCr(image.Rect(0, 0, 64, 32), image.YCbCrSubsampleRatio420)}
+	l.PutFrame(sink.Frame{Image: pic, Codec: "H264", Seq: 1})
+	l.DropPictures()
+	if _, _, ok := l.Snapshot(nil); ok {
+		t.Fatal("Snapshot found the frame kept before DropPictures")
+	}
+	for seq := range uint64(51) {
+		l.PutFrame(sink.Frame{Image: pic, Codec: "H264", Seq: seq + 2})
+	}
+	if l.Peek(func(image.Image, sink.FrameInfo) { t.Error("Peek called fn") }) {
+		t.Error("Peek found a frame after DropPictures")
+	}
+	if _, _, ok := l.Snapshot(nil); ok {
+		t.Error("Snapshot found a frame after DropPictures")
+	}
+	s := l.Stats()
+	if s.Decoded != 52 || s.Width != 64 || s.Height != 32 || s.Codec != "H264" || s.FirstFrame.IsZero() {
+		t.Errorf("stats %+v, want 52 frames of 64x32 H264 counted", s)
+	}
+}
