@@ -5,8 +5,9 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 APT_PKGS := gcc g++ pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libx264-dev \
-	libavcodec-dev libavutil-dev libswscale-dev libopus-dev xvfb xauth imagemagick \
+	libopus-dev nasm curl ca-certificates xz-utils xvfb xauth imagemagick \
 	pulseaudio pulseaudio-utils libpulse0
+# nasm, curl, xz-utils: scripts/ffmpeg.sh builds FFmpeg's decoders (below) from Debian's source.
 # pulseaudio and pulseaudio-utils (pactl, parec, pacat): the audio tests run a private daemon
 # (internal/pulsetest). libpulse0: miniaudio loads libpulse at run time to reach a PulseAudio or
 # PipeWire server; without it the app has no sound even where a server runs.
@@ -28,6 +29,16 @@ export LANG := C.UTF-8
 # RSS in a call, and no text of the app needs it (emoji in a peer's messages still show
 # with a system emoji font, which Fyne finds by itself). Every go command here gets it.
 export GOFLAGS += -tags=no_emoji
+# FFmpeg: its H.264, H.265, VP8 and VP9 decoders and libswscale, linked statically, built once
+# per machine from Debian 12's FFmpeg source by scripts/ffmpeg.sh (which says why not libavcodec59)
+# into the user's cache, where every checkout finds it (like Go's own caches).
+FFMPEG_VERSION := 5.1.9
+FFMPEG_SHA256  := d9b593bb2ba93d4b50f74177e0cdcd41747e708596367deed0c30348a71dd176
+FFMPEG_DIR     := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kvsviewer/ffmpeg-$(FFMPEG_VERSION)-$(shell sha256sum scripts/ffmpeg.sh | cut -c1-8)
+export PKG_CONFIG_PATH := $(FFMPEG_DIR)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+# Also in CGO_CPPFLAGS: go's build cache tells cgo packages apart by these flags, not by what
+# pkg-config prints, so a build against another FFmpeg is never taken from the cache.
+export CGO_CPPFLAGS += -I$(FFMPEG_DIR)/include
 FUZZTIME ?= 60s
 # golangci-lint is a tool, not a dependency of the app: pinned here, kept out of go.mod.
 GOLANGCI_LINT_VERSION := v2.15.0
@@ -61,9 +72,10 @@ endef
 
 .PHONY: deps interop-deps lint-tools deb-tools run test lint bench bench-go fuzz soak screenshots package build deb install-test audio-check
 
-## deps: install the Debian packages and Go modules the build needs (skips what is present)
+## deps: install the Debian packages and Go modules the build needs and build FFmpeg's decoders (skips what is present)
 deps:
 	$(call apt_install,$(APT_PKGS))
+	@./scripts/ffmpeg.sh $(FFMPEG_VERSION) $(FFMPEG_SHA256) $(FFMPEG_DIR)
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
 	$(GO) mod download
 

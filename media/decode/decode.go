@@ -1,6 +1,8 @@
-// Package decode is a small cgo binding to the system FFmpeg (libavcodec,
-// libswscale, libavutil; Debian 12 ships FFmpeg 5.1) for H.264, H.265, VP8
-// and VP9 video, and to libopus for Opus audio. It is decode-only.
+// Package decode is a small cgo binding to FFmpeg 5.1 (libavcodec,
+// libswscale, libavutil) for H.264, H.265, VP8 and VP9 video, and to libopus
+// for Opus audio. It is decode-only. The Makefile links a static FFmpeg with
+// just these decoders, built from Debian 12's source by scripts/ffmpeg.sh;
+// pkg-config finds it through the PKG_CONFIG_PATH the Makefile sets.
 //
 // A VideoDecoder turns one encoded frame (an Annex-B access unit for
 // H.264/H.265, one whole frame for VP8/VP9) into an *image.RGBA or a
