@@ -35,10 +35,13 @@ export GOFLAGS += -tags=no_emoji
 FFMPEG_VERSION := 5.1.9
 FFMPEG_SHA256  := d9b593bb2ba93d4b50f74177e0cdcd41747e708596367deed0c30348a71dd176
 FFMPEG_DIR     := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kvsviewer/ffmpeg-$(FFMPEG_VERSION)-$(shell sha256sum scripts/ffmpeg.sh | cut -c1-8)
-export PKG_CONFIG_PATH := $(FFMPEG_DIR)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 # Also in CGO_CPPFLAGS: go's build cache tells cgo packages apart by these flags, not by what
-# pkg-config prints, so a build against another FFmpeg is never taken from the cache.
+# pkg-config prints, so a build against another FFmpeg is never taken from the cache. Added once
+# only: a nested make (make test runs make fuzz) must not change the flags, and with them the keys.
+ifeq ($(filter -I$(FFMPEG_DIR)/include,$(CGO_CPPFLAGS)),)
+export PKG_CONFIG_PATH := $(FFMPEG_DIR)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 export CGO_CPPFLAGS += -I$(FFMPEG_DIR)/include
+endif
 FUZZTIME ?= 60s
 # golangci-lint is a tool, not a dependency of the app: pinned here, kept out of go.mod.
 GOLANGCI_LINT_VERSION := v2.15.0
