@@ -43,9 +43,7 @@ func runCall(ctx context.Context, args []string) error {
 	}
 	defer func() { _ = ctrl.Close() }() // always nil
 	if *snapshot == "" {
-		// Nothing will look at the pixels: count the frames, copy none.
-		ctrl.RemoteVideo().DropPictures()
-		ctrl.LocalVideo().DropPictures()
+		ctrl.DropPictures() // nothing will look at the pixels
 	}
 	events, unsubscribe := ctrl.Subscribe()
 	defer unsubscribe()

@@ -92,6 +92,14 @@ func (c *Controller) RemoteVideo() *sink.Latest { return c.remote }
 // (320 pixels wide) of the frames sent, about ten a second.
 func (c *Controller) LocalVideo() *sink.Latest { return c.local }
 
+// DropPictures makes both video sinks count and describe their frames without
+// keeping copies (sink.Latest.DropPictures), for an owner that never shows
+// them: a headless call that takes no snapshot, a QA cycle.
+func (c *Controller) DropPictures() {
+	c.remote.DropPictures()
+	c.local.DropPictures()
+}
+
 // SetMicMuted mutes or unmutes the microphone of this and later calls.
 func (c *Controller) SetMicMuted(m bool) {
 	c.micMuted.Store(m)

@@ -100,8 +100,7 @@ func runCycles(ctx context.Context, o Options, concurrent bool, emit func(Cycle)
 	}
 	defer func() { _ = ctrl.Close() }() // always nil
 	// A QA cycle measures the frames; nothing shows them.
-	ctrl.RemoteVideo().DropPictures()
-	ctrl.LocalVideo().DropPictures()
+	ctrl.DropPictures()
 	events, unsubscribe := ctrl.Subscribe()
 	defer unsubscribe()
 	r := runner{ctrl: ctrl, events: events, o: o, concurrent: concurrent}
