@@ -106,20 +106,21 @@ func NewLatest() *Latest { return &Latest{} }
 // OnFrame hook. Frames without a picture, or of another image type than
 // *image.RGBA and *decode.Picture, are ignored.
 func (l *Latest) PutFrame(f Frame) {
-	if f.Image == nil || f.Image.Bounds().Empty() {
+	if f.Image == nil {
+		return
+	}
+	b := f.Image.Bounds()
+	if b.Empty() {
 		return
 	}
 	l.wmu.Lock()
-	var b image.Rectangle
 	switch img := f.Image.(type) {
 	case *image.RGBA:
-		b = img.Bounds()
 		if !l.noCopies {
 			old, _ := l.back.(*image.RGBA)
 			l.back = copyRGBA(old, img)
 		}
 	case *decode.Picture:
-		b = img.Bounds()
 		if !l.noCopies {
 			old, _ := l.back.(*decode.Picture)
 			l.back = decode.CopyPicture(old, img)
