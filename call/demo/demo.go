@@ -19,6 +19,12 @@ import (
 // Channel is the demo's signaling channel.
 const Channel = "demo-channel"
 
+// EventLogSize is how many events the demo's emulator keeps in memory. Nothing
+// in the app reads them (tests read their own emulator's), and with the
+// emulator's default of 10,000 the log grew by about 1 MB over a 1000-cycle
+// demo QA run until it was full.
+const EventLogSize = 32
+
 // Options configure Start.
 type Options struct {
 	Faults    emulator.Faults
@@ -30,7 +36,6 @@ type Options struct {
 	FPS       int
 	// AVOffset makes the master's audio late by this much on purpose (master.Options.AVOffset).
 	AVOffset time.Duration
-	EventLog string // optional path of the emulator's JSON-lines event log
 	// NoDataChannel makes the master ignore the viewers' data channels.
 	NoDataChannel bool
 	Logger        *slog.Logger
@@ -55,9 +60,10 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		o.Faults = f
 	}
 	e, err := emulator.Start(ctx, emulator.Config{
-		Channels: []string{Channel},
-		Faults:   o.Faults,
-		Logger:   o.Logger.With("component", "emulator"),
+		Channels:     []string{Channel},
+		Faults:       o.Faults,
+		EventLogSize: EventLogSize,
+		Logger:       o.Logger.With("component", "emulator"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start emulator: %w", err)

@@ -27,6 +27,14 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, faults emulator.Faults, o qa.Options) qa.Report {
 	t.Helper()
+	rep, _ := runDemo(t, faults, o)
+	return rep
+}
+
+// runDemo runs o against a demo (320x240) and returns the report and the
+// demo's emulator's counters after the run.
+func runDemo(t *testing.T, faults emulator.Faults, o qa.Options) (qa.Report, emulator.Stats) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d, err := demo.Start(context.Background(), demo.Options{Faults: faults, Width: 320, Height: 240, Logger: log})
 	if err != nil {
@@ -44,14 +52,18 @@ func run(t *testing.T, faults emulator.Faults, o qa.Options) qa.Report {
 	if err != nil {
 		t.Fatalf("qa.Run: %v", err)
 	}
-	return rep
+	return rep, d.Emulator.Stats()
 }
 
 func TestCyclesReportPhasesAndNoGrowth(t *testing.T) {
 	var progress []int
-	rep := run(t, emulator.Faults{}, qa.Options{Cycles: 8, Hold: 200 * time.Millisecond, Progress: func(c qa.Cycle) { progress = append(progress, c.N) }})
+	rep, stats := runDemo(t, emulator.Faults{}, qa.Options{Cycles: 8, Hold: 200 * time.Millisecond, Progress: func(c qa.Cycle) { progress = append(progress, c.N) }})
 	if rep.Cycles != 8 || rep.OK != 8 || rep.Failed != 0 || len(rep.Failures) != 0 {
 		t.Fatalf("report %+v, want 8/8 ok", rep)
+	}
+	// The demo's emulator keeps a bounded event log, whatever the run's length.
+	if stats.Events > demo.EventLogSize || stats.EventsRecorded <= demo.EventLogSize {
+		t.Errorf("the demo's emulator keeps %d of %d events, want at most %d of more", stats.Events, stats.EventsRecorded, demo.EventLogSize)
 	}
 	if len(progress) != 8 || progress[7] != 8 {
 		t.Fatalf("progress calls %v", progress)
@@ -85,7 +97,8 @@ func TestCyclesReportPhasesAndNoGrowth(t *testing.T) {
 		t.Fatalf("report JSON %s", js.String())
 	}
 	for i, c := range decoded.Results {
-		if want := call.Millis(rep.Results[i].Phases[call.PhaseFirstFrame]); c.N != i+1 || c.PhasesMS["first_frame"] != want {
+		ff, _ := rep.Results[i].Phases.Get(call.PhaseFirstFrame)
+		if want := call.Millis(ff); c.N != i+1 || c.PhasesMS["first_frame"] != want {
 			t.Errorf("cycle %d in the JSON: n %d, phases_ms %v; want first_frame %v", i+1, c.N, c.PhasesMS, want)
 		}
 	}
