@@ -139,7 +139,7 @@ func progressBar(w *os.File, c qa.Cycle, n, total int) {
 		status = "recovered"
 	}
 	ttff := ""
-	if d, ok := c.Phases[call.PhaseFirstFrame]; ok {
+	if d, ok := c.Phases.Get(call.PhaseFirstFrame); ok {
 		ttff = fmt.Sprintf(" ttff %s", d.Round(time.Millisecond))
 	}
 	who := ""

@@ -50,7 +50,7 @@ const (
 )
 
 // Phases lists the phases in order.
-var Phases = []Phase{PhaseClientIDWait, PhaseControlPlane, PhaseSignalingOpen, PhaseOfferSent, PhaseAnswerReceived, PhaseICEConnected, PhaseFirstRTP, PhaseFirstFrame, PhaseTeardown}
+var Phases = [...]Phase{PhaseClientIDWait, PhaseControlPlane, PhaseSignalingOpen, PhaseOfferSent, PhaseAnswerReceived, PhaseICEConnected, PhaseFirstRTP, PhaseFirstFrame, PhaseTeardown}
 
 // IsDuration reports whether the phase's Elapsed is a duration of its own
 // rather than the time since the user's action.

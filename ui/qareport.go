@@ -96,17 +96,17 @@ func QACell(c qa.Cycle, col int) string {
 	case 2:
 		return strconv.Itoa(c.Attempts)
 	case 3:
-		if d, ok := c.Phases[call.PhaseFirstFrame]; ok && c.OK {
+		if d, ok := c.Phases.Get(call.PhaseFirstFrame); ok && c.OK {
 			return ms(d)
 		}
 		return "–"
 	case 4:
-		if d, ok := c.Phases[call.PhaseClientIDWait]; ok {
+		if d, ok := c.Phases.Get(call.PhaseClientIDWait); ok {
 			return ms(d)
 		}
 		return "–"
 	case 5:
-		if d, ok := c.Phases[call.PhaseTeardown]; ok {
+		if d, ok := c.Phases.Get(call.PhaseTeardown); ok {
 			return ms(d)
 		}
 		return "–"

@@ -276,7 +276,8 @@ func (v *QAView) refreshData() {
 func (v *QAView) chartData() (pts []ChartPoint, recovered []bool, top time.Duration) {
 	var ttffs []time.Duration
 	for _, c := range v.results {
-		t, wait := c.Phases[call.PhaseFirstFrame], c.Phases[call.PhaseClientIDWait]
+		t, _ := c.Phases.Get(call.PhaseFirstFrame)
+		wait, _ := c.Phases.Get(call.PhaseClientIDWait)
 		pts = append(pts, ChartPoint{TTFF: t, IDWait: wait, OK: c.OK})
 		recovered = append(recovered, c.Recovered)
 		if c.OK {
@@ -301,8 +302,8 @@ func (v *QAView) drawHist(w, h int) image.Image {
 func (v *QAView) histData() (lo, hi time.Duration, counts []int) {
 	var ttffs []time.Duration
 	for _, c := range v.results {
-		if c.OK {
-			ttffs = append(ttffs, c.Phases[call.PhaseFirstFrame])
+		if t, ok := c.Phases.Get(call.PhaseFirstFrame); ok && c.OK {
+			ttffs = append(ttffs, t)
 		}
 	}
 	hi = chartScale(ttffs)

@@ -15,10 +15,10 @@ import (
 )
 
 func cycle(n int, ok, recovered bool, ttff time.Duration) qa.Cycle {
-	c := qa.Cycle{N: n, OK: ok, Recovered: recovered, Attempts: 1, Phases: map[call.Phase]time.Duration{}, Goroutines: 40 + n, FDs: 20, RSSKB: 50000}
+	c := qa.Cycle{N: n, OK: ok, Recovered: recovered, Attempts: 1, Goroutines: 40 + n, FDs: 20, RSSKB: 50000}
 	if ok {
-		c.Phases[call.PhaseFirstFrame] = ttff
-		c.Phases[call.PhaseTeardown] = 40 * time.Millisecond
+		c.Phases.Set(call.PhaseFirstFrame, ttff)
+		c.Phases.Set(call.PhaseTeardown, 40*time.Millisecond)
 	} else {
 		c.Failures = []call.Class{call.ClassNoAnswer}
 		c.Err = "no first frame"
@@ -72,7 +72,7 @@ func TestQAView(t *testing.T) {
 		t.Error("buttons while running")
 	}
 	cs := []qa.Cycle{cycle(1, true, false, 300*time.Millisecond), cycle(2, true, true, 900*time.Millisecond), cycle(3, false, false, 0)}
-	cs[0].Phases[call.PhaseClientIDWait] = 300 * time.Millisecond // waited for a ClientId: not part of its TTFF
+	cs[0].Phases.Set(call.PhaseClientIDWait, 300*time.Millisecond) // waited for a ClientId: not part of its TTFF
 	for _, c := range cs {
 		v.AddCycle(c)
 	}
@@ -159,7 +159,7 @@ func TestQAViewSeveralViewers(t *testing.T) {
 	for i, viewer := range []int{1, 2, 1, 2} {
 		c := cycle(1+i/2, true, false, time.Duration(200+100*i)*time.Millisecond)
 		c.Viewer = viewer
-		c.Phases[call.PhaseAnswerReceived] = 120 * time.Millisecond
+		c.Phases.Set(call.PhaseAnswerReceived, 120*time.Millisecond)
 		cs = append(cs, c)
 		v.AddCycle(c)
 	}

@@ -36,18 +36,18 @@ type Options struct {
 
 // Cycle is the result of one cycle.
 type Cycle struct {
-	N          int                          `json:"n"`
-	Viewer     int                          `json:"viewer,omitempty"` // multi-viewer runs: which viewer, from 1
-	OK         bool                         `json:"ok"`
-	Recovered  bool                         `json:"recovered"`
-	Attempts   int                          `json:"attempts"`
-	Failures   []call.Class                 `json:"failures,omitempty"`
-	Phases     map[call.Phase]time.Duration `json:"-"` // written as phases_ms (MarshalJSON)
-	ClientID   string                       `json:"client_id,omitempty"`
-	Goroutines int                          `json:"goroutines"`
-	FDs        int                          `json:"fds"`
-	RSSKB      int64                        `json:"rss_kb"`
-	Err        string                       `json:"error,omitempty"`
+	N          int             `json:"n"`
+	Viewer     int             `json:"viewer,omitempty"` // multi-viewer runs: which viewer, from 1
+	OK         bool            `json:"ok"`
+	Recovered  bool            `json:"recovered"`
+	Attempts   int             `json:"attempts"`
+	Failures   []call.Class    `json:"failures,omitempty"`
+	Phases     call.PhaseTimes `json:"-"` // written as phases_ms (MarshalJSON)
+	ClientID   string          `json:"client_id,omitempty"`
+	Goroutines int             `json:"goroutines"`
+	FDs        int             `json:"fds"`
+	RSSKB      int64           `json:"rss_kb"`
+	Err        string          `json:"error,omitempty"`
 	// TeardownOverruns names the teardown steps that overran their limit
 	// (and were left running) when the cycle's call was torn down.
 	TeardownOverruns []string `json:"teardown_overruns,omitempty"`
@@ -133,7 +133,7 @@ type runner struct {
 }
 
 func (r *runner) cycle(ctx context.Context, n int) Cycle {
-	c := Cycle{N: n, Phases: map[call.Phase]time.Duration{}}
+	c := Cycle{N: n}
 	r.lat, r.latP95 = 0, 0
 	r.av, r.avN = 0, 0
 	if r.o.Reconnect && r.live {
@@ -151,7 +151,7 @@ func (r *runner) cycle(ctx context.Context, n int) Cycle {
 	if !r.o.Reconnect || !c.OK || n == r.o.Cycles {
 		r.ctrl.Disconnect()
 		if td, ok := r.awaitTeardown(ctx, 30*time.Second); ok {
-			c.Phases[call.PhaseTeardown] = td.Elapsed
+			c.Phases.Set(call.PhaseTeardown, td.Elapsed)
 			c.TeardownOverruns = td.Overruns
 		}
 		r.live = false
@@ -182,7 +182,7 @@ func (r *runner) awaitFirstFrame(ctx context.Context, c *Cycle) {
 				sessions[e.SessionID] = true
 				c.ClientID = e.ClientID
 			}
-			c.Phases[e.Phase] = e.Elapsed
+			c.Phases.Set(e.Phase, e.Elapsed)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.o.CycleTimeout)

@@ -76,11 +76,13 @@ type Report struct {
 
 // PhasesMillis are the cycle's phases in milliseconds, as its JSON gives them (phases_ms).
 // They are worked out when asked for rather than kept beside Phases: a report holds every
-// cycle of a run, and the second map was 520 of the 1,190 bytes a cycle weighed.
+// cycle of a run, and a second map was 520 of the 1,190 bytes a cycle weighed.
 func (c Cycle) PhasesMillis() map[call.Phase]float64 {
-	out := make(map[call.Phase]float64, len(c.Phases))
-	for p, d := range c.Phases {
-		out[p] = ms(d)
+	out := make(map[call.Phase]float64, c.Phases.Len())
+	for _, p := range call.Phases {
+		if d, ok := c.Phases.Get(p); ok {
+			out[p] = ms(d)
+		}
 	}
 	return out
 }
@@ -161,7 +163,7 @@ func (rep *Report) summarise() {
 	for _, p := range call.Phases {
 		var ds []time.Duration
 		for _, c := range rep.Results {
-			if d, ok := c.Phases[p]; ok {
+			if d, ok := c.Phases.Get(p); ok {
 				ds = append(ds, d)
 			}
 		}
@@ -289,7 +291,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 		}
 		row := []string{strconv.Itoa(c.N), strconv.FormatBool(c.OK), strconv.FormatBool(c.Recovered), strconv.Itoa(c.Attempts), strings.Join(fails, " "), c.ClientID}
 		for _, p := range call.Phases {
-			if d, ok := c.Phases[p]; ok {
+			if d, ok := c.Phases.Get(p); ok {
 				row = append(row, strconv.FormatFloat(ms(d), 'f', 1, 64))
 			} else {
 				row = append(row, "")

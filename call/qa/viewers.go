@@ -118,10 +118,10 @@ func (rep *Report) summariseViewers() {
 			for _, f := range c.Failures {
 				s.Failures[f]++
 			}
-			if d, ok := c.Phases[call.PhaseFirstFrame]; ok {
+			if d, ok := c.Phases.Get(call.PhaseFirstFrame); ok {
 				ff = append(ff, d)
 			}
-			if d, ok := c.Phases[call.PhaseAnswerReceived]; ok {
+			if d, ok := c.Phases.Get(call.PhaseAnswerReceived); ok {
 				ans = append(ans, d)
 			}
 		}
