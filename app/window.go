@@ -8,10 +8,15 @@ import (
 	"os"
 
 	"github.com/kvsviewer/kvsviewer/call"
+	"github.com/kvsviewer/kvsviewer/internal/memtune"
 	"github.com/kvsviewer/kvsviewer/internal/redact"
 	"github.com/kvsviewer/kvsviewer/internal/startup"
 	"github.com/kvsviewer/kvsviewer/ui"
 )
+
+// windowGCPercent is the window's Go collector target (GOGC), unless the
+// environment sets one.
+const windowGCPercent = 25
 
 // windowFlags are the window's command line: the settings flags, which
 // override the saved settings for this run, and the window's own.
@@ -71,6 +76,9 @@ func runWindow(ctx context.Context, args []string) error {
 			os.Exit(1)
 		}
 	}()
+	// The window's live heap is mostly pictures and parsed fonts, live all
+	// along: a lower target keeps the heap near them (memtune.SetGCPercent).
+	memtune.SetGCPercent(windowGCPercent)
 	return ui.Run(ui.Options{
 		Overrides: givenSettings(f.fs),
 		Connect:   f.connect, GLVideo: f.glVideo, Logger: log, Logs: logs, Context: ctx,
