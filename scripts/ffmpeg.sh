@@ -3,7 +3,7 @@
 # with pkg-config files: the H.264, H.265, VP8 and VP9 decoders of libavcodec,
 # libswscale and libavutil, with their x86 assembly (nasm) and nothing else.
 #
-# usage: scripts/ffmpeg.sh VERSION SHA256 DIR   (the Makefile's `ffmpeg` target runs it)
+# usage: scripts/ffmpeg.sh VERSION SHA256 DIR   (`make deps` runs it)
 #
 # Why not Debian's libavcodec59: it links every codec library Debian builds FFmpeg
 # with (x265, dav1d, aom, rav1e, SVT-AV1, rsvg, cairo, ICU, ... 88 more shared
