@@ -58,11 +58,7 @@ func (v *viewer) onDataChannel(log *slog.Logger) {
 			log.Debug("data channel message", "bytes", len(text))
 		})
 		dc.OnOpen(func() {
-			v.wg.Add(1)
-			go func() {
-				defer v.wg.Done()
-				v.greet(dc)
-			}()
+			v.goFunc(func() { v.greet(dc) })
 		})
 	})
 }

@@ -149,17 +149,29 @@ func (v *viewer) onConnectionStateChange(log *slog.Logger) {
 // onTrack starts a receive loop for each track the viewer sends.
 func (v *viewer) onTrack(log *slog.Logger) {
 	v.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		if v.isEnded() {
-			return
-		}
-		v.wg.Add(1)
-		go func() {
-			defer v.wg.Done()
+		v.goFunc(func() {
 			if err := v.receive(tr); err != nil && v.ctx.Err() == nil {
 				log.Debug("receive ended", "kind", tr.Kind().String(), "err", err)
 			}
-		}()
+		})
 	})
+}
+
+// goFunc runs f on a goroutine that teardown waits for, unless the viewer
+// has ended. pion calls OnTrack and OnOpen handlers on goroutines of their
+// own: the check and the WaitGroup's Add happen under v.mu, where teardown
+// marks the viewer ended, so no Add can race with teardown's Wait.
+func (v *viewer) goFunc(f func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.ended {
+		return
+	}
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		f()
+	}()
 }
 
 // addTracks takes this viewer's pattern (and tone) and adds their send tracks.
@@ -181,6 +193,13 @@ func (v *viewer) addTracks() error {
 		}
 	}
 	return nil
+}
+
+// markEnded marks the viewer ended: goFunc starts nothing after it.
+func (v *viewer) markEnded() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ended = true
 }
 
 func (v *viewer) isEnded() bool {
@@ -269,9 +288,7 @@ func (v *viewer) fill(st *ViewerStats) {
 func (v *viewer) teardown() {
 	v.teardownOnce.Do(func() {
 		start := time.Now()
-		v.mu.Lock()
-		v.ended = true
-		v.mu.Unlock()
+		v.markEnded()
 		v.connected.Store(false)
 		v.cancel()
 		if v.local != nil {
