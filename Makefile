@@ -73,7 +73,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: deps interop-deps lint-tools deb-tools run test lint bench bench-go fuzz soak screenshots package build deb install-test audio-check
+.PHONY: deps interop-deps lint-tools deb-tools run test lint bench bench-go fuzz soak soak-viewer screenshots package build deb install-test audio-check
 
 ## deps: install the Debian packages and Go modules the build needs and build FFmpeg's decoders (skips what is present)
 deps:
@@ -168,6 +168,11 @@ fuzz:
 ## soak: 1000 demo connect/disconnect cycles with a report
 soak: build
 	./bin/kvsviewer qa --demo --cycles 1000 --hold 500ms --out soak-report.json --csv soak-report.csv
+
+## soak-viewer: 1000 cycles in AWS mode against `kvsviewer emulator --master` in another
+## process: the viewer's own memory and resources, without the demo's master in its process
+soak-viewer: build
+	./scripts/soak-viewer.sh
 
 ## screenshots: run the window under Xvfb and save screenshots to docs/
 screenshots: build
