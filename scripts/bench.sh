@@ -41,9 +41,10 @@ done
 if [ "$CYCLES" -lt 2 ] || [ "$RECONNECTS" -lt 1 ]; then echo "bench: CYCLES >= 2 and RECONNECTS >= 1" >&2; exit 1; fi
 TMP=${KEEP:-$(mktemp -d)}
 mkdir -p "$TMP"
-emu=
+# shellcheck source=scripts/emulator.sh
+source scripts/emulator.sh
 cleanup() {
-	if [ -n "$emu" ]; then kill "$emu" 2>/dev/null || true; wait "$emu" 2>/dev/null || true; fi
+	stop_emulator
 	rm -f "$TMP"/bin-*
 	[ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
@@ -76,35 +77,13 @@ measure() {
 			{ tail -n 3 "$TMP/call-demo-$i.err" >&2; echo "-" >"$TMP/rss-demo-$i"; }
 	done
 
-	# startEmulator runs $1's emulator and demo master in their own process and exports
-	# what a viewer needs to reach them (its output holds the test credentials: never printed).
-	startEmulator() {
-		"$1" emulator --master >"$TMP/emu.out" 2>"$TMP/emu.err" &
-		emu=$!
-		for _ in $(seq 100); do
-			grep -qs "demo master connected" "$TMP/emu.out" && break
-			kill -0 "$emu" 2>/dev/null || break
-			sleep 0.2
-		done
-		grep -q "demo master connected" "$TMP/emu.out" || { echo "bench: the emulator did not start" >&2; tail -n 3 "$TMP/emu.err" >&2; exit 1; }
-		eval "$(sed -n 's/^  export /export /p' "$TMP/emu.out")"
-		CA=$(sed -n 's/^CA file: //p' "$TMP/emu.out")
-	}
-	# stopEmulator also drops its settings: its CA file is gone, and the next emulator
-	# (or render-load.sh's) must not try to load it.
-	stopEmulator() {
-		kill "$emu"
-		wait "$emu" 2>/dev/null || true
-		emu=
-		unset AWS_ENDPOINT_URL_KINESIS_VIDEO AWS_CA_BUNDLE SSL_CERT_FILE AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-	}
 	for i in "${!bins[@]}"; do
 		step "${labels[$i]}: call --channel demo-channel (AWS mode, emulator in another process) --duration $CALL_DURATION"
-		startEmulator "${bins[$i]}"
+		start_emulator "${bins[$i]}" "$TMP"
 		XDG_CONFIG_HOME="$TMP/config" /usr/bin/time -f %M -o "$TMP/rss-aws-$i" "${bins[$i]}" call --channel demo-channel --ca-file "$CA" \
 			--video test --audio tone --duration "$CALL_DURATION" >/dev/null 2>"$TMP/call-aws-$i.err" ||
 			{ tail -n 3 "$TMP/call-aws-$i.err" >&2; echo "-" >"$TMP/rss-aws-$i"; }
-		stopEmulator
+		stop_emulator
 	done
 }
 # TABLE_ONLY=1 (with KEEP=dir of an earlier run) prints the table of that run again.

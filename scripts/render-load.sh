@@ -18,24 +18,11 @@ APP_FLAGS=${APP_FLAGS:-}
 export LANG=C.UTF-8
 [ -x "$BIN" ] || { echo "render-load: $BIN not found (make build)" >&2; exit 1; }
 TMP=$(mktemp -d)
-emu=
-cleanup() {
-	[ -n "$emu" ] && kill "$emu" 2>/dev/null && wait "$emu" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/emulator.sh
+source scripts/emulator.sh
+trap 'stop_emulator; rm -rf "$TMP"' EXIT
 
-"$BIN" emulator --master >"$TMP/emu.out" 2>"$TMP/emu.err" &
-emu=$!
-for _ in $(seq 100); do
-	grep -q "demo master connected" "$TMP/emu.out" && break
-	kill -0 "$emu" 2>/dev/null || { cat "$TMP/emu.err" >&2; exit 1; }
-	sleep 0.2
-done
-grep -q "demo master connected" "$TMP/emu.out" || { echo "render-load: the emulator did not start" >&2; exit 1; }
-# The emulator prints the environment a viewer needs (endpoint, region, test credentials, CA).
-eval "$(sed -n 's/^  export /export /p' "$TMP/emu.out")"
-CA=$(sed -n 's/^CA file: //p' "$TMP/emu.out")
+start_emulator "$BIN" "$TMP"
 export BIN CA DURATION VIDEO AUDIO TMP APP_FLAGS
 export XDG_CONFIG_HOME="$TMP/config"
 

@@ -13,23 +13,10 @@ CYCLES=${CYCLES:-1000}
 HOLD=${HOLD:-500ms}
 [ -x "$BIN" ] || { echo "soak-viewer: $BIN not found (make build)" >&2; exit 1; }
 TMP=$(mktemp -d)
-emu=
-cleanup() {
-	[ -n "$emu" ] && kill "$emu" 2>/dev/null && wait "$emu" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/emulator.sh
+source scripts/emulator.sh
+trap 'stop_emulator; rm -rf "$TMP"' EXIT
 
-"$BIN" emulator --master >"$TMP/emu.out" 2>"$TMP/emu.err" &
-emu=$!
-for _ in $(seq 100); do
-	grep -q "demo master connected" "$TMP/emu.out" && break
-	kill -0 "$emu" 2>/dev/null || { cat "$TMP/emu.err" >&2; exit 1; }
-	sleep 0.2
-done
-grep -q "demo master connected" "$TMP/emu.out" || { echo "soak-viewer: the emulator did not start" >&2; exit 1; }
-# The emulator prints the environment a viewer needs (endpoint, region, test credentials, CA).
-eval "$(sed -n 's/^  export /export /p' "$TMP/emu.out")"
-CA=$(sed -n 's/^CA file: //p' "$TMP/emu.out")
+start_emulator "$BIN" "$TMP"
 XDG_CONFIG_HOME="$TMP/config" "$BIN" qa --channel demo-channel --ca-file "$CA" --video test --audio tone \
 	--cycles "$CYCLES" --hold "$HOLD" --out soak-viewer-report.json --csv soak-viewer-report.csv
