@@ -177,6 +177,7 @@ type testViewer struct {
 	mu        sync.Mutex
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
+	closed    bool // set under mu before close waits: no receive loop starts after it
 	closeOnce sync.Once
 }
 
@@ -247,6 +248,13 @@ func newTestViewer(t *testing.T, ctx context.Context, e *emulator.Emulator, clie
 		_ = conn.SendCandidate(sctx, c.ToJSON(), "", "")
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		// pion calls this on a goroutine of its own: the Add must not race
+		// with close's Wait (the master's viewer.goFunc does the same).
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.closed {
+			return
+		}
 		v.wg.Add(1)
 		go func() {
 			defer v.wg.Done()
@@ -319,6 +327,9 @@ func (v *testViewer) signaling() {
 // close tears the viewer down: signaling, peer connection, tracks, goroutines.
 func (v *testViewer) close() {
 	v.closeOnce.Do(func() {
+		v.mu.Lock()
+		v.closed = true
+		v.mu.Unlock()
 		v.cancel()
 		_ = v.conn.Close()
 		_ = v.pc.Close()
