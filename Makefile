@@ -125,12 +125,12 @@ run: build
 # The tests that read pixels back from the screen (ui/xwin: XGetImage, ui/e2e: import) get an
 # Xvfb of their own, one package at a time: the server keeps no backing store, so where another
 # test's window overlaps theirs it returns undefined pixels (a CI run read all black).
-SCREEN_TESTS := ./ui/xwin/ ./ui/e2e/
+SCREEN_TESTS := ui/xwin ui/e2e
 test: deps interop-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 12m ./call/... ./media/... ./ui/
-	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media -e '/ui$$' -e /ui/xwin -e /ui/e2e)
-	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -p 1 -count=1 -timeout 10m $(SCREEN_TESTS)
+	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v -e /call -e /media -e '/ui$$' $(addprefix -e /,$(SCREEN_TESTS)))
+	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) test -p 1 -count=1 -timeout 10m $(addprefix ./,$(SCREEN_TESTS))
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3000x
 
 ## audio-check: a demo call through a private PulseAudio daemon (internal/pulsetest), listening
