@@ -10,9 +10,10 @@
 #   peak RSS of one headless `kvsviewer call --demo` (viewer, emulator and master in one
 #     process) and of one in AWS mode against `kvsviewer emulator --master` in another
 #     process (the viewer alone), both held CALL_DURATION after the first frame;
-#   the window's CPU in a 1280x720@30 call: scripts/render-load.sh, median of RENDER_RUNS
-#     runs of RENDER_DURATION seconds (the row is left out when the script is missing or
-#     RENDER_RUNS=0).
+#   the window's CPU in a 1280x720@30 call and its RSS at the end of it (with the part
+#     that is Mesa's OpenGL libraries): scripts/render-load.sh, medians of RENDER_RUNS
+#     runs of RENDER_DURATION seconds (the rows are left out when the script is missing
+#     or RENDER_RUNS=0).
 # Given several binaries (e.g. a build of main and one of a branch) it measures each step
 # on each in turn, alternating, so the columns come from the same run of the same machine.
 # Usage: scripts/bench.sh [BIN...]   (default bin/kvsviewer; LABELS="before after" names
@@ -91,15 +92,16 @@ measure() {
 
 render=
 if [ ! -x scripts/render-load.sh ]; then
-	render="scripts/render-load.sh is missing: no window CPU row"
+	render="scripts/render-load.sh is missing: no window rows"
 elif [ "$RENDER_RUNS" -le 0 ]; then
-	render="RENDER_RUNS=0: no window CPU row"
+	render="RENDER_RUNS=0: no window rows"
 elif [ -z "${TABLE_ONLY:-}" ]; then
 	for r in $(seq "$RENDER_RUNS"); do
 		for i in "${!bins[@]}"; do
 			step "${labels[$i]}: render-load.sh run $r of $RENDER_RUNS (${RENDER_DURATION}s)"
-			BIN="${bins[$i]}" DURATION="$RENDER_DURATION" scripts/render-load.sh 2>>"$TMP/render-$i.err" |
-				sed -n 's/^viewer .*: \([0-9.]*\)% of one core.*/\1/p' >>"$TMP/render-$i" || true
+			BIN="${bins[$i]}" DURATION="$RENDER_DURATION" scripts/render-load.sh >"$TMP/render.out" 2>>"$TMP/render-$i.err" || true
+			sed -n 's/^viewer .*: \([0-9.]*\)% of one core.*/\1/p' "$TMP/render.out" >>"$TMP/render-$i"
+			sed -n 's/^viewer RSS at the end: \([0-9.]*\) MB, .*: \([0-9.]*\) MB$/\1 \2/p' "$TMP/render.out" >>"$TMP/render-rss-$i"
 		done
 	done
 fi
@@ -124,6 +126,7 @@ cell() { # cell KIND I: one figure of binary I
 	trend) jq -r "$JQ_LIB"' .resources.rss_trend_kb_per_100_cycles | mb' "$TMP/qa-$2.json" ;;
 	failed) jq -r '"\(.failed) of \(.cycles)"' "$TMP/qa-$2.json" ;;
 	cpu) jq -rRs "$JQ_LIB"' [split("\n")[] | select(. != "") | tonumber] | if length == 0 then "-" else "\(pct(0.5) | r1) (\(length) runs)" end' "$TMP/render-$2" ;;
+	winrss) jq -rRs "$JQ_LIB"' [split("\n")[] | select(. != "") | split(" ") | map(tonumber)] | if length == 0 then "-" else "\(map(.[0]) | pct(0.5) | r1) (\(map(.[1]) | pct(0.5) | r1))" end' "$TMP/render-rss-$2" ;;
 	esac
 }
 row() { # row TITLE KIND
@@ -149,6 +152,7 @@ row "RSS trend, 2nd half of the cycles (qa report), MB/100 cycles" trend
 row "failed cycles" failed
 if [ -z "$render" ]; then
 	row "window CPU, 720p30 call, % of one core (median)" cpu
+	row "window RSS at the end, MB (of it Mesa's GL libraries)" winrss
 else
 	echo "($render)"
 fi
