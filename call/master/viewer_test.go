@@ -4,7 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // TestGoFuncNeverOutlivesTeardown: pion calls OnTrack and OnOpen on
@@ -36,10 +35,10 @@ func TestGoFuncNeverOutlivesTeardown(t *testing.T) {
 		v.wg.Wait()
 		waited.Store(true)
 		callers.Wait()
+		// Every goFunc has returned: wait for any loop started after the
+		// first wait too, so that it has run before it is counted.
+		v.wg.Wait()
 	}
-	// A loop started after the wait would run untracked: give any such one
-	// time to run before counting.
-	time.Sleep(50 * time.Millisecond)
 	if n := late.Load(); n > 0 {
 		t.Fatalf("%d receive loops started after teardown had waited for them", n)
 	}
